@@ -1,0 +1,22 @@
+"""Exact group theory for lattices and classical fields (sympy only, never torch).
+
+    >>> from grouptheory import Lattice
+    >>> group = Lattice.square().site_group()
+    >>> group.name, [c.name for c in group.classes]
+    ('D4', ['E', '2C4', 'C2', "2C2'", "2C2''"])
+    >>> group.product("E", "E")
+    {'A1': 1, 'A2': 1, 'B1': 1, 'B2': 1}
+"""
+
+from .catalog import point_group
+from .characters import CharacterTable
+from .clebsch_gordan import ClebschGordanBlock
+from .errors import GroupTheoryError, LatticeError, RepresentationError
+from .irreps import Irrep
+from .lattice import Lattice
+from .pointgroup import ConjugacyClass, PointGroup
+
+__all__ = [
+    "CharacterTable", "ClebschGordanBlock", "ConjugacyClass", "GroupTheoryError", "Irrep",
+    "Lattice", "LatticeError", "PointGroup", "RepresentationError", "point_group",
+]
