@@ -8,8 +8,10 @@ integer matrix M = A Rᵀ A⁻¹, which preserves the metric G = A Aᵀ (M G M�
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import cached_property
 from itertools import product
+from math import sqrt
 
 import numpy as np
 import sympy as sp
@@ -28,10 +30,13 @@ def _exact(value, what: str) -> sp.Expr:
         value = sp.sympify(value)
     value = sp.sympify(value)
     if value.is_Float:
-        guess = sp.nsimplify(value, [sp.sqrt(2), sp.sqrt(3)], tolerance=1e-12)
-        if abs(float(guess) - float(value)) > 1e-12:
+        for root in (1, 2, 3, 6):  # q·sqrt(r) with a small denominator q
+            q = Fraction(float(value) / sqrt(root)).limit_denominator(1000)
+            if abs(float(q) * sqrt(root) - float(value)) < 1e-12:
+                value = sp.Rational(q.numerator, q.denominator) * sp.sqrt(root)
+                break
+        else:
             raise LatticeError(f"{what}: {value} is not exact; pass e.g. sympy.sqrt(3)/2")
-        value = guess
     if not value.is_real or value.free_symbols:
         raise LatticeError(f"{what}: {value!r} is not a real number")
     return value
