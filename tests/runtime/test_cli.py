@@ -1,0 +1,43 @@
+"""The `latticeff` command line: `inspect group`."""
+
+import json
+
+import pytest
+
+from runtime.cli import main
+
+
+def test_inspect_group_square_prints_tables(capsys):
+    assert main(["inspect", "group", "square"]) == 0
+    out = capsys.readouterr().out
+    assert "point group D4, order 8" in out
+    assert "2C2''" in out and "A1 ⊕ A2 ⊕ B1 ⊕ B2" in out
+
+
+def test_inspect_group_json_carries_the_contract(capsys):
+    assert main(["inspect", "group", "square", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["name"] == "D4" and data["order"] == 8
+    assert data["classes"][1] == {"name": "2C4", "size": 2}
+    e = next(i for i in data["irreps"] if i["name"] == "E")
+    assert e["dim"] == 2 and e["characters"] == [2, 0, -2, 0, 0]
+    assert data["products"]["ExE"] == {"A1": 1, "A2": 1, "B1": 1, "B2": 1}
+
+
+def test_inspect_group_latex_and_point_group_names(capsys):
+    assert main(["inspect", "group", "Oh", "--latex"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(r"\begin{tabular}") and "T_{1u}" in out
+    assert main(["inspect", "group", "kagome", "--site", "2"]) == 0
+    assert "point group D2" in capsys.readouterr().out
+
+
+def test_inspect_group_unknown_target_is_a_clear_error(capsys):
+    assert main(["inspect", "group", "hexagon"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown lattice or point group 'hexagon'" in err and "square" in err
+
+
+def test_inspect_group_requires_a_target():
+    with pytest.raises(SystemExit):
+        main(["inspect", "group"])
