@@ -11,12 +11,16 @@
 from .catalog import point_group
 from .characters import CharacterTable
 from .clebsch_gordan import ClebschGordanBlock
+from .decomposition import Decomposition, decompose
 from .errors import GroupTheoryError, LatticeError, RepresentationError
+from .fields import Field
 from .irreps import Irrep
 from .lattice import Lattice
+from .neighborhood import Neighborhood
 from .pointgroup import ConjugacyClass, PointGroup
 
 __all__ = [
-    "CharacterTable", "ClebschGordanBlock", "ConjugacyClass", "GroupTheoryError", "Irrep",
-    "Lattice", "LatticeError", "PointGroup", "RepresentationError", "point_group",
+    "CharacterTable", "ClebschGordanBlock", "ConjugacyClass", "Decomposition", "Field",
+    "GroupTheoryError", "Irrep", "Lattice", "LatticeError", "Neighborhood", "PointGroup",
+    "RepresentationError", "decompose", "point_group",
 ]

@@ -216,3 +216,10 @@ class Lattice:
     @cached_property
     def _site_groups(self) -> dict:
         return {}
+
+    def neighborhood(self, shells: int | None = None, cutoff=None, site: int = 0):
+        """The center `site` and all sites of the first `shells` distances (or within
+        `cutoff`): see `neighborhood.Neighborhood`."""
+        from .neighborhood import Neighborhood
+
+        return Neighborhood(self, site, shells=shells, cutoff=cutoff)

@@ -45,6 +45,61 @@ def _inspect_group(args) -> int:
     return 0
 
 
+FIELDS = ("scalar", "jahn-teller", "vector", "spin", "irrep:NAME")
+
+
+def _field(spec: str, args):
+    from grouptheory import Field
+
+    if spec == "scalar":
+        return Field.scalar()
+    if spec == "jahn-teller":
+        return Field.jahn_teller()
+    if spec == "vector":
+        return Field.vector()
+    if spec == "spin":
+        return Field.spin(args.bond_shells, args.chirality_shells, args.spin_length)
+    if spec.startswith("irrep:"):
+        return Field.irrep(spec.split(":", 1)[1])
+    raise ValueError(f"unknown field {spec!r}; choose one of {', '.join(FIELDS)}")
+
+
+def _inspect_decompose(args) -> int:
+    import sympy as sp
+
+    from grouptheory import Lattice, decompose
+
+    lattice = Lattice.preset(args.lattice)
+    hood = lattice.neighborhood(shells=args.shells, cutoff=args.cutoff, site=args.site)
+    result = decompose(hood, _field(args.field, args))
+    if args.json:
+        json.dump(result.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    printer = sp.latex if args.latex else str
+    print(f"{lattice.name} lattice, site {args.site}: point group {result.group.name}; "
+          f"{len(hood)} sites, field {result.field.name} "
+          f"({', '.join(result.component_names)}); dim U = {result.dimension}")
+    expressions = result.expressions()
+    for b, block in enumerate(result.blocks):
+        first = result.entries[block.entries[0]]
+        shell = hood.sites[first.sites[-1]].shell
+        print(f"\nblock {b + 1} ({block.kind}, shell {shell}): {result.block_description(b)}")
+        for c in result.coefficients:
+            if c.block == b:
+                exprs = expressions[c.irrep, c.copy]
+                for mu, expr in enumerate(exprs):
+                    index = f"_{mu + 1}" if len(exprs) > 1 else ""
+                    print(f"  f^({c.irrep},{c.copy}){index} = {printer(expr)}")
+    if result.field.internal:
+        print("\nbuilding blocks:")
+        for symbol, expr in result.building_block_expressions().items():
+            print(f"  {printer(symbol)} = {printer(expr)}")
+    total = " ⊕ ".join(f"{m}{n}" if m > 1 else n for n, m in result.multiplicities.items())
+    print(f"\n{result.dimension} = {total}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="latticeff", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,12 +112,30 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--latex", action="store_true", help="character table as LaTeX")
     fmt.add_argument("--json", action="store_true", help="everything as JSON")
     group.set_defaults(handler=_inspect_group)
+
+    dec = what.add_parser("decompose", help="neighborhood field → irreps (exact expressions)")
+    dec.add_argument("lattice", help="a preset lattice: square, triangular, …")
+    dec.add_argument("--field", default="scalar", help=f"one of {', '.join(FIELDS)}")
+    size = dec.add_mutually_exclusive_group()
+    size.add_argument("--shells", type=int, help="number of neighbor shells (default 2)")
+    size.add_argument("--cutoff", type=float, help="cutoff radius instead of shells")
+    dec.add_argument("--site", type=int, default=0, help="center basis site (default 0)")
+    dec.add_argument("--bond-shells", type=int, default=1, help="spin: off-center bond length")
+    dec.add_argument("--chirality-shells", type=int, default=2, help="spin: triangle size")
+    dec.add_argument("--spin-length", action="store_true", help="spin: include |S_j|²")
+    fmt = dec.add_mutually_exclusive_group()
+    fmt.add_argument("--latex", action="store_true", help="expressions in LaTeX")
+    fmt.add_argument("--json", action="store_true", help="everything as JSON")
+    dec.set_defaults(handler=_inspect_decompose)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "what", None) == "decompose" and args.shells is None \
+            and args.cutoff is None:
+        args.shells = 2
     try:
         return args.handler(args)
     except ValueError as error:  # our errors are ValueError subclasses with a fix in them
