@@ -41,3 +41,31 @@ def test_inspect_group_unknown_target_is_a_clear_error(capsys):
 def test_inspect_group_requires_a_target():
     with pytest.raises(SystemExit):
         main(["inspect", "group"])
+
+
+def test_inspect_decompose_prints_blocks_and_expressions(capsys):
+    assert main(["inspect", "decompose", "square", "--field", "scalar", "--shells", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "4 = A1 ⊕ B1 ⊕ E" in out and "4 = A1 ⊕ B2 ⊕ E" in out
+    assert "f^(B1,1) = Q[-1,0]/2 - Q[0,-1]/2 - Q[0,1]/2 + Q[1,0]/2" in out
+    assert main(["inspect", "decompose", "square", "--shells", "4"]) == 0
+    assert "8 = A1 ⊕ A2 ⊕ B1 ⊕ B2 ⊕ 2E" in capsys.readouterr().out
+
+
+def test_inspect_decompose_json_latex_and_spin(capsys):
+    assert main(["inspect", "decompose", "square", "--field", "spin", "--shells", "2",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["group"] == "D4" and data["field"] == "spin"
+    assert {b["kind"] for b in data["blocks"]} >= {"center_bond", "bond", "chirality"}
+    assert main(["inspect", "decompose", "square", "--field", "jahn-teller", "--latex"]) == 0
+    assert r"\frac{" in capsys.readouterr().out
+
+
+def test_inspect_decompose_bad_input(capsys):
+    assert main(["inspect", "decompose", "square", "--shells", "0"]) == 2
+    assert "shells must be a positive integer" in capsys.readouterr().err
+    assert main(["inspect", "decompose", "triangular", "--field", "jahn-teller"]) == 2
+    assert "not a representation of D6" in capsys.readouterr().err
+    assert main(["inspect", "decompose", "square", "--field", "tensor"]) == 2
+    assert "unknown field 'tensor'" in capsys.readouterr().err
