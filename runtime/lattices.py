@@ -1,0 +1,224 @@
+"""Numeric geometry of the preset lattices: primitive vectors, basis sites, periodic bonds.
+
+`runtime` may not import the exact (sympy) lattices of `grouptheory`; the presets here follow
+the same conventions in float64: primitive vectors are the rows of `vectors` (Cartesian), basis
+sites are given in fractional coordinates of those vectors.
+
+A periodic cluster has `size[k]` cells along lattice vector `k`. Its sites are indexed like the
+field layout `(*cells, sublattice)` flattened in C order, i.e.
+`index = ravel_multi_index((*cell, sublattice), (*size, n_sublattices))`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+_HALF_SQRT3 = np.sqrt(3.0) / 2.0
+_TRIANGULAR = ((1.0, 0.0), (0.5, _HALF_SQRT3))
+
+# name -> (primitive vectors as rows, basis sites in fractional coordinates)
+_PRESETS = {
+    "square": (((1.0, 0.0), (0.0, 1.0)), ((0.0, 0.0),)),
+    "triangular": (_TRIANGULAR, ((0.0, 0.0),)),
+    "honeycomb": (_TRIANGULAR, ((0.0, 0.0), (1 / 3, 1 / 3))),
+    "kagome": (_TRIANGULAR, ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5))),
+    "cubic": (((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)), ((0.0, 0.0, 0.0),)),
+    "bcc": (((-0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.5, 0.5, -0.5)), ((0.0, 0.0, 0.0),)),
+    "fcc": (((0.0, 0.5, 0.5), (0.5, 0.0, 0.5), (0.5, 0.5, 0.0)), ((0.0, 0.0, 0.0),)),
+}
+
+PRESETS: tuple[str, ...] = tuple(_PRESETS)
+"""Names accepted by `Lattice.preset`."""
+
+_TOL = 1e-8  # distances closer than this (in units of the lattice constant) are equal
+
+
+@dataclass(frozen=True)
+class Bonds:
+    """Unordered bonds of one neighbour shell on a periodic cluster, each listed once.
+
+    `source[b]`, `target[b]` are site indices; `vectors[b]` is the Cartesian displacement
+    r_target - r_source of the bond (before wrapping through the periodic boundary).
+    """
+
+    source: np.ndarray
+    target: np.ndarray
+    vectors: np.ndarray
+    distance: float
+    shell: int
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+
+@dataclass(frozen=True, eq=False)
+class Lattice:
+    """A Bravais lattice (`vectors`, rows) with basis sites (`basis`, fractional coordinates)."""
+
+    name: str
+    vectors: np.ndarray
+    basis: np.ndarray
+
+    def __post_init__(self) -> None:
+        vectors = np.array(self.vectors, dtype=np.float64)
+        basis = np.array(self.basis, dtype=np.float64)
+        if vectors.ndim != 2 or vectors.shape[0] != vectors.shape[1] or vectors.shape[0] == 0:
+            raise ValueError(
+                f"lattice vectors must be a square (dim, dim) array, got {vectors.shape}"
+            )
+        if abs(np.linalg.det(vectors)) < _TOL:
+            raise ValueError("lattice vectors are linearly dependent; give dim independent rows")
+        if basis.ndim != 2 or basis.shape[1] != vectors.shape[0] or basis.shape[0] == 0:
+            raise ValueError(
+                f"basis must be an (n_sublattices, {vectors.shape[0]}) array of fractional "
+                f"coordinates, got shape {basis.shape}"
+            )
+        basis = basis % 1.0
+        basis[np.isclose(basis, 1.0, atol=_TOL)] = 0.0
+        if len(np.unique(np.round(basis / _TOL).astype(np.int64), axis=0)) != len(basis):
+            raise ValueError("two basis sites coincide (fractional coordinates modulo 1)")
+        for array in (vectors, basis):
+            array.setflags(write=False)
+        object.__setattr__(self, "vectors", vectors)
+        object.__setattr__(self, "basis", basis)
+
+    @classmethod
+    def preset(cls, name: str) -> Lattice:
+        """The preset lattice called `name` (one of `PRESETS`)."""
+        if name not in _PRESETS:
+            raise ValueError(f"unknown lattice {name!r}; known lattices: {', '.join(PRESETS)}")
+        vectors, basis = _PRESETS[name]
+        return cls(name, np.array(vectors), np.array(basis))
+
+    @property
+    def dim(self) -> int:
+        return self.vectors.shape[0]
+
+    @property
+    def n_sublattices(self) -> int:
+        return self.basis.shape[0]
+
+    def __repr__(self) -> str:
+        return f"Lattice({self.name!r}, dim={self.dim}, n_sublattices={self.n_sublattices})"
+
+    def check_size(self, size: int | tuple[int, ...]) -> tuple[int, ...]:
+        """`size` as a tuple of `dim` positive cell counts (an int: the same along every vector)."""
+        entries = (size,) * self.dim if isinstance(size, (int, np.integer)) else tuple(size)
+        if len(entries) != self.dim or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in entries
+        ):
+            raise ValueError(
+                f"size of the periodic {self.name} cluster must be {self.dim} positive integers "
+                f"(cells along each lattice vector), got {size!r}"
+            )
+        return tuple(int(n) for n in entries)
+
+    def n_sites(self, size: int | tuple[int, ...]) -> int:
+        return int(np.prod(self.check_size(size))) * self.n_sublattices
+
+    def positions(self, size: int | tuple[int, ...]) -> np.ndarray:
+        """Cartesian site positions, shape `(*size, n_sublattices, dim)`."""
+        size = self.check_size(size)
+        cells = np.stack(np.meshgrid(*map(np.arange, size), indexing="ij"), axis=-1)
+        fractional = cells[..., None, :] + self.basis
+        return fractional @ self.vectors
+
+    def shell_distances(self, shells: int) -> np.ndarray:
+        """Distances of the first `shells` neighbour shells (over all sublattice pairs)."""
+        return self._neighbour_table(shells)[3]
+
+    def bonds(self, size: int | tuple[int, ...], shell: int = 1) -> Bonds:
+        """The bonds of neighbour shell `shell` (1 = nearest neighbours) on a periodic cluster.
+
+        Raises ValueError if the cluster is so small that two different neighbour displacements
+        of shells <= `shell` reach the same site (or a site itself) through the boundary.
+        """
+        size = self.check_size(size)
+        if not isinstance(shell, (int, np.integer)) or isinstance(shell, bool) or shell < 1:
+            raise ValueError(
+                f"shell must be a positive integer (1 = nearest neighbours), got {shell!r}"
+            )
+        source, target, offsets, radii, shell_of = self._neighbour_table(shell)
+        self._check_periodic(size, shell, source, target, offsets)
+        first_nonzero = np.take_along_axis(offsets, (offsets != 0).argmax(axis=1)[:, None], 1)[:, 0]
+        keep = (shell_of == shell) & (
+            (source < target) | ((source == target) & (first_nonzero > 0))
+        )
+        source, target, offsets = source[keep], target[keep], offsets[keep]
+
+        cells = np.indices(size).reshape(self.dim, -1).T  # (n_cells, dim), C order
+        shape = (*size, self.n_sublattices)
+        i = np.ravel_multi_index((*cells.T[:, None, :], source[:, None]), shape)
+        wrapped = (cells[None, :, :] + offsets[:, None, :]) % np.array(size)
+        j = np.ravel_multi_index((*np.moveaxis(wrapped, -1, 0), target[:, None]), shape)
+        vectors = (offsets + self.basis[target] - self.basis[source]) @ self.vectors
+        n_cells = len(cells)
+        return Bonds(
+            source=i.reshape(-1),
+            target=j.reshape(-1),
+            vectors=np.repeat(vectors, n_cells, axis=0),
+            distance=float(radii[shell - 1]),
+            shell=int(shell),
+        )
+
+    def _neighbour_table(self, shells: int):
+        """All displacements (source sublattice, target sublattice, cell offset R) with distance
+        up to that of the `shells`-th shell, their shell numbers and the shell distances."""
+        n_sub = self.n_sublattices
+        # every point with |R|_inf > m is farther than m * smallest singular value (basis in [0,1))
+        smallest = np.linalg.svd(self.vectors, compute_uv=False).min()
+        m = shells
+        while True:
+            offsets = np.array(list(itertools.product(range(-m, m + 1), repeat=self.dim)))
+            source, target, cell = (
+                a.reshape(-1)
+                for a in np.meshgrid(*map(np.arange, (n_sub, n_sub, len(offsets))), indexing="ij")
+            )
+            delta = offsets[cell] + self.basis[target] - self.basis[source]
+            distance = np.linalg.norm(delta @ self.vectors, axis=1)
+            nonzero = np.sort(distance[distance > _TOL])
+            radii = nonzero[np.r_[True, np.diff(nonzero) > _TOL]]
+            if len(radii) >= shells and radii[shells - 1] < smallest * m - _TOL:
+                break
+            m += 1
+        radii = radii[:shells]
+        shell_of = np.searchsorted(radii - _TOL, distance)  # 1-based shell (0 = the site itself)
+        inside = (distance > _TOL) & (distance < radii[-1] + _TOL)
+        return source[inside], target[inside], offsets[cell[inside]], radii, shell_of[inside]
+
+    def _check_periodic(self, size, shell, source, target, offsets) -> None:
+        wrapped = offsets % np.array(size)
+        for s in range(self.n_sublattices):
+            rows = np.flatnonzero(source == s)
+            # the site itself is the key (s, 0): a neighbour wrapping onto it clashes with it
+            itself = np.zeros((1, 1 + self.dim), dtype=int)
+            itself[0, 0] = s
+            keys = np.vstack([itself, np.column_stack([target[rows], wrapped[rows]])])
+            _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+            inverse = inverse.reshape(-1)
+            clashing = np.flatnonzero(counts[inverse] > 1)
+            if len(clashing) == 0:
+                continue
+            first, second = clashing[inverse[clashing] == inverse[clashing[0]]][:2]
+            b = offsets[rows[second - 1]]
+            if first == 0:
+                a, what = (
+                    np.zeros(self.dim, dtype=int),
+                    f"the offset {_fmt(b)} wraps onto the site itself",
+                )
+            else:
+                a = offsets[rows[first - 1]]
+                what = f"the offsets {_fmt(a)} and {_fmt(b)} reach the same site"
+            directions = ", ".join(f"a{k + 1}" for k in np.flatnonzero(a != b))
+            raise ValueError(
+                f"periodic size {size} is too small for shell-{shell} bonds on the {self.name} "
+                f"lattice: from sublattice {s}, {what} through the boundary; use more cells "
+                f"along {directions} (e.g. at least 3 for nearest neighbours on square or cubic)"
+            )
+
+
+def _fmt(offset: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(x) for x in offset)

@@ -1,0 +1,196 @@
+"""Shared machinery of the electronic models: a tight-binding Hamiltonian coupled on site to a
+classical field, its exact-diagonalization solution, and the harmonic classical energy."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..checks import real_number
+from ..diagonalization import Spectrum, diagonalize
+from ..ensembles import ensemble
+from ..lattices import Lattice
+from .field import read_field
+
+_CHUNK_BYTES = 2**28  # configurations are diagonalized in chunks of about this much memory
+
+
+@dataclass(frozen=True)
+class ElectronicSolution:
+    """Exact-diagonalization result for a (batch of) configuration(s); torch tensors or numpy
+    arrays like the field, without the batch dimension if the field had none.
+
+    energy       ([batch]): the band energy E = sum_n occ_n eps_n at fixed filling (T = 0), or
+                 the grand potential Omega at (mu, T); total over the cluster, in units of t.
+    forces       like the field: the electronic force -dE/df_{i,c} (Hellmann–Feynman).
+    density      ([batch], *cells, sublattice, d, d): on-site blocks
+                 rho_i[a, b] = <c^dag_{i b} c_{i a}> over the d states of a site.
+    eigenvalues  ([batch], M) single-particle levels, ascending; occupations ([batch], M).
+    """
+
+    energy: Any
+    forces: Any
+    density: Any
+    eigenvalues: Any
+    occupations: Any
+
+    @property
+    def n_electrons(self):
+        """<N> = sum of the occupations, per configuration."""
+        return self.occupations.sum(-1)
+
+
+class ElectronicModel(ABC):
+    """A tight-binding model whose on-site terms are linear in a classical field f_{i,c}:
+
+        H(f) = H_hop - coupling * sum_i sum_c f_{i,c} Gamma_c     (Gamma_c: d x d, site i)
+        V(f) = K0/2 sum_i |f_i|^2 + K1 sum_<ij> f_i . f_j           (eq. 61 for any field)
+
+    so the electronic force is -dE/df_{i,c} = coupling * Re Tr(Gamma_c rho_i). Subclasses set
+    `components`, `orbitals` (d, states per site), `vertices` (the Gamma_c), `coupling_name`
+    and the hopping blocks of a bond.
+    """
+
+    components: int
+    orbitals: int
+    vertices: np.ndarray
+    coupling_name: str
+
+    def __init__(
+        self, lattice: str | Lattice, size, *, t: float, coupling: float, K0: float, K1: float
+    ):
+        if isinstance(lattice, str):
+            lattice = Lattice.preset(lattice)
+        if not isinstance(lattice, Lattice):
+            raise TypeError(
+                f"lattice must be a preset name or a runtime.lattices.Lattice, got {lattice!r}"
+            )
+        self.lattice = lattice
+        self.size = lattice.check_size(size)
+        self.t = real_number("t", t)
+        self.coupling = real_number(self.coupling_name, coupling)
+        self.K0 = real_number("K0", K0)
+        self.K1 = real_number("K1", K1)
+        self.bonds = lattice.bonds(self.size)
+        self.n_sites = lattice.n_sites(self.size)
+        self.n_states = self.n_sites * self.orbitals
+        self.field_shape = (*self.size, lattice.n_sublattices, self.components)
+        self.dtype = torch.complex128 if np.iscomplexobj(self.vertices) else torch.float64
+
+        self._hopping = self._assemble_hopping()
+        self._vertices = torch.as_tensor(self.vertices, dtype=self.dtype)
+        self._source = torch.as_tensor(self.bonds.source)
+        self._target = torch.as_tensor(self.bonds.target)
+        d, m = self.orbitals, self.n_states
+        s, a, b = np.ix_(np.arange(self.n_sites) * d, np.arange(d), np.arange(d))
+        self._onsite_index = torch.as_tensor(((s + a) * m + s + b).reshape(-1))
+        self._chunk = max(1, _CHUNK_BYTES // (3 * m * m * self._hopping.element_size()))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(lattice={self.lattice.name!r}, size={self.size}, t={self.t}, "
+            f"{self.coupling_name}={self.coupling}, K0={self.K0}, K1={self.K1})"
+        )
+
+    @abstractmethod
+    def _hopping_blocks(self) -> np.ndarray:
+        """`(n_bonds, d, d)`: <i a|H|j b> for each bond i = source -> j = target."""
+
+    def _assemble_hopping(self) -> torch.Tensor:
+        blocks = self._hopping_blocks()
+        d = self.orbitals
+        rows = self.bonds.source[:, None, None] * d + np.arange(d)[None, :, None]
+        cols = self.bonds.target[:, None, None] * d + np.arange(d)[None, None, :]
+        hopping = np.zeros((self.n_states, self.n_states), dtype=blocks.dtype)
+        np.add.at(hopping, (rows, cols), blocks)
+        np.add.at(hopping, (cols, rows), blocks.conj())
+        return torch.as_tensor(hopping, dtype=self.dtype)
+
+    def _bond_ends(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._source.to(device), self._target.to(device)
+
+    def _read(self, field):
+        return read_field(
+            field, self.field_shape, f"{type(self).__name__} on {self.lattice.name} {self.size}"
+        )
+
+    def _hamiltonians(self, field: torch.Tensor) -> torch.Tensor:
+        """Dense H(f) for float64 fields `(batch, n_sites, component)`."""
+        batch = field.shape[0]
+        onsite = -self.coupling * torch.einsum(
+            "nsc,cab->nsab", field.to(self.dtype), self._vertices.to(field.device)
+        )
+        hamiltonians = self._hopping.to(field.device).repeat(batch, 1, 1)
+        hamiltonians.view(batch, -1).index_add_(
+            1, self._onsite_index.to(field.device), onsite.reshape(batch, -1)
+        )
+        return hamiltonians
+
+    def hamiltonian(self, field):
+        """Single-particle Hamiltonians `([batch,] M, M)`, basis ordered (site, orbital)."""
+        values, layout = self._read(field)
+        return layout.per_config(self._hamiltonians(values))
+
+    @torch.no_grad()
+    def solve(
+        self,
+        field,
+        filling: float | None = None,
+        *,
+        mu: float | None = None,
+        temperature: float | None = None,
+    ) -> ElectronicSolution:
+        """Exact diagonalization of H(field).
+
+        `solve(field, filling=0.5)`: T = 0, the N = floor(filling * M + 1/2) lowest of the M
+        single-particle levels occupied (see `ensembles.FixedFilling` for degenerate levels);
+        `.energy` is the band energy E.
+        `solve(field, mu=..., temperature=...)`: grand canonical, Fermi–Dirac occupations;
+        `.energy` is the grand potential Omega (see `ensembles.GrandCanonical`).
+        In both cases `.forces` is exactly -d(.energy)/d(field). Results are detached float64.
+        """
+        occupation = ensemble(self.n_states, filling, mu, temperature)
+        values, layout = self._read(field)
+        spectrum = Spectrum.concatenate(
+            [
+                diagonalize(self._hamiltonians(part), occupation, self.orbitals)
+                for part in values.split(self._chunk)
+            ]
+        )
+        vertices = self._vertices.to(values.device)
+        forces = self.coupling * torch.einsum("cab,nsba->nsc", vertices, spectrum.density).real
+        return ElectronicSolution(
+            energy=layout.per_config(spectrum.energy),
+            forces=layout.per_site(forces),
+            density=layout.per_site(spectrum.density),
+            eigenvalues=layout.per_config(spectrum.eigenvalues),
+            occupations=layout.per_config(spectrum.occupations),
+        )
+
+    def elastic_energy(self, field):
+        """Classical energy V = K0/2 sum_i |f_i|^2 + K1 sum_<ij> f_i . f_j, per configuration."""
+        values, layout = self._read(field)
+        source, target = self._bond_ends(values.device)
+        bonds = (values[:, source] * values[:, target]).sum((1, 2))
+        return layout.per_config(0.5 * self.K0 * values.square().sum((1, 2)) + self.K1 * bonds)
+
+    def elastic_forces(self, field):
+        """-dV/df_i = -K0 f_i - K1 sum_{j nn i} f_j, shaped like the field."""
+        values, layout = self._read(field)
+        source, target = self._bond_ends(values.device)
+        neighbours = torch.zeros_like(values).index_add_(1, source, values[:, target])
+        neighbours.index_add_(1, target, values[:, source])
+        return layout.per_site(-self.K0 * values - self.K1 * neighbours)
+
+    def random_field(
+        self, batch: int | None = None, *, seed: int, scale: float = 1.0
+    ) -> torch.Tensor:
+        """Independent Gaussian components of standard deviation `scale`, float64, shape
+        `([batch,] *field_shape)`."""
+        generator = torch.Generator().manual_seed(seed)
+        shape = self.field_shape if batch is None else (batch, *self.field_shape)
+        return scale * torch.randn(shape, generator=generator, dtype=torch.float64)

@@ -1,0 +1,43 @@
+"""Spinless Holstein model with classical phonons (paper Sec. IV, eqs. 60, 61, 64)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..lattices import Lattice
+from .base import ElectronicModel
+
+
+class Holstein(ElectronicModel):
+    """Spinless electrons coupled to a scalar lattice distortion Q_i on any lattice:
+
+        H = -t sum_<ij> (c^dag_i c_j + h.c.) - g sum_i Q_i n_i        (eq. 60)
+        V = K0/2 sum_i Q_i^2 + K1 sum_<ij> Q_i Q_j                      (eq. 61)
+
+    <ij> runs over nearest-neighbour bonds, each once. Field: `(..., sublattice, 1)` holding
+    Q_i. One state per site, so `filling` is the mean density <n_i>. Electronic force
+    F_i = -dE/dQ_i = g <n_i> (eq. 64); `density[..., 0, 0]` is <n_i>.
+    """
+
+    components = 1
+    orbitals = 1
+    vertices = np.ones((1, 1, 1))
+    coupling_name = "g"
+
+    def __init__(
+        self,
+        lattice: str | Lattice,
+        size,
+        t: float = 1.0,
+        g: float = 1.5,
+        K0: float = 1.0,
+        K1: float = 0.0,
+    ):
+        super().__init__(lattice, size, t=t, coupling=g, K0=K0, K1=K1)
+
+    @property
+    def g(self) -> float:
+        return self.coupling
+
+    def _hopping_blocks(self) -> np.ndarray:
+        return np.full((len(self.bonds), 1, 1), -self.t)

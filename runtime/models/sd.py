@@ -1,0 +1,65 @@
+"""s-d (double-exchange) model with classical spins (paper Sec. VI, eqs. 90–92)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..lattices import Lattice
+from .base import ElectronicModel
+from .field import read_field
+
+_PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=np.complex128)
+
+
+class SD(ElectronicModel):
+    """Spin-1/2 electrons, states (up, down) per site, coupled to classical spins S_i:
+
+        H = -t sum_<ij> sum_a (c^dag_ia c_ja + h.c.) - J sum_i S_i . (c^dag_ia sigma_ab c_ib)  (90)
+        V = K0/2 sum_i |S_i|^2 + K1 sum_<ij> S_i . S_j     (both 0 by default)
+
+    Field: `(..., sublattice, 3)` holding (S^x, S^y, S^z) of any length, so both fixed-length
+    spins (pass unit vectors, see `random_field`) and variable-length spin-density waves are
+    covered. `filling` is per spin state: 1/2 means one electron per site. Electronic force
+    (eq. 92): H_i = -dE/dS_i = J <c^dag_ia sigma_ab c_ib>, the full gradient including its
+    component along S_i; `transverse` removes that component for fixed-length dynamics. V with
+    K1 > 0 is an antiferromagnetic direct exchange, K0 a spin-length stiffness.
+    """
+
+    components = 3
+    orbitals = 2
+    vertices = _PAULI
+    coupling_name = "J"
+
+    def __init__(
+        self,
+        lattice: str | Lattice,
+        size,
+        t: float = 1.0,
+        J: float = 1.0,
+        K0: float = 0.0,
+        K1: float = 0.0,
+    ):
+        super().__init__(lattice, size, t=t, coupling=J, K0=K0, K1=K1)
+
+    @property
+    def J(self) -> float:
+        return self.coupling
+
+    def _hopping_blocks(self) -> np.ndarray:
+        return np.broadcast_to(-self.t * np.eye(2), (len(self.bonds), 2, 2))
+
+    def random_field(
+        self, batch: int | None = None, *, seed: int, scale: float = 1.0
+    ) -> torch.Tensor:
+        """Spins of length `scale` pointing in independent, uniformly random directions."""
+        spins = super().random_field(batch, seed=seed)
+        return scale * spins / spins.norm(dim=-1, keepdim=True)
+
+    def transverse(self, field, forces):
+        """F_i - (F_i . S^_i) S^_i: the part of `forces` that rotates the spins `field` (the force
+        on the sphere for fixed-length spins; unchanged where S_i = 0), shaped like the field."""
+        spins, layout = self._read(field)
+        values, _ = read_field(forces, self.field_shape, "SD.transverse forces")
+        axis = spins / spins.norm(dim=-1, keepdim=True).clamp(min=torch.finfo(spins.dtype).tiny)
+        return layout.per_site(values - (values * axis).sum(-1, keepdim=True) * axis)
