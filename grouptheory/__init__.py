@@ -12,6 +12,7 @@ from .catalog import point_group
 from .characters import CharacterTable
 from .clebsch_gordan import ClebschGordanBlock
 from .decomposition import Decomposition, decompose
+from .descriptor import DescriptorSpec, build_descriptor
 from .errors import GroupTheoryError, LatticeError, RepresentationError
 from .fields import Field
 from .irreps import Irrep
@@ -20,7 +21,8 @@ from .neighborhood import Neighborhood
 from .pointgroup import ConjugacyClass, PointGroup
 
 __all__ = [
-    "CharacterTable", "ClebschGordanBlock", "ConjugacyClass", "Decomposition", "Field",
+    "CharacterTable", "ClebschGordanBlock", "ConjugacyClass", "Decomposition",
+    "DescriptorSpec", "Field", "build_descriptor",
     "GroupTheoryError", "Irrep", "Lattice", "LatticeError", "Neighborhood", "PointGroup",
     "RepresentationError", "decompose", "point_group",
 ]

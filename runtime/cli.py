@@ -3,6 +3,7 @@
     latticeff inspect group square            # site group, character and product tables
     latticeff inspect group square --latex    # the character table as LaTeX
     latticeff inspect group Oh --json         # a point group by Schoenflies name, as JSON
+    latticeff dataset configs/small/holstein.toml   # exact-force trajectories -> HDF5 dataset
 """
 
 from __future__ import annotations
@@ -100,6 +101,60 @@ def _inspect_decompose(args) -> int:
     return 0
 
 
+def _dataset(args) -> int:
+    from runtime.cluster import executor
+    from runtime.config import load_config
+    from runtime.generation import generate
+
+    config = load_config(args.config).with_overrides(output=args.output,
+                                                     trajectories=args.trajectories)
+    with executor(args.scheduler, args.workers) as (pool, parallel):
+        summary = generate(config, pool, parallel=parallel, progress=not args.quiet)
+    print(summary)
+    return 0
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
+def _generate(args) -> int:
+    """`latticeff generate`: one descriptor module, the whole catalog, or the drift check."""
+    from codegen import catalog
+    from codegen.generate import GENERATED, write
+
+    if args.check:
+        stale = catalog.check()
+        if stale:
+            print("generated modules out of date (run `latticeff generate --catalog`): "
+                  + ", ".join(stale), file=sys.stderr)
+            return 1
+        print(f"all {len(catalog.CATALOG)} catalog modules match their specs")
+        return 0
+    if args.catalog:
+        for name in catalog.CATALOG:
+            print(write(catalog.spec(name)))
+        return 0
+    if not (args.lattice and args.field and args.descriptor):
+        raise ValueError("give --lattice, --field and --descriptor (or --catalog / --check)")
+    from grouptheory import build_descriptor
+
+    field = _field(args.field.replace("_", "-"), args)
+    spec = build_descriptor(args.lattice, field, args.descriptor, shells=args.shells,
+                            cutoff=args.cutoff, name=args.name)
+    path = write(spec, args.output or GENERATED)
+    print(f"{path}: {spec.n_features} features, hash {spec.hash[:12]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="latticeff", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -127,14 +182,50 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--latex", action="store_true", help="expressions in LaTeX")
     fmt.add_argument("--json", action="store_true", help="everything as JSON")
     dec.set_defaults(handler=_inspect_decompose)
+
+    data = commands.add_parser(
+        "dataset", help="exact-force dynamics -> snapshots of fields, forces, energies (HDF5)",
+        description="Run the trajectories of a TOML config (configs/*.toml) in parallel and "
+                    "write their snapshots to one HDF5 file. Rerunning resumes an interrupted "
+                    "run; a larger --trajectories appends to an existing file.")
+    data.add_argument("config", help="TOML configuration, e.g. configs/small/holstein.toml")
+    data.add_argument("--output", help="HDF5 file (default: the config's output)")
+    data.add_argument("--trajectories", type=_count(1),
+                      help="total trajectories the file should hold (default: the config's)")
+    where = data.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address of a running Dask scheduler (default: a local cluster)")
+    where.add_argument("--workers", type=_count(0),
+                       help="local Dask worker processes (default: one per core; 0: no Dask, "
+                            "run in this process)")
+    data.add_argument("--quiet", action="store_true", help="no progress bar")
+    data.set_defaults(handler=_dataset)
+
+    gen = commands.add_parser("generate", help="write a descriptor module into generated/")
+    gen.add_argument("--lattice", help="preset lattice")
+    gen.add_argument("--field", help=f"one of {', '.join(FIELDS)}")
+    gen.add_argument("--descriptor", help="power, bispectrum, reference, phase, corrmatrix, acsf")
+    gsize = gen.add_mutually_exclusive_group()
+    gsize.add_argument("--shells", type=int, help="neighbor shells (default 2)")
+    gsize.add_argument("--cutoff", type=float, help="cutoff radius instead of shells")
+    gen.add_argument("--name", help="module name (default lattice_field_descriptor)")
+    gen.add_argument("--output", help="directory (default: the generated package)")
+    gen.add_argument("--bond-shells", type=int, default=1, help="spin: off-center bond length")
+    gen.add_argument("--chirality-shells", type=int, default=2, help="spin: triangle size")
+    gen.add_argument("--spin-length", action="store_true", help="spin: include |S_j|²")
+    mode = gen.add_mutually_exclusive_group()
+    mode.add_argument("--catalog", action="store_true", help="regenerate the whole catalog")
+    mode.add_argument("--check", action="store_true",
+                      help="fail if a committed catalog module differs from its spec")
+    gen.set_defaults(handler=_generate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "what", None) == "decompose" and args.shells is None \
-            and args.cutoff is None:
+    if (getattr(args, "what", None) == "decompose" or args.command == "generate") \
+            and args.shells is None and args.cutoff is None:
         args.shells = 2
     try:
         return args.handler(args)

@@ -1,0 +1,85 @@
+"""Render a `DescriptorSpec` into an importable module `generated/<name>.py`.
+
+The module holds the spec metadata and hash, a torch implementation (stencil as constant-
+folded ±c sums of shifted views of the periodically padded channels, then the invariants
+after common-subexpression elimination), and Triton forward/backward kernels (see
+`triton_kernels`). `generated/_support.py` turns it into a callable descriptor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import sympy as sp
+
+from grouptheory.descriptor import DescriptorSpec, parse_expressions
+
+from .printers import TorchPrinter, grouped_sum, statements
+from .triton_kernels import triton_source
+
+GENERATED = Path(__file__).resolve().parent.parent / "generated"
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                          keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def _view(channel: int, offset, radius, dim) -> str:
+    slices = ", ".join(f"{r + o}:{r + o}+n{a}" for a, (r, o) in enumerate(zip(radius, offset)))
+    return f"P[:, {slices}, {channel}]"
+
+
+def torch_stencil(spec: DescriptorSpec) -> list[list[str]]:
+    """Lines computing y0… for each center sublattice from the padded channels P."""
+    st = spec.data["stencil"]
+    radius, dim = st["radius"], spec.data["lattice"]["dimension"]
+    printer = TorchPrinter()
+    bodies = []
+    for taps in st["taps"]:
+        views, lines, per_output = {}, [], {}
+        for k, c, o, v in taps:
+            key = (c, tuple(o))
+            if key not in views:
+                views[key] = f"v{len(views)}"
+                lines.append(f"    {views[key]} = {_view(c, o, radius, dim)}")
+            per_output.setdefault(k, []).append((v, views[key]))
+        for k in range(len(st["outputs"])):
+            lines.append(f"    y{k} = {grouped_sum(per_output.get(k, []), printer)}"
+                         f"  # {st['outputs'][k]}")
+        bodies.append(lines)
+    return bodies
+
+
+def torch_invariants(spec: DescriptorSpec) -> tuple[list[str], list[str]]:
+    if spec.data["special"]:
+        return [], []
+    return statements(parse_expressions(spec), TorchPrinter())
+
+
+def render(spec: DescriptorSpec) -> str:
+    st = spec.data["stencil"]
+    inv_lines, inv_results = torch_invariants(spec)
+    special = spec.data["special"]
+    weights = None
+    if special:
+        weights = [[repr(float(sp.sympify(w))) for w in row] for row in special["weights"]]
+    return _ENV.get_template("descriptor.py.jinja").render(
+        spec=spec.data, hash=spec.hash, name=spec.name, n_features=spec.n_features,
+        n_outputs=len(st["outputs"]), channels=[tuple(_tuple(x) for x in c)
+                                               for c in st["channels"]],
+        radius=tuple(st["radius"]), dims=list(range(spec.data["lattice"]["dimension"])),
+        stencil=torch_stencil(spec), invariant_lines=inv_lines, invariant_results=inv_results,
+        weights=weights, triton=triton_source(spec))
+
+
+def _tuple(x):
+    return tuple(x) if isinstance(x, list) else x
+
+
+def write(spec: DescriptorSpec, directory: Path = GENERATED) -> Path:
+    """Write generated/<name>.py atomically (temporary file, then rename)."""
+    directory = Path(directory)
+    target = directory / f"{spec.name}.py"
+    tmp = target.with_suffix(".py.tmp")
+    tmp.write_text(render(spec))
+    tmp.replace(target)
+    return target

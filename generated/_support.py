@@ -1,0 +1,131 @@
+"""Hand-written support shared by the generated descriptor modules (never generated).
+
+`GeneratedDescriptor(module)` validates input, computes the stage-1 channels (field values,
+S·S' bonds, S·(S'×S'') chiralities, |S|²), pads them periodically and calls the module's torch
+stencil + invariants, or its Triton kernels when the tensor is on CUDA or TRITON_INTERPRET=1.
+Field layout: (batch, *cells, sublattice, component), or without the batch dimension.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+
+
+class DescriptorInputError(ValueError):
+    """A field the descriptor cannot take: wrong type, shape, dtype, size or NaN."""
+
+
+def _shift(x: torch.Tensor, offset, dim: int) -> torch.Tensor:
+    """y(i) = x(i + offset) with periodic boundaries on the `dim` cell axes after batch."""
+    return torch.roll(x, shifts=tuple(-o for o in offset), dims=tuple(range(1, 1 + dim)))
+
+
+def channels(field: torch.Tensor, keys, dim: int) -> torch.Tensor:
+    """Stage 1: (batch, *cells, n_channels) for a (batch, *cells, sublattice, component)
+    field; keys as in grouptheory.stencil."""
+    out = []
+    spin = field[..., 0, :]
+    for key in keys:
+        kind = key[0]
+        if kind == "field":
+            out.append(field[..., key[1], key[2]])
+        elif kind == "length":
+            out.append((spin * spin).sum(-1))
+        elif kind == "dot":
+            out.append((spin * _shift(spin, key[1], dim)).sum(-1))
+        else:  # triple
+            cross = torch.linalg.cross(_shift(spin, key[1], dim), _shift(spin, key[2], dim))
+            out.append((spin * cross).sum(-1))
+    return torch.stack(out, dim=-1)
+
+
+def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
+    """Periodic padding of the `dim` cell axes by `radius`."""
+    for axis, r in enumerate(radius):
+        if r:
+            a = axis + 1
+            n = x.shape[a]
+            x = torch.cat([x.narrow(a, n - r, r), x, x.narrow(a, 0, r)], dim=a)
+    return x
+
+
+class GeneratedDescriptor:
+    """The callable descriptor of one generated module: `features = descriptor(field)`."""
+
+    def __init__(self, module_name: str):
+        self.module = sys.modules[module_name]
+        m = self.module
+        self.name, self.hash, self.family = m.NAME, m.SPEC_HASH, m.FAMILY
+        self.lattice, self.group, self.field = m.LATTICE, m.GROUP, m.FIELD
+        self.dimension, self.sublattices, self.components = m.DIMENSION, m.SUBLATTICES, \
+            m.COMPONENTS
+        self.radius = tuple(m.RADIUS)
+        self.feature_names = list(m.FEATURES)
+        self.n_features = len(self.feature_names)
+
+    def __repr__(self) -> str:
+        return (f"<descriptor {self.name}: {self.family} on {self.lattice} ({self.group}), "
+                f"field {self.field}, {self.n_features} features, hash {self.hash[:12]}>")
+
+    @property
+    def min_size(self) -> tuple[int, ...]:
+        """Smallest lattice (cells per axis) whose periodic neighborhoods are all distinct."""
+        return tuple(2 * r + 1 for r in self.radius)
+
+    def check(self, field) -> tuple[torch.Tensor, bool]:
+        """(batched field, had_batch); raises DescriptorInputError with the fix."""
+        if not isinstance(field, torch.Tensor):
+            raise DescriptorInputError(
+                f"{self.name}: expected a torch.Tensor field, got {type(field).__name__}")
+        if field.dtype not in (torch.float32, torch.float64):
+            raise DescriptorInputError(
+                f"{self.name}: expected float32 or float64, got {field.dtype}")
+        tail = (self.sublattices, self.components)
+        if field.dim() == self.dimension + 2:
+            field, batched = field.unsqueeze(0), False
+        elif field.dim() == self.dimension + 3:
+            batched = True
+        else:
+            raise DescriptorInputError(
+                f"{self.name}: expected shape ([batch,] {', '.join(['cells'] * self.dimension)}"
+                f", {tail[0]}, {tail[1]}), got {tuple(field.shape)}")
+        if tuple(field.shape[-2:]) != tail:
+            raise DescriptorInputError(
+                f"{self.name}: the last two axes must be (sublattice, component) = {tail} for "
+                f"a {self.field} field on {self.lattice}, got {tuple(field.shape[-2:])}")
+        cells = tuple(field.shape[1:1 + self.dimension])
+        if any(n < m for n, m in zip(cells, self.min_size)):
+            raise DescriptorInputError(
+                f"{self.name}: lattice {cells} is smaller than the stencil; use at least "
+                f"{self.min_size} cells")
+        if not torch.isfinite(field).all():
+            bad = torch.nonzero(~torch.isfinite(field))[0].tolist()
+            raise DescriptorInputError(f"{self.name}: field has NaN/inf, first at {bad}")
+        return field, batched
+
+    def use_triton(self, field: torch.Tensor) -> bool:
+        return self.module.triton_forward is not None and (
+            field.is_cuda or os.environ.get("TRITON_INTERPRET") == "1")
+
+    def torch_forward(self, field: torch.Tensor) -> torch.Tensor:
+        """Reference torch path (differentiable twice): (batch, *cells, sublattice, F)."""
+        cells = tuple(field.shape[1:1 + self.dimension])
+        c = channels(field, self.module.CHANNELS, self.dimension)
+        return self.module.torch_features(pad(c, self.radius, self.dimension), cells)
+
+    def __call__(self, field, backend: str = "auto") -> torch.Tensor:
+        """Features (batch, *cells, sublattice, feature); backend "auto", "torch", "triton"."""
+        field, batched = self.check(field)
+        if backend not in ("auto", "torch", "triton"):
+            raise DescriptorInputError(f"backend must be auto, torch or triton, not {backend!r}")
+        if backend == "triton" or (backend == "auto" and self.use_triton(field)):
+            if self.module.triton_forward is None:
+                raise DescriptorInputError(f"{self.name} has no Triton kernels (family "
+                                           f"{self.family}); use the torch backend")
+            out = self.module.TritonFeatures.apply(field.contiguous())
+        else:
+            out = self.torch_forward(field)
+        return out if batched else out[0]

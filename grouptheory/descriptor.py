@@ -1,0 +1,165 @@
+"""`DescriptorSpec`: the plain-data contract between `grouptheory` and `codegen` (DESIGN.md).
+
+A spec holds the three stages — channels, stencil taps with exact coefficients, pointwise
+invariant expressions (or the eigenvalue problem of `corrmatrix`) — plus the lattice, field,
+neighborhood and parameters that made it, the feature names, and a SHA-256 content hash that
+generated modules and trained models carry.
+
+    spec = build_descriptor("square", "scalar", "reference", shells=14)
+    spec.n_features, spec.hash[:12], DescriptorSpec.from_json(spec.to_json()) == spec
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import invariants
+from .acsf import acsf
+from .correlation_matrix import correlation_matrix
+from .decomposition import decompose
+from .errors import GroupTheoryError
+from .fields import Field
+from .lattice import Lattice
+from .stencil import from_decomposition, map_sublattices
+
+FAMILIES = ("power", "bispectrum", "reference", "phase", "corrmatrix", "acsf")
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DescriptorSpec:
+    """A descriptor as JSON-serialisable data (`data`); identity is the content hash."""
+
+    data: dict
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    @property
+    def family(self) -> str:
+        return self.data["family"]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.data["features"]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.data["features"])
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.data)
+
+    def to_json(self) -> str:
+        return json.dumps({**self.data, "hash": self.hash}, sort_keys=True, indent=1,
+                          ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> DescriptorSpec:
+        data = json.loads(text)
+        stated = data.pop("hash", None)
+        spec = cls(data)
+        if stated is not None and stated != spec.hash:
+            raise GroupTheoryError("descriptor spec is corrupt: its content does not match "
+                                   "its hash")
+        return spec
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, DescriptorSpec) and other.hash == self.hash
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+
+def content_hash(data: dict) -> str:
+    body = {k: v for k, v in data.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False)
+                          .encode()).hexdigest()
+
+
+FIELD_NAMES = {"scalar": Field.scalar, "jahn_teller": Field.jahn_teller,
+               "vector": Field.vector, "spin": Field.spin}
+
+
+def _field(field) -> Field:
+    if isinstance(field, Field):
+        return field
+    if field in FIELD_NAMES:
+        return FIELD_NAMES[field]()
+    raise GroupTheoryError(f"unknown field {field!r}; known: {', '.join(FIELD_NAMES)}")
+
+
+def build_descriptor(lattice, field, family: str, shells: int | None = None, cutoff=None,
+                     name: str | None = None, **options) -> DescriptorSpec:
+    """Build the spec of `family` for `field` on `lattice` (preset name or `Lattice`).
+
+    Options: power(cross=False), bispectrum(max_copy=1), reference(smoothing=0.1),
+    phase(smoothing=0.1), acsf(width=0.5, radii_shells=None), corrmatrix().
+    """
+    if family not in FAMILIES:
+        raise GroupTheoryError(f"unknown descriptor family {family!r}; known: "
+                               f"{', '.join(FAMILIES)}")
+    lattice = Lattice.preset(lattice) if isinstance(lattice, str) else lattice
+    field = _field(field)
+    if shells is None and cutoff is None:
+        shells = 2
+    hood = lattice.neighborhood(shells=shells, cutoff=cutoff)
+    group = hood.group
+    special = None
+    if family in ("power", "bispectrum", "reference", "phase"):
+        decomposition = decompose(hood, field)
+        stage, index = from_decomposition(decomposition)
+        if family == "power":
+            features = invariants.power(group, index, **options)
+        elif family == "bispectrum":
+            features = invariants.bispectrum(group, index, **options)
+        else:
+            features = getattr(invariants, family)(stage, group, index, **options)
+    elif family == "acsf":
+        stage, features = acsf(hood, field, **options)
+    else:
+        stage, weights = correlation_matrix(hood, field)
+        special = {"kind": "eigvalsh", "order": "descending",
+                   "weights": [[str(w) for w in row] for row in weights]}
+        features = [(f"lambda{k}", None) for k in range(len(weights))]
+    if lattice.sublattices > 1:
+        if field.name != "scalar":
+            raise GroupTheoryError("descriptors on lattices with several sites per cell are "
+                                   "supported for scalar fields")
+        map_sublattices(stage, lattice)
+    comps = field.component_names(group)
+    data = {
+        "version": SPEC_VERSION,
+        "name": name or f"{lattice.name}_{field.name}_{family}",
+        "family": family,
+        "options": {k: options[k] for k in sorted(options)},
+        "lattice": {"name": lattice.name, "dimension": lattice.dimension,
+                    "sublattices": lattice.sublattices,
+                    "vectors": [[str(x) for x in lattice.vectors.row(i)]
+                                for i in range(lattice.dimension)],
+                    "basis": [[str(x) for x in f] for f in lattice.basis]},
+        "group": group.name,
+        "field": {"name": field.name, "components": list(comps), "internal": field.internal,
+                  "options": dict(field.options)},
+        "neighborhood": {"shells": shells, "cutoff": None if cutoff is None else str(cutoff),
+                         "sites": len(hood)},
+        "stencil": {**stage.as_dict(), "radius": list(stage.radius)},
+        "features": [n for n, _ in features],
+        "expressions": [None if e is None else str(e) for _, e in features],
+        "special": special,
+    }
+    return DescriptorSpec(data)
+
+
+def parse_expressions(spec: DescriptorSpec) -> list[sp.Expr]:
+    """The stage-3 expressions as sympy objects in the symbols y0, y1, … (codegen)."""
+    n = len(spec.data["stencil"]["outputs"])
+    local = {f"y{k}": sp.Symbol(f"y{k}", real=True) for k in range(n)}
+    return [None if e is None else sp.sympify(e, locals=local)
+            for e in spec.data["expressions"]]
