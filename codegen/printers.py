@@ -52,6 +52,15 @@ def statements(exprs, printer, prefix: str = "t", indent: str = "    "):
     return lines, [printer.doprint(e) for e in reduced]
 
 
+def balanced(items: list[str], joiner: str = " + ") -> str:
+    """a + b + … as a balanced tree of parentheses once long: generated expressions stay
+    shallow (Python's parser and Triton's interpreter recurse on expression depth)."""
+    if len(items) <= 16:
+        return joiner.join(items)
+    half = len(items) // 2
+    return f"({balanced(items[:half], joiner)}){joiner}({balanced(items[half:], joiner)})"
+
+
 def grouped_sum(terms, printer) -> str:
     """Σ c·v as c1*(v_a + v_b - v_c) + c2*(…): one multiplication per distinct |c|."""
     groups: dict = {}
@@ -60,7 +69,7 @@ def grouped_sum(terms, printer) -> str:
         groups.setdefault(abs(value), []).append(("-" if value < 0 else "+", name))
     parts = []
     for magnitude, items in sorted(groups.items(), key=lambda kv: -float(kv[0])):
-        body = ("-" if items[0][0] == "-" else "") + items[0][1]
-        body += "".join(f" {sign} {name}" for sign, name in items[1:])
+        signed = [("-" if sign == "-" else "") + name for sign, name in items]
+        body = balanced(signed).replace("+ -", "- ")
         parts.append(body if magnitude == 1 else f"{printer.doprint(magnitude)}*({body})")
-    return " + ".join(parts) if parts else "0.0"
+    return balanced(parts) if parts else "0.0"

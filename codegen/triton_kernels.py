@@ -18,7 +18,7 @@ import sympy as sp
 
 from grouptheory.descriptor import DescriptorSpec, parse_expressions
 
-from .printers import TritonPrinter, grouped_sum, statements
+from .printers import TritonPrinter, balanced, grouped_sum, statements
 
 _P = TritonPrinter()
 
@@ -193,7 +193,7 @@ def _spin_backward(channels, dim, M, head):
                     acc[a].append(f"{g}*{cross[a]}")
     lines = list(head) + gather.lines + grads.lines
     for a in range(M):
-        lines.append(f"    tl.store(GX + cell * {M} + {a}, {' + '.join(acc[a]) or '0.0'}, "
+        lines.append(f"    tl.store(GX + cell * {M} + {a}, {balanced(acc[a]) or '0.0'}, "
                      "mask=mask)")
     return lines
 

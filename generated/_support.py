@@ -9,7 +9,7 @@ Field layout: (batch, *cells, sublattice, component), or without the batch dimen
 from __future__ import annotations
 
 import os
-import sys
+from types import SimpleNamespace
 
 import torch
 
@@ -55,9 +55,8 @@ def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
 class GeneratedDescriptor:
     """The callable descriptor of one generated module: `features = descriptor(field)`."""
 
-    def __init__(self, module_name: str):
-        self.module = sys.modules[module_name]
-        m = self.module
+    def __init__(self, namespace: dict):
+        self.module = m = SimpleNamespace(**namespace)  # the generated module's globals
         self.name, self.hash, self.family = m.NAME, m.SPEC_HASH, m.FAMILY
         self.lattice, self.group, self.field = m.LATTICE, m.GROUP, m.FIELD
         self.dimension, self.sublattices, self.components = m.DIMENSION, m.SUBLATTICES, \
@@ -65,6 +64,7 @@ class GeneratedDescriptor:
         self.radius = tuple(m.RADIUS)
         self.feature_names = list(m.FEATURES)
         self.n_features = len(self.feature_names)
+        self._compiled = None
 
     def __repr__(self) -> str:
         return (f"<descriptor {self.name}: {self.family} on {self.lattice} ({self.group}), "
@@ -103,7 +103,8 @@ class GeneratedDescriptor:
                 f"{self.min_size} cells")
         if not torch.isfinite(field).all():
             bad = torch.nonzero(~torch.isfinite(field))[0].tolist()
-            raise DescriptorInputError(f"{self.name}: field has NaN/inf, first at {bad}")
+            raise DescriptorInputError(
+                f"{self.name}: field has NaN/inf, first at {bad if batched else bad[1:]}")
         return field, batched
 
     def use_triton(self, field: torch.Tensor) -> bool:
@@ -116,16 +117,30 @@ class GeneratedDescriptor:
         c = channels(field, self.module.CHANNELS, self.dimension)
         return self.module.torch_features(pad(c, self.radius, self.dimension), cells)
 
+    def compiled_forward(self, field: torch.Tensor) -> torch.Tensor:
+        """The torch path fused by torch.compile (Inductor emits one C++/OpenMP loop nest on
+        CPU): for inference and dynamics on large lattices. The first call per lattice shape
+        compiles (about a minute for L = 89; cached on disk afterwards)."""
+        if self._compiled is None:
+            self._compiled = torch.compile(self.torch_forward, dynamic=False)
+        return self._compiled(field)
+
     def __call__(self, field, backend: str = "auto") -> torch.Tensor:
-        """Features (batch, *cells, sublattice, feature); backend "auto", "torch", "triton"."""
+        """Features (batch, *cells, sublattice, feature).
+
+        backend: "auto" (Triton on CUDA or under TRITON_INTERPRET=1, else torch), "torch"
+        (differentiable twice: training), "triton", or "compiled" (see compiled_forward)."""
         field, batched = self.check(field)
-        if backend not in ("auto", "torch", "triton"):
-            raise DescriptorInputError(f"backend must be auto, torch or triton, not {backend!r}")
+        if backend not in ("auto", "torch", "triton", "compiled"):
+            raise DescriptorInputError(
+                f"backend must be auto, torch, triton or compiled, not {backend!r}")
         if backend == "triton" or (backend == "auto" and self.use_triton(field)):
             if self.module.triton_forward is None:
                 raise DescriptorInputError(f"{self.name} has no Triton kernels (family "
                                            f"{self.family}); use the torch backend")
             out = self.module.TritonFeatures.apply(field.contiguous())
+        elif backend == "compiled":
+            out = self.compiled_forward(field)
         else:
             out = self.torch_forward(field)
         return out if batched else out[0]

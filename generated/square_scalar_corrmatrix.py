@@ -319,4 +319,4 @@ triton_forward = None
 TritonFeatures = None
 
 
-DESCRIPTOR = GeneratedDescriptor(__name__)
+DESCRIPTOR = GeneratedDescriptor(globals())
