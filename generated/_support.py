@@ -117,6 +117,20 @@ class GeneratedDescriptor:
         c = channels(field, self.module.CHANNELS, self.dimension)
         return self.module.torch_features(pad(c, self.radius, self.dimension), cells)
 
+    def jacobian_rank(self, seed: int = 3) -> int:
+        """Completeness: rank of ∂(features of one site)/∂(field) at a random configuration
+        (float64, smallest lattice; singular values above 1e-9 of the largest)."""
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.randn((1, *self.min_size, self.sublattices, self.components), generator=gen,
+                        dtype=torch.float64)
+
+        def center(z):
+            return self(z, backend="torch")[(0,) * (1 + self.dimension)][0]
+
+        jac = torch.autograd.functional.jacobian(center, x).reshape(self.n_features, -1)
+        s = torch.linalg.svdvals(jac)
+        return int((s > s[0] * 1e-9).sum())
+
     def compiled_forward(self, field: torch.Tensor) -> torch.Tensor:
         """The torch path fused by torch.compile (Inductor emits one C++/OpenMP loop nest on
         CPU): for inference and dynamics on large lattices. The first call per lattice shape

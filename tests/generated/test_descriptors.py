@@ -116,20 +116,6 @@ def test_gradcheck_and_double_backward_on_the_torch_path(name):
     assert torch.isfinite(second).all() and second.abs().sum() > 0
 
 
-def jacobian_rank(d):
-    """Rank of ∂(features at one site)/∂(field) on a lattice just large enough."""
-    x = make_field(d, cells=d.min_size, batch=1, seed=3)
-
-    def center(z):
-        return d(z, backend="torch")[(0,) * (1 + d.dimension)][0]
-
-    jac = torch.autograd.functional.jacobian(center, x).reshape(d.n_features, -1)
-    s = torch.linalg.svdvals(jac)
-    return int((s > s[0] * 1e-9).sum())
-
-
-
-
 @pytest.mark.parametrize("name", sorted(FULL_RANK) + ["square_scalar_power"])
 def test_completeness_by_jacobian_rank(name):
     from codegen.catalog import CATALOG as SPECS
@@ -138,7 +124,7 @@ def test_completeness_by_jacobian_rank(name):
     d = generated.load(name)
     lattice, _, _, shells, _ = SPECS[name]
     dim = len(Lattice.preset(lattice).neighborhood(shells=shells)) * d.components
-    rank = jacobian_rank(d)
+    rank = d.jacobian_rank()
     if name in FULL_RANK:
         assert rank == dim
     else:
