@@ -15,7 +15,7 @@ import sympy as sp
 
 from grouptheory.descriptor import DescriptorSpec, parse_expressions
 
-from .printers import TorchPrinter, grouped_sum, statements
+from .printers import TorchPrinter, statements, stencil_lines
 from .triton_kernels import triton_source
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"
@@ -32,21 +32,8 @@ def torch_stencil(spec: DescriptorSpec) -> list[list[str]]:
     """Lines computing y0… for each center sublattice from the padded channels P."""
     st = spec.data["stencil"]
     radius, dim = st["radius"], spec.data["lattice"]["dimension"]
-    printer = TorchPrinter()
-    bodies = []
-    for taps in st["taps"]:
-        views, lines, per_output = {}, [], {}
-        for k, c, o, v in taps:
-            key = (c, tuple(o))
-            if key not in views:
-                views[key] = f"v{len(views)}"
-                lines.append(f"    {views[key]} = {_view(c, o, radius, dim)}")
-            per_output.setdefault(k, []).append((v, views[key]))
-        for k in range(len(st["outputs"])):
-            lines.append(f"    y{k} = {grouped_sum(per_output.get(k, []), printer)}"
-                         f"  # {st['outputs'][k]}")
-        bodies.append(lines)
-    return bodies
+    return [stencil_lines(taps, st["outputs"], lambda c, o: _view(c, o, radius, dim),
+                          TorchPrinter(), "v", comments=True) for taps in st["taps"]]
 
 
 def torch_invariants(spec: DescriptorSpec) -> tuple[list[str], list[str]]:

@@ -73,3 +73,19 @@ def grouped_sum(terms, printer) -> str:
         body = balanced(signed).replace("+ -", "- ")
         parts.append(body if magnitude == 1 else f"{printer.doprint(magnitude)}*({body})")
     return balanced(parts) if parts else "0.0"
+
+
+def stencil_lines(taps, outputs, fetch, printer, prefix: str, comments: bool = False):
+    """Assignments of the stencil outputs y_k = Σ c·value(channel, offset): each distinct
+    (channel, offset) value is fetched once by `fetch(channel, offset)` (an expression)."""
+    values, lines, per_output = {}, [], {}
+    for k, c, o, v in taps:
+        key = (c, tuple(o))
+        if key not in values:
+            values[key] = f"{prefix}{len(values)}"
+            lines.append(f"    {values[key]} = {fetch(c, tuple(o))}")
+        per_output.setdefault(k, []).append((v, values[key]))
+    for k, name in enumerate(outputs):
+        comment = f"  # {name}" if comments else ""
+        lines.append(f"    y{k} = {grouped_sum(per_output.get(k, []), printer)}{comment}")
+    return lines

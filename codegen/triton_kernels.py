@@ -18,7 +18,7 @@ import sympy as sp
 
 from grouptheory.descriptor import DescriptorSpec, parse_expressions
 
-from .printers import TritonPrinter, balanced, grouped_sum, statements
+from .printers import TritonPrinter, balanced, grouped_sum, statements, stencil_lines
 
 _P = TritonPrinter()
 
@@ -88,16 +88,8 @@ def _channel_expr(gather: _Gather, key, offset) -> str:
 def _stencil_lines(spec, taps, gather):
     """Lines defining y0… for one center sublattice (channel values gathered)."""
     st = spec.data["stencil"]
-    values, lines, per_output = {}, [], {}
-    for k, c, o, v in taps:
-        key = (c, tuple(o))
-        if key not in values:
-            values[key] = f"w{len(values)}"
-            lines.append(f"    {values[key]} = {_channel_expr(gather, _key(st, c), tuple(o))}")
-        per_output.setdefault(k, []).append((v, values[key]))
-    for k in range(len(st["outputs"])):
-        lines.append(f"    y{k} = {grouped_sum(per_output.get(k, []), _P)}")
-    return lines
+    return stencil_lines(taps, st["outputs"],
+                         lambda c, o: _channel_expr(gather, _key(st, c), o), _P, "w")
 
 
 def _key(st, c):

@@ -1,0 +1,243 @@
+"""Dataset configuration files (TOML), validated strictly, with every default filled in.
+
+    output = "data/holstein.h5"   # the HDF5 file, relative to the working directory
+    seed = 2022                   # every trajectory's seeds derive from it
+    trajectories = 100            # the file will hold this many (more: appended)
+    checkpoint_every = 5          # snapshots per task: the unit of progress and of resume
+
+    [model]         # name = "holstein" | "jahn_teller" | "sd"; lattice = "square", size = [30, 30],
+                    # t, g (J for sd), K0, K1 (defaults: those of runtime.models)
+    [electrons]     # filling = 0.5 (T = 0), or mu and temperature (grand canonical)
+    [integrator]    # name = "langevin" (dt, mass, damping) | "tdgl" (dt, damping)
+                    #      | "llg" (dt, gamma, alpha) | "spin_langevin" (dt, gamma, damping)
+    [protocol]      # kind = "quench" (temperature) | "anneal" (temperature_start,
+                    # temperature_end, schedule); snapshots, sample_every, burn_in,
+                    # initial_scale
+
+Unknown keys, missing keys and wrong types raise `ConfigError` listing what is allowed.
+`DatasetConfig.parameters` (everything but output, trajectories and checkpoint_every, which
+do not change a single snapshot) is what a dataset file records and what an append must match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+
+from .forces import ExactForces
+from .integrators import INTEGRATORS
+from .models import SD, Holstein, JahnTeller
+from .sampling import Protocol
+
+MODELS = {"holstein": Holstein, "jahn_teller": JahnTeller, "sd": SD}
+REQUIRED = object()
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be run; the message names the key and the fix."""
+
+
+_TOP = {"output": ("str", REQUIRED), "seed": ("int", REQUIRED),
+        "trajectories": ("int", REQUIRED), "checkpoint_every": ("int", 10)}
+_SECTIONS = ("model", "electrons", "integrator", "protocol")
+_ELECTRONS = {"filling": ("float", None), "mu": ("float", None), "temperature": ("float", None)}
+_SAMPLING = {"snapshots": ("int", REQUIRED), "sample_every": ("int", REQUIRED),
+             "burn_in": ("int", 0), "initial_scale": ("float", 1.0)}
+_PROTOCOLS = {
+    "quench": {"temperature": ("float", REQUIRED), **_SAMPLING},
+    "anneal": {"temperature_start": ("float", REQUIRED), "temperature_end": ("float", REQUIRED),
+               "schedule": ("str", "linear"), **_SAMPLING},
+}
+
+
+def _model_schema(name: str) -> dict:
+    signature = inspect.signature(MODELS[name].__init__).parameters
+    schema = {"lattice": ("str", "square"), "size": ("size", REQUIRED)}
+    schema.update({key: ("float", p.default) for key, p in signature.items()
+                   if key not in ("self", "lattice", "size")})
+    return schema
+
+
+def _integrator_schema(name: str) -> dict:
+    return {f.name: ("float", REQUIRED if f.default is dataclasses.MISSING else f.default)
+            for f in dataclasses.fields(INTEGRATORS[name]) if f.name != "temperature"}
+
+
+def _check_type(where: str, key: str, kind: str, value):
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "size": (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, list) and all(isinstance(n, int) and not isinstance(n, bool)
+                                            for n in value)),
+    }[kind]
+    if not ok:
+        wanted = {"str": "a string", "int": "an integer", "float": "a number",
+                  "size": "an integer or a list of integers"}[kind]
+        raise ConfigError(f"{where}{key} must be {wanted}, got {value!r}")
+    return float(value) if kind == "float" else value
+
+
+def _section(where: str, table: dict, schema: dict, *, named: str | None = None) -> dict:
+    """Check `table` against `schema` {key: (kind, default)}; the resolved dict."""
+    allowed = ([named] if named else []) + list(schema)
+    unknown = [key for key in table if key not in allowed]
+    if unknown:
+        raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(where + k for k in unknown)}; allowed: "
+                          f"{', '.join(allowed)}")
+    resolved = {named: table[named]} if named else {}
+    for key, (kind, default) in schema.items():
+        if key in table:
+            resolved[key] = _check_type(where, key, kind, table[key])
+        elif default is REQUIRED:
+            raise ConfigError(f"missing key {where}{key} (allowed keys: {', '.join(allowed)})")
+        elif default is not None:
+            resolved[key] = default
+    return resolved
+
+
+def _choice(where: str, table: dict, key: str, choices) -> str:
+    value = table.get(key)
+    if value not in choices:
+        raise ConfigError(f"{where}{key} must be one of {', '.join(map(repr, choices))}, "
+                          f"got {value!r}")
+    return value
+
+
+def parse(data: dict) -> tuple[dict, dict]:
+    """A configuration table -> (run settings, parameters), both fully resolved."""
+    unknown = [key for key in data if key not in _TOP and key not in _SECTIONS]
+    if unknown:
+        raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                          f"allowed: {', '.join([*_TOP, *_SECTIONS])} ([section] tables)")
+    for name in _SECTIONS:
+        if not isinstance(data.get(name, {}), dict):
+            raise ConfigError(f"{name} must be a [{name}] table")
+    settings = _section("", {k: v for k, v in data.items() if k in _TOP}, _TOP)
+    for key in ("trajectories", "checkpoint_every"):
+        if settings[key] < 1:
+            raise ConfigError(f"{key} must be >= 1, got {settings[key]}")
+    if settings["seed"] < 0:
+        raise ConfigError(f"seed must be >= 0, got {settings['seed']}")
+
+    tables = {name: data.get(name, {}) for name in _SECTIONS}
+    model = _choice("model.", tables["model"], "name", tuple(MODELS))
+    integrator = _choice("integrator.", tables["integrator"], "name", tuple(INTEGRATORS))
+    kind = _choice("protocol.", tables["protocol"], "kind", tuple(_PROTOCOLS))
+    electrons = _section("electrons.", tables["electrons"], _ELECTRONS) or {"filling": 0.5}
+    parameters = {
+        "seed": settings["seed"],
+        "model": _section("model.", tables["model"], _model_schema(model), named="name"),
+        "electrons": electrons,
+        "integrator": _section("integrator.", tables["integrator"],
+                               _integrator_schema(integrator), named="name"),
+        "protocol": _section("protocol.", tables["protocol"], _PROTOCOLS[kind], named="kind"),
+    }
+    setup = build(parameters)  # every range check of the runtime objects, before anything runs
+    parameters["model"]["size"] = list(setup.model.size)  # `6` and `[6, 6]` record alike
+    return settings, parameters
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The runtime objects a parameter record stands for."""
+
+    model: object
+    forces: ExactForces
+    protocol: Protocol
+    integrator_type: type
+    integrator_options: dict
+
+    def integrator(self, temperature: float):
+        """The integrator at bath temperature `temperature`."""
+        return self.integrator_type(**self.integrator_options, temperature=temperature)
+
+    @property
+    def dt(self) -> float:
+        return self.integrator_options["dt"]
+
+    @property
+    def state_type(self) -> type:
+        return self.integrator_type.state_type
+
+
+def build(parameters: dict) -> Setup:
+    """Model, force source, protocol and integrator of a resolved parameter record."""
+    options = dict(parameters["model"])
+    name = options.pop("name")
+    if isinstance(options["size"], list):
+        options["size"] = tuple(options["size"])
+    model = _checked("model.", lambda: MODELS[name](**options))
+    forces = _checked("electrons.", lambda: ExactForces(model, **parameters["electrons"]))
+
+    protocol = dict(parameters["protocol"])
+    if protocol.pop("kind") == "quench":
+        temperature = protocol.pop("temperature")
+        if temperature < 0:
+            raise ConfigError(f"protocol.temperature must be >= 0 (in units of t), got "
+                              f"{temperature}")
+        protocol["temperature_start"] = protocol["temperature_end"] = temperature
+    protocol = _checked("protocol.", lambda: Protocol(**protocol))
+
+    options = dict(parameters["integrator"])
+    integrator_type = INTEGRATORS[options.pop("name")]
+    _checked("integrator.", lambda: integrator_type(**options))
+    if integrator_type.__name__ in ("StochasticLLG", "SpinLangevin") and model.components != 3:
+        raise ConfigError(
+            f"integrator.name {parameters['integrator']['name']!r} evolves 3-component spins but "
+            f"model {name!r} has a {model.components}-component field; use 'langevin' or 'tdgl'")
+    return Setup(model, forces, protocol, integrator_type, options)
+
+
+def _checked(where: str, make):
+    try:
+        return make()
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{where.rstrip('.')}: {error}") from None
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """A validated dataset configuration: run settings and the parameters of the data."""
+
+    output: Path
+    seed: int
+    trajectories: int
+    checkpoint_every: int
+    parameters: dict
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DatasetConfig:
+        settings, parameters = parse(data)
+        return cls(Path(settings["output"]), settings["seed"],
+                   settings["trajectories"], settings["checkpoint_every"], parameters)
+
+    def with_overrides(self, *, output=None, trajectories=None) -> DatasetConfig:
+        """The same parameters with another output path or number of trajectories."""
+        if trajectories is not None and (not isinstance(trajectories, int) or trajectories < 1):
+            raise ConfigError(f"trajectories must be an integer >= 1, got {trajectories!r}")
+        return dataclasses.replace(
+            self, output=self.output if output is None else Path(output),
+            trajectories=self.trajectories if trajectories is None else trajectories)
+
+
+def load_config(path) -> DatasetConfig:
+    """Read and validate a TOML dataset configuration."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found; give the path of a TOML file such as "
+                          f"configs/small/holstein.toml")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    try:
+        return DatasetConfig.from_dict(data)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None

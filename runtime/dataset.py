@@ -1,0 +1,246 @@
+"""Training data on disk: snapshots of the classical field with exact forces, one HDF5 file.
+
+Layout (`read_dataset` gives it back; n snapshots, field shape (*cells, sublattice, component)):
+
+    /fields        (n, *cells, sublattice, component) float64   the classical field
+    /forces        (n, *cells, sublattice, component) float64   electronic force -dE/dfield
+    /energy        (n,) float64    electronic energy E (band energy, or Omega at (mu, T))
+    /trajectory    (n,) int64      trajectory index, 0 .. n_trajectories - 1
+    /step, /time   (n,)            step within the trajectory and time = step * dt
+    /temperature   (n,) float64    bath temperature at that step
+    /seeds         (n_trajectories, 2) uint64   initial-field and noise seed of each trajectory
+    attributes     format, format_version, parameters (JSON: model, lattice, size, electrons,
+                   integrator, protocol, seed), runs (JSON: one record per run that appended
+                   trajectories: their range, code version, start and end time)
+
+Snapshots are ordered by (trajectory, step). The elastic energy V and force are not stored:
+they follow exactly from the parameters. A file is only ever replaced whole (written under a
+temporary name, then renamed), so it is never seen half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+FORMAT = "latticeff-dataset"
+FORMAT_VERSION = 1
+
+
+class DatasetError(ValueError):
+    """A dataset file that is missing, foreign, damaged or made with other parameters."""
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """A run of snapshots (numpy arrays with a leading snapshot dimension)."""
+
+    fields: np.ndarray
+    forces: np.ndarray
+    energy: np.ndarray
+    trajectory: np.ndarray
+    step: np.ndarray
+    time: np.ndarray
+    temperature: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.energy)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def concatenate(cls, parts: Iterable[Snapshots]) -> Snapshots:
+        parts = list(parts)
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+
+
+_DTYPES = {"fields": np.float64, "forces": np.float64, "energy": np.float64,
+           "trajectory": np.int64, "step": np.int64, "time": np.float64,
+           "temperature": np.float64}
+_PER_SITE = ("fields", "forces")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset file read back: its parameters, run records, seeds and all snapshots."""
+
+    path: Path
+    parameters: dict
+    runs: list[dict]
+    seeds: np.ndarray
+    snapshots: Snapshots
+
+    def __len__(self) -> int:
+        return len(self.snapshots)
+
+    @property
+    def n_trajectories(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def fields(self) -> torch.Tensor:
+        """`(n, *cells, sublattice, component)` float64, the layout the models take."""
+        return torch.from_numpy(self.snapshots.fields)
+
+    @property
+    def forces(self) -> torch.Tensor:
+        return torch.from_numpy(self.snapshots.forces)
+
+    @property
+    def energy(self) -> torch.Tensor:
+        return torch.from_numpy(self.snapshots.energy)
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a dataset file was made with and how much it holds (read without the data)."""
+
+    parameters: dict
+    runs: list[dict]
+    n_trajectories: int
+    n_snapshots: int
+    field_shape: tuple[int, ...]
+
+
+def _open(path: Path):
+    if not path.is_file():
+        raise DatasetError(f"no dataset file {path}; create it with `latticeff dataset CONFIG`")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise DatasetError(f"{path} is not a readable HDF5 file ({error}); delete it or give "
+                           f"another output path") from None
+    if handle.attrs.get("format") != FORMAT:
+        handle.close()
+        raise DatasetError(f"{path} is not a latticeff dataset (no format={FORMAT!r} "
+                           f"attribute); give another output path")
+    version = int(handle.attrs["format_version"])
+    if version != FORMAT_VERSION:
+        handle.close()
+        raise DatasetError(f"{path} has dataset format {version}; this code reads format "
+                           f"{FORMAT_VERSION}")
+    return handle
+
+
+def read_header(path) -> Header:
+    path = Path(path)
+    with _open(path) as f:
+        return Header(
+            parameters=json.loads(f.attrs["parameters"]),
+            runs=json.loads(f.attrs["runs"]),
+            n_trajectories=len(f["seeds"]),
+            n_snapshots=len(f["energy"]),
+            field_shape=tuple(f["fields"].shape[1:]),
+        )
+
+
+def read_dataset(path) -> Dataset:
+    """Read a dataset file written by `latticeff dataset` (everything, into memory)."""
+    path = Path(path)
+    with _open(path) as f:
+        snapshots = Snapshots(**{name: f[name][()] for name in _DTYPES})
+        return Dataset(path, json.loads(f.attrs["parameters"]), json.loads(f.attrs["runs"]),
+                       f["seeds"][()], snapshots)
+
+
+def parameter_differences(recorded: dict, requested: dict) -> list[str]:
+    """'key: recorded vs requested' for every (dotted) key whose values differ."""
+    a, b = _flatten(recorded), _flatten(requested)
+    return [f"{key}: {a.get(key, '(absent)')!r} vs {b.get(key, '(absent)')!r}"
+            for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def require_compatible(path, recorded: dict, requested: dict) -> None:
+    differences = parameter_differences(recorded, requested)
+    if differences:
+        raise DatasetError(
+            f"{path} was made with other parameters, so new snapshots cannot be added to it "
+            f"(recorded vs requested): {'; '.join(differences)}. Use the configuration it was "
+            f"made with, or another output path")
+
+
+def append(path, parameters: dict, field_shape: tuple[int, ...], parts: Iterable[Snapshots],
+           seeds: np.ndarray, run: dict) -> None:
+    """Add whole trajectories to the dataset at `path` (creating it if absent): `parts` are
+    their snapshots in (trajectory, step) order, `seeds` their (n_new, 2) seeds, `run` the
+    record of this run. The file is rewritten under a temporary name and renamed at the end."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    if path.exists():
+        header = read_header(path)
+        require_compatible(path, header.parameters, parameters)
+        shutil.copyfile(path, temporary)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _create(temporary, parameters, field_shape)
+    try:
+        with h5py.File(temporary, "a") as f:
+            first, start = len(f["seeds"]), len(f["energy"])
+            for part in parts:
+                for name, values in part.columns().items():
+                    column = f[name]
+                    column.resize(len(column) + len(values), axis=0)
+                    column[-len(values):] = values
+            written = f["trajectory"][start:]
+            if np.any(np.diff(written) < 0) or not np.array_equal(
+                    np.unique(written), np.arange(first, first + len(seeds))):
+                raise DatasetError(f"the new snapshots must hold trajectories {first} to "
+                                   f"{first + len(seeds) - 1} of {path} in order")
+            f["seeds"].resize(first + len(seeds), axis=0)
+            f["seeds"][first:] = seeds
+            f.attrs["runs"] = json.dumps([*json.loads(f.attrs["runs"]), run])
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _commit(temporary, path)
+
+
+def _create(path: Path, parameters: dict, field_shape: tuple[int, ...]) -> None:
+    snapshot_bytes = 8 * int(np.prod(field_shape))
+    rows = max(1, 2**20 // snapshot_bytes)  # chunks of about 1 MiB
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["parameters"] = json.dumps(parameters, sort_keys=True)
+        f.attrs["runs"] = "[]"
+        f.attrs["field_layout"] = "(snapshot, *cells, sublattice, component)"
+        f.attrs["energy_meaning"] = ("electronic energy: band energy <H> at fixed filling, or "
+                                     "grand potential at (mu, T); elastic V not included")
+        f.attrs["forces_meaning"] = "electronic force -d(energy)/d(fields)"
+        for name, dtype in _DTYPES.items():
+            shape = field_shape if name in _PER_SITE else ()
+            f.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+                             chunks=(rows if name in _PER_SITE else 4096, *shape))
+        f.create_dataset("seeds", shape=(0, 2), maxshape=(None, 2), dtype=np.uint64,
+                         chunks=(1024, 2))
+
+
+def _commit(temporary: Path, path: Path) -> None:
+    """Make `temporary` durable, then atomically give it the name `path`."""
+    with open(temporary, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -1,0 +1,95 @@
+"""Force sources for the integrators: the exact (ED) electronic force plus the elastic force.
+
+    forces = ExactForces(Holstein("square", 10), filling=0.5)
+    forces(field)               # -d(E + V)/dfield, the total force the dynamics needs
+    forces.evaluate(field)      # E, -dE/dfield (electronic, eq. 6) and V, -dV/dfield apart
+    forces.energy(field)        # E + V per configuration
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .ensembles import ensemble
+from .models import ElectronicModel
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Energies and forces of one (batch of) field(s), float64 torch tensors.
+
+    energy          electronic energy per configuration: the band energy <H> at fixed
+                    filling, or the grand potential Omega at (mu, T) (see `ensembles`)
+    forces          electronic force -d(energy)/dfield (eqs. 6, 64, 87, 92), like the field
+    elastic_energy  classical V per configuration (eq. 61 and its analogues)
+    elastic_forces  -dV/dfield, like the field
+    """
+
+    energy: torch.Tensor
+    forces: torch.Tensor
+    elastic_energy: torch.Tensor
+    elastic_forces: torch.Tensor
+
+    @property
+    def total_forces(self) -> torch.Tensor:
+        return self.forces + self.elastic_forces
+
+    @property
+    def total_energy(self) -> torch.Tensor:
+        return self.energy + self.elastic_energy
+
+
+class ExactForces:
+    """The force on the classical field of an exact-diagonalization model: the electronic
+    force at fixed `filling` (T = 0) or at (`mu`, `temperature`) (the electronic temperature,
+    not the bath's), plus the elastic force -dV/dfield.
+
+    The last evaluation is remembered, so asking again for the same field (a snapshot of a
+    state whose force was just computed) does not diagonalize twice.
+    """
+
+    def __init__(
+        self,
+        model: ElectronicModel,
+        *,
+        filling: float | None = None,
+        mu: float | None = None,
+        temperature: float | None = None,
+    ):
+        if not isinstance(model, ElectronicModel):
+            raise TypeError(f"model must be a runtime.models.ElectronicModel, got {model!r}")
+        ensemble(model.n_states, filling, mu, temperature)  # fail now, not at the first step
+        self.model = model
+        self.filling, self.mu, self.temperature = filling, mu, temperature
+        self._last: tuple[torch.Tensor, Evaluation] | None = None
+
+    def __repr__(self) -> str:
+        electrons = (f"filling={self.filling}" if self.mu is None
+                     else f"mu={self.mu}, temperature={self.temperature}")
+        return f"ExactForces({self.model!r}, {electrons})"
+
+    def evaluate(self, field: torch.Tensor) -> Evaluation:
+        if self._last is not None and _same(self._last[0], field):
+            return self._last[1]
+        solution = self.model.solve(
+            field, self.filling, mu=self.mu, temperature=self.temperature)
+        result = Evaluation(
+            energy=solution.energy,
+            forces=solution.forces,
+            elastic_energy=self.model.elastic_energy(field),
+            elastic_forces=self.model.elastic_forces(field),
+        )
+        self._last = (field.detach().clone(), result)
+        return result
+
+    def __call__(self, field: torch.Tensor) -> torch.Tensor:
+        return self.evaluate(field).total_forces
+
+    def energy(self, field: torch.Tensor) -> torch.Tensor:
+        return self.evaluate(field).total_energy
+
+
+def _same(a: torch.Tensor, b) -> bool:
+    return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
