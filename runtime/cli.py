@@ -3,7 +3,11 @@
     latticeff inspect group square            # site group, character and product tables
     latticeff inspect group square --latex    # the character table as LaTeX
     latticeff inspect group Oh --json         # a point group by Schoenflies name, as JSON
+    latticeff inspect decompose square --field scalar --shells 2   # IR coefficients, exact
+    latticeff generate --lattice square --field scalar --shells 14 --descriptor reference
+    latticeff generate --check                # committed catalog == freshly generated?
     latticeff dataset configs/small/holstein.toml   # exact-force trajectories -> HDF5 dataset
+    latticeff run                                   # dataset -> train -> evaluate -> simulate
 """
 
 from __future__ import annotations
@@ -218,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true",
                       help="fail if a committed catalog module differs from its spec")
     gen.set_defaults(handler=_generate)
+
+    from .commands import add_commands  # run, train, evaluate, simulate
+
+    add_commands(commands, _count)
     return parser
 
 

@@ -16,7 +16,11 @@ def small(name: str = "holstein") -> dict:
     return tomllib.loads((CONFIGS / "small" / f"{name}.toml").read_text())
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.toml")), ids=lambda p: p.stem)
+DATASET_CONFIGS = sorted(p for p in CONFIGS.rglob("*.toml")  # not the force-field ones
+                         if isinstance(tomllib.loads(p.read_text()).get("model"), dict))
+
+
+@pytest.mark.parametrize("path", DATASET_CONFIGS, ids=lambda p: p.stem)
 def test_shipped_configs_are_valid(path):
     config = load_config(path)
     setup = build(config.parameters)

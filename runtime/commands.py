@@ -1,0 +1,89 @@
+"""The force-field subcommands of `latticeff` (added to the parser by `runtime.cli`):
+
+    latticeff run [CONFIG]                 # dataset -> train -> evaluate -> simulate
+    latticeff train CONFIG                 # train a model (resumes from its checkpoint)
+    latticeff evaluate --model M --data D  # force RMSE, sigma, parity plot, error histogram
+    latticeff simulate CONFIG              # ML dynamics on a large lattice
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def _train(args) -> int:
+    import os
+
+    from .pipeline import train_job
+    from .settings import read_toml
+
+    output = train_job(read_toml(args.config), progress=not args.quiet)
+    if os.environ.get("RANK", "0") == "0":  # torchrun starts several processes
+        print(f"model written to {output}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .pipeline import evaluate_job
+
+    summary, output = evaluate_job(args.model, args.data, args.output)
+    print(json.dumps(summary, indent=1))
+    print(f"metrics and plots in {output}")
+    return 0
+
+
+def _simulate(args) -> int:
+    from .pipeline import simulate_job
+    from .settings import read_toml
+
+    trace = simulate_job(read_toml(args.config), progress=not args.quiet)
+    print(f"{int(trace.step[-1])} steps; final energy per site {trace.energy_per_site[-1]:.6g}, "
+          f"domain size {trace.domain_size[-1]:.4g}")
+    return 0
+
+
+def _run(args) -> int:
+    from .pipeline import DEFAULT_RUN, run_job
+    from .settings import read_toml
+
+    result = run_job(read_toml(args.config or DEFAULT_RUN), workers=args.workers,
+                     progress=not args.quiet)
+    summary = result["summary"]
+    print(f"test force error: RMSE {summary['rmse']:.4g}, sigma {summary['sigma']:.4g} "
+          f"(divided by the coupling: sigma {summary['normalized']['sigma']:.4g}); "
+          f"model {result['model']}, evaluation {result['evaluation']}, "
+          f"simulation {result['simulation']}")
+    return 0
+
+
+def add_commands(commands, count) -> None:
+    """Add run, train, evaluate and simulate to the `latticeff` subparsers; `count(minimum)`
+    parses an integer option."""
+    run = commands.add_parser(
+        "run", help="the whole pipeline: dataset, training, evaluation, ML dynamics",
+        description="Exact-force datasets (training and test), training, evaluation on the "
+                    "test set and ML dynamics, as one command. Rerunning resumes or skips "
+                    "finished stages of the datasets and the training.")
+    run.add_argument("config", nargs="?",
+                     help="TOML run configuration (default: configs/run_default.toml, a "
+                          "small Holstein run of a few minutes)")
+    run.add_argument("--workers", type=count(0), default=0,
+                     help="Dask worker processes for the datasets (default 0: this process)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_run)
+
+    train = commands.add_parser("train", help="train a force field on a dataset file")
+    train.add_argument("config", help="TOML: data, output, descriptor, [network], [training]")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="force errors of a model on a dataset")
+    evaluate.add_argument("--model", required=True, help="model file written by train")
+    evaluate.add_argument("--data", required=True, help="dataset file (HDF5) with exact forces")
+    evaluate.add_argument("--output", help="directory for metrics.json, parity.png, errors.png")
+    evaluate.set_defaults(handler=_evaluate)
+
+    simulate = commands.add_parser("simulate", help="ML-driven dynamics on a large lattice")
+    simulate.add_argument("config", help="TOML: model, output, size, [integrator], [simulation]")
+    simulate.add_argument("--quiet", action="store_true", help="no progress bar")
+    simulate.set_defaults(handler=_simulate)

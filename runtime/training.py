@@ -1,0 +1,269 @@
+"""Training the force field on exact forces (and optionally energies) of a dataset.
+
+    data = TrainingData.from_dataset(read_dataset("data/holstein.h5"))
+    model = ForceField(generated.load("square_scalar_reference"))
+    history = train(model, data, TrainingOptions(epochs=50), checkpoint="model.pt.checkpoint")
+
+Loss per batch (the slides' Gamma with the roles of the two terms swapped, since the forces
+are what the dynamics needs and what every snapshot provides per site):
+
+    L = mean_{i,c} (F_ML - F_exact)^2 + beta * mean_snapshots ((E_ML - E_exact) / N_sites)^2
+
+with F_ML = -dE_ML/dfield (eq. 9 differentiated), so the force term needs the second
+derivative of the descriptor (the torch backend). Adam, learning rate lowered on a plateau of
+the validation loss, early stopping on it; the weights with the lowest validation loss are
+kept. Validation holds out whole trajectories (snapshots of one trajectory are correlated)
+chosen with the seed. The checkpoint, written atomically after every epoch, holds everything
+the loop needs, so a resumed run continues exactly as an uninterrupted one.
+
+Several processes (`torchrun --nproc_per_node N -m runtime.cli train CONFIG`, any
+torch.distributed process group): every process takes its share of each batch and the
+gradients are summed over processes before the (identical) Adam step, as DistributedDataParallel
+does; the batches are the single-process ones, so the result is the same up to the order of
+floating-point sums. Process 0 writes the checkpoint and shows the progress bar.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from .config import ConfigError
+from .forcefield import ForceField
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The `[training]` table. energy_weight is beta; patience counts epochs without a lower
+    validation loss before stopping; lr_factor and lr_patience drive ReduceLROnPlateau."""
+
+    epochs: int = 100
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    energy_weight: float = 0.0
+    validation_fraction: float = 0.2
+    patience: int = 20
+    lr_factor: float = 0.5
+    lr_patience: int = 5
+    min_learning_rate: float = 1e-6
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "lr_patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_rate", "min_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.energy_weight < 0:
+            raise ValueError(f"energy_weight must be >= 0, got {self.energy_weight}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got "
+                             f"{self.validation_fraction}")
+        if not 0 < self.lr_factor < 1:
+            raise ValueError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Snapshots: fields and forces (n, *cells, sublattice, component), electronic energy (n,)
+    and the trajectory of each snapshot (n,), all torch tensors."""
+
+    fields: torch.Tensor
+    forces: torch.Tensor
+    energy: torch.Tensor
+    trajectory: torch.Tensor
+
+    @classmethod
+    def from_dataset(cls, dataset) -> TrainingData:
+        return cls(dataset.fields, dataset.forces, dataset.energy,
+                   torch.from_numpy(dataset.snapshots.trajectory))
+
+    def __len__(self) -> int:
+        return len(self.energy)
+
+    @property
+    def sites(self) -> int:
+        return self.fields[0, ..., 0].numel()
+
+
+def split(trajectory: torch.Tensor, fraction: float, seed: int):
+    """(training, validation) snapshot indices: a seeded random `fraction` of the
+    trajectories (at least one) is held out; with a single trajectory, of the snapshots."""
+    groups = torch.unique(trajectory)
+    if len(groups) < 2:
+        groups, trajectory = torch.arange(len(trajectory)), torch.arange(len(trajectory))
+    if len(groups) < 2:
+        raise ConfigError("training needs at least 2 snapshots (one for validation)")
+    n_held = min(len(groups) - 1, max(1, round(fraction * len(groups))))
+    order = torch.randperm(len(groups), generator=torch.Generator().manual_seed(seed))
+    held = torch.isin(trajectory, groups[order[:n_held]])
+    return (~held).nonzero()[:, 0], held.nonzero()[:, 0]
+
+
+@dataclass
+class History:
+    """Per-epoch records: training loss, validation loss, validation force RMSE, learning
+    rate; the best epoch (lowest validation loss) and whether early stopping ended the run."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best_loss: float = float("inf")
+    stopped_early: bool = False
+
+
+def _loss_terms(model: ForceField, data: TrainingData, index: torch.Tensor,
+                create_graph: bool):
+    energy, forces = model.energy_and_forces(data.fields[index], create_graph=create_graph)
+    force_mse = (forces - data.forces[index]).square().mean()
+    energy_mse = ((energy - data.energy[index]) / data.sites).square().mean()
+    return force_mse, energy_mse
+
+
+def _world() -> tuple[int, int]:
+    """(rank, number of processes) of the torch.distributed group, or (0, 1)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _sum_over_processes(values: list[float]) -> list[float]:
+    if _world()[1] == 1:
+        return values
+    total = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(total)
+    return total.tolist()
+
+
+def _sum_gradients(model: ForceField) -> None:
+    for parameter in model.parameters():
+        if parameter.grad is None:
+            parameter.grad = torch.zeros_like(parameter)
+        dist.all_reduce(parameter.grad)
+
+
+def evaluate_loss(model: ForceField, data: TrainingData, index: torch.Tensor,
+                  options: TrainingOptions) -> tuple[float, float]:
+    """(loss, force RMSE) over `index`, in batches, without gradients in the weights (each
+    process takes its share of every batch)."""
+    rank, size = _world()
+    force_sum = energy_sum = 0.0
+    for batch in index.split(options.batch_size):
+        mine = batch[rank::size]
+        if len(mine):
+            force_mse, energy_mse = _loss_terms(model, data, mine, create_graph=False)
+            force_sum += float(force_mse) * len(mine)
+            energy_sum += float(energy_mse) * len(mine)
+    force_sum, energy_sum = _sum_over_processes([force_sum, energy_sum])
+    force_mse, energy_mse = force_sum / len(index), energy_sum / len(index)
+    return force_mse + options.energy_weight * energy_mse, force_mse ** 0.5
+
+
+def _fit_scales(model: ForceField, data: TrainingData, index: torch.Tensor,
+                options: TrainingOptions) -> None:
+    with torch.no_grad():
+        features = torch.cat([model.features(data.fields[b])
+                              for b in index.split(options.batch_size)])
+    model.fit_scales(features, data.energy[index] / data.sites, data.forces[index])
+
+
+def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
+          checkpoint=None, progress: bool = True) -> History:
+    """Train `model` in place (ending with its best weights) and return the history. With
+    `checkpoint` (a path), state is saved there after every epoch and, if the file exists
+    (made with the same options but perhaps fewer epochs, network, descriptor and data size),
+    the run resumes from it."""
+    train_index, valid_index = split(data.trajectory, options.validation_fraction,
+                                     options.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=options.lr_factor, patience=options.lr_patience,
+        min_lr=options.min_learning_rate)
+    history = History()
+    best_state = None
+    signature = json.dumps({  # what a checkpoint must match; `epochs` may grow on resume
+        "options": {k: v for k, v in options.__dict__.items() if k != "epochs"},
+        "network": model.network.config.as_dict(), "descriptor": model.descriptor.hash,
+        "snapshots": len(data), "field": list(data.fields.shape[1:])}, sort_keys=True)
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if saved["signature"] != signature:
+            raise ConfigError(f"{checkpoint} belongs to a training run with other options, "
+                              f"network, descriptor or data; delete it to start afresh")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        best_state = saved["best"]
+        history = History(**json.loads(saved["history"]))
+    else:
+        torch.manual_seed(options.seed)
+        for layer in model.network.layers:
+            if isinstance(layer, torch.nn.Linear):
+                layer.reset_parameters()
+        _fit_scales(model, data, train_index, options)
+
+    rank, size = _world()
+    start = len(history.epochs)
+    bar = tqdm(range(start, options.epochs), initial=start, total=options.epochs,
+               desc="training", unit="epoch", disable=not progress or rank != 0)
+    for epoch in bar:
+        if history.stopped_early:
+            break
+        order = torch.randperm(len(train_index), generator=torch.Generator().manual_seed(
+            options.seed * 1_000_003 + epoch))
+        model.train()
+        total = 0.0
+        for batch in train_index[order].split(options.batch_size):
+            mine = batch[rank::size]
+            optimizer.zero_grad()
+            if len(mine):
+                force_mse, energy_mse = _loss_terms(model, data, mine, create_graph=True)
+                loss = (force_mse + options.energy_weight * energy_mse) * (len(mine) / len(batch))
+                loss.backward()
+                total += loss.item() * len(batch)
+            if size > 1:
+                _sum_gradients(model)
+            optimizer.step()
+        (total,) = _sum_over_processes([total])
+        model.eval()
+        valid_loss, valid_rmse = evaluate_loss(model, data, valid_index, options)
+        scheduler.step(valid_loss)
+        record = {"epoch": epoch, "train_loss": total / len(train_index),
+                  "valid_loss": valid_loss, "valid_force_rmse": valid_rmse,
+                  "learning_rate": optimizer.param_groups[0]["lr"]}
+        history.epochs.append(record)
+        if valid_loss < history.best_loss:
+            history.best_loss, history.best_epoch = valid_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - history.best_epoch >= options.patience:
+            history.stopped_early = True
+        bar.set_postfix(loss=f"{record['train_loss']:.3g}", valid_rmse=f"{valid_rmse:.3g}",
+                        lr=f"{record['learning_rate']:.2g}")
+        if checkpoint is not None and rank == 0:
+            _save_checkpoint(checkpoint, {
+                "signature": signature, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "best": best_state, "history": json.dumps(history.__dict__)})
+    bar.close()
+    model.load_state_dict(best_state)
+    model.metadata["training"] = {
+        **{k: v for k, v in history.__dict__.items() if k != "epochs"},
+        "epochs_run": len(history.epochs), "options": options.__dict__,
+        "validation_snapshots": len(valid_index), "training_snapshots": len(train_index),
+        "final": history.epochs[history.best_epoch] if history.epochs else None}
+    return history
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)

@@ -1,0 +1,145 @@
+"""The force-field commands end to end on a tiny Holstein run, and their errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from runtime.cli import main
+from runtime.evaluation import ForceErrors, plot_histogram, plot_parity
+from runtime.pipeline import DEFAULT_RUN, run_settings, simulate_settings, train_settings
+from runtime.settings import read_toml
+
+TINY = """
+directory = "{directory}"
+descriptor = "square_scalar_reference"
+test_trajectories = 1
+
+[dataset]
+seed = 3
+trajectories = 2
+checkpoint_every = 3
+[dataset.model]
+name = "holstein"
+size = [11, 11]
+[dataset.electrons]
+filling = 0.5
+[dataset.integrator]
+name = "langevin"
+dt = 0.05
+[dataset.protocol]
+kind = "quench"
+temperature = 0.05
+snapshots = 3
+sample_every = 2
+
+[network]
+widths = [8, 8]
+
+[training]
+epochs = 2
+batch_size = 2
+validation_fraction = 0.5
+
+[simulate]
+size = [12, 12]
+temperature = 0.05
+[simulate.integrator]
+name = "tdgl"
+dt = 0.05
+[simulate.simulation]
+steps = 3
+measure_every = 1
+"""
+
+
+def test_shipped_force_field_configs_are_valid():
+    configs = DEFAULT_RUN.parent
+    runs = sorted(configs.glob("run_*.toml"))
+    assert DEFAULT_RUN in runs and len(runs) == 3
+    for path in runs:
+        job, _, train_config, _ = run_settings(read_toml(path))
+        assert train_config.output.parent.as_posix() == job.directory
+    train_settings(read_toml(configs / "train_holstein.toml"))
+    job, name, _, _ = simulate_settings(read_toml(configs / "simulate_holstein.toml"))
+    assert job.size == (512, 512) and name == "langevin"
+
+
+def test_run_generates_a_missing_catalog_descriptor(monkeypatch):
+    import codegen.generate
+    import generated
+
+    written = []  # generated/ "holds" only what the (recording) codegen wrote
+    monkeypatch.setattr(generated, "available", lambda: list(written))
+    monkeypatch.setattr(codegen.generate, "write", lambda spec: written.append(spec.name))
+    job, *_ = run_settings(read_toml(DEFAULT_RUN))
+    assert written == [job.descriptor] == ["square_scalar_reference"]
+
+
+def test_force_errors_summary_and_plots(tmp_path):
+    exact = np.zeros((2, 3, 3, 1, 2))
+    predicted = exact.copy()
+    predicted[..., 0] = 0.3
+    predicted[0, ..., 1] = 1.0
+    predicted[1, ..., 1] = -1.0
+    errors = ForceErrors(predicted, exact, ("Qx", "Qz"), scale=2.0)
+    summary = errors.summary()
+    assert summary["components"]["Qx"] == pytest.approx(
+        {"rmse": 0.3, "mean": 0.3, "sigma": 0.0, "variance": 0.0, "max_abs": 0.3})
+    assert summary["components"]["Qz"]["sigma"] == pytest.approx(1.0)
+    assert summary["normalized"]["rmse"] == pytest.approx(np.sqrt((0.09 + 1) / 2) / 2)
+    for plot in (plot_parity, plot_histogram):
+        assert plot(errors, tmp_path / f"{plot.__name__}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("run")
+    config = directory / "run.toml"
+    config.write_text(TINY.format(directory=directory / "out"))
+    assert main(["run", str(config), "--quiet"]) == 0
+    return directory / "out"
+
+
+def test_run_writes_every_stage(tiny_run):
+    for name in ("train.h5", "test.h5", "model.pt", "model.history.json",
+                 "evaluation-test/metrics.json", "evaluation-test/parity.png",
+                 "evaluation-test/errors.png", "simulation/observables.npz",
+                 "simulation/snapshot_0000003.png"):
+        assert (tiny_run / name).is_file(), name
+    metrics = json.loads((tiny_run / "evaluation-test/metrics.json").read_text())
+    assert metrics["snapshots"] == 3 and metrics["normalized_by"] == "g = 1.5"
+
+
+def test_evaluate_command(tiny_run, tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tiny_run / "model.pt"), "--data",
+                 str(tiny_run / "train.h5"), "--output", str(tmp_path)]) == 0
+    assert '"sigma"' in capsys.readouterr().out
+    assert (tmp_path / "parity.png").is_file()
+
+
+def test_errors_are_clear(tiny_run, tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path / "none.pt"), "--data",
+                 str(tiny_run / "test.h5")]) == 2
+    assert "no model file" in capsys.readouterr().err
+    small = tmp_path / "small.toml"
+    small.write_text(f'model = "{tiny_run / "model.pt"}"\noutput = "{tmp_path / "sim"}"\n'
+                     'size = [6, 6]\n[integrator]\nname = "tdgl"\ndt = 0.05\n')
+    assert main(["simulate", str(small), "--quiet"]) == 2
+    assert "smaller than the stencil" in capsys.readouterr().err
+    assert not (tmp_path / "sim").exists()
+    wrong = tmp_path / "train.toml"
+    wrong.write_text(f'data = "{tiny_run / "train.h5"}"\noutput = "{tmp_path / "m.pt"}"\n'
+                     'descriptor = "square_jahn_teller_reference"\n')
+    assert main(["train", str(wrong), "--quiet"]) == 2
+    assert "holds holstein" in capsys.readouterr().err
+    typo = tmp_path / "typo.toml"
+    typo.write_text(f'data = "{tiny_run / "train.h5"}"\noutput = "x.pt"\n'
+                    'descriptor = "square_scalar_reference"\n[training]\nepoch = 3\n')
+    assert main(["train", str(typo), "--quiet"]) == 2
+    assert "unknown key training.epoch" in capsys.readouterr().err
+    scalar = tmp_path / "scalar.toml"
+    scalar.write_text(f'model = "{tiny_run / "model.pt"}"\noutput = "x"\nsize = 512\n'
+                      '[integrator]\nname = "tdgl"\ndt = 0.05\n')
+    assert main(["simulate", str(scalar), "--quiet"]) == 2
+    assert "size must be a list" in capsys.readouterr().err
