@@ -227,16 +227,21 @@ class DatasetConfig:
             trajectories=self.trajectories if trajectories is None else trajectories)
 
 
-def load_config(path) -> DatasetConfig:
-    """Read and validate a TOML dataset configuration."""
+def read_toml(path) -> dict:
+    """The table of a TOML file, or a ConfigError naming the problem."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found; give the path of a TOML file such as "
-                          f"configs/small/holstein.toml")
+                          f"configs/small/holstein.toml or configs/run_default.toml")
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+def load_config(path) -> DatasetConfig:
+    """Read and validate a TOML dataset configuration."""
+    data = read_toml(path)
     try:
         return DatasetConfig.from_dict(data)
     except ConfigError as error:

@@ -5,11 +5,9 @@ and wrong types raise `ConfigError` naming the key and what is allowed."""
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import typing
-from pathlib import Path
 
-from .config import ConfigError
+from .config import ConfigError, read_toml  # noqa: F401  (re-exported for the commands)
 
 
 def _kind(annotation) -> type:
@@ -55,18 +53,6 @@ def from_table(cls, table, where: str = ""):
         return cls(**values)
     except ValueError as error:
         raise ConfigError(f"{where.rstrip('.') or 'configuration'}: {error}") from None
-
-
-def read_toml(path) -> dict:
-    """The table of a TOML file, or a ConfigError naming the problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found; give the path of a TOML file such as "
-                          f"configs/run_default.toml")
-    try:
-        return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from None
 
 
 def as_table(instance) -> dict:
