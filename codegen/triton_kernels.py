@@ -225,7 +225,7 @@ def triton_backward(x, gout):
     gx = torch.zeros_like(x)
     gc = torch.empty((*x.shape[:{1 + dim}], {C}), dtype=x.dtype, device=x.device)
     _dchannel_kernel[grid](gy, gx, gc, *cells, total, BLOCK=BLOCK)
-''' + (f'''    _dspin_kernel[grid](x, gc, gx, *cells, total, BLOCK=BLOCK)
+''' + ('''    _dspin_kernel[grid](x, gc, gx, *cells, total, BLOCK=BLOCK)
 ''' if bwd3 else "") + '''    return gx
 
 

@@ -21,8 +21,20 @@ from .neighborhood import Neighborhood
 from .pointgroup import ConjugacyClass, PointGroup
 
 __all__ = [
-    "CharacterTable", "ClebschGordanBlock", "ConjugacyClass", "Decomposition",
-    "DescriptorSpec", "Field", "build_descriptor",
-    "GroupTheoryError", "Irrep", "Lattice", "LatticeError", "Neighborhood", "PointGroup",
-    "RepresentationError", "decompose", "point_group",
+    "CharacterTable",
+    "ClebschGordanBlock",
+    "ConjugacyClass",
+    "Decomposition",
+    "DescriptorSpec",
+    "Field",
+    "GroupTheoryError",
+    "Irrep",
+    "Lattice",
+    "LatticeError",
+    "Neighborhood",
+    "PointGroup",
+    "RepresentationError",
+    "build_descriptor",
+    "decompose",
+    "point_group",
 ]

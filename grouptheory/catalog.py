@@ -9,7 +9,7 @@ orientation; it is computed from these generators, never typed in by hand.
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -118,7 +118,7 @@ def fingerprint(kinds) -> tuple[tuple[tuple[int, int], int], ...]:
     return tuple(sorted(Counter(kinds).items()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def fingerprints_3d() -> dict[tuple, str]:
     """fingerprint → Schoenflies name for the 32 groups (exact closure of the generators)."""
     from .pointgroup import close

@@ -12,7 +12,7 @@ factors' columns swapped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -35,7 +35,7 @@ def clebsch_gordan(group, a, b) -> tuple[ClebschGordanBlock, ...]:
     return _clebsch_gordan(group, a.name, b.name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _clebsch_gordan(group, a_name: str, b_name: str) -> tuple[ClebschGordanBlock, ...]:
     names = [i.name for i in group.irreps]
     if names.index(a_name) > names.index(b_name):

@@ -17,9 +17,7 @@ def _radicands(expr: sp.Expr) -> set[int]:
     """Square-free integers r such that sqrt(r) occurs in `expr`."""
     found = set()
     for power in sp.sympify(expr).atoms(sp.Pow):
-        if power.exp == sp.S.Half and power.base.is_Integer:
-            found.add(int(power.base))
-        elif power.exp == -sp.S.Half and power.base.is_Integer:
+        if abs(power.exp) == sp.S.Half and power.base.is_Integer:
             found.add(int(power.base))
         elif power.exp.is_Rational and power.exp.q == 2:
             raise ValueError(f"unsupported radical {power} (only square roots of integers)")

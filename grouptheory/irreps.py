@@ -109,10 +109,8 @@ def build_irreps(group) -> tuple[Irrep, ...]:
     operations = group.embedded
     field_ = exact.number_field(x for g in operations for x in g)
     traces = [int(sp.nsimplify(g.trace())) for g in operations]
-    powers = [[group.table[group.table[g, g], g] for g in range(group.order)]]
-    squares = [int(group.table[g, g]) for g in range(group.order)]
-    traces2 = [traces[h] for h in squares]
-    traces3 = [traces[h] for h in powers[0]]
+    traces2 = [traces[group.table[g, g]] for g in range(group.order)]
+    traces3 = [traces[group.table[group.table[g, g], g]] for g in range(group.order)]
     dets = [t.det for t in group.types]
     spaces: dict = {}
     irreps = []

@@ -199,9 +199,8 @@ def class_roles(group) -> dict[str, int]:
     """role → class index, for the roles used by Mulliken labelling."""
     roles = {}
     for c, cls in enumerate(group.classes):
-        role = getattr(cls, "role", None)
-        if role:
-            roles[role] = c
+        if cls.role:
+            roles[cls.role] = c
     return roles
 
 

@@ -126,9 +126,10 @@ class PointGroup:
                     f"generator of shape {g.shape} in a {dimension}D point group")
             if sp.simplify(g * g.T - sp.eye(dimension)) != sp.zeros(dimension):
                 raise RepresentationError(f"generator {g.tolist()} is not orthogonal")
-            if classify(g).n not in (1, 2, 3, 4, 6):
+            order = classify(g).n
+            if order not in (1, 2, 3, 4, 6):
                 raise RepresentationError(
-                    f"generator {g.tolist()} has a rotation of order {classify(g).n}: "
+                    f"generator {g.tolist()} has a rotation of order {order}: "
                     "not a crystallographic point group (orders 1, 2, 3, 4, 6 only)")
         return cls(close(generators, dimension), dimension, reference)
 

@@ -10,8 +10,9 @@ Stage 2, outputs: y_k(x, s) = Σ_taps c · channel(x + offset) for the center su
 with exact coefficients c (eqs. 18, 38, 48 and the ACSF sums 53–57).
 
 On lattices with several sites per cell, the stencil of sublattice s is the stencil of site 0
-carried over by a space-group operation h = (R, t) with h(site 0) = site s, the field
-components transformed by M(R)ᵀ: features then mean the same thing on every sublattice.
+carried over by a space-group operation h = (R, t) with h(site 0) = site s: features then
+mean the same thing on every sublattice. Only field channels whose components do not mix
+under R (scalar fields) can be carried over this way.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class LinearStage:
         radius = [0] * self.dimension
         for taps in self.taps:
             for _, c, o, _ in taps:
-                reach = [o] + [o if len(d) == 0 else tuple(a + b for a, b in zip(o, d))
+                reach = [o] + [tuple(a + b for a, b in zip(o, d))
                                for d in self.channels[c][1:] if isinstance(d, tuple)]
                 for r in reach:
                     for axis, x in enumerate(r[:self.dimension]):
@@ -155,9 +156,9 @@ def from_decomposition(decomposition) -> tuple[LinearStage, dict]:
     return stage, index
 
 
-def map_sublattices(stage: LinearStage, lattice, field_matrix_of=None) -> None:
-    """Fill taps for sublattices 1… from sublattice 0 through a space-group operation.
-    `field_matrix_of(R)` gives M(R) for type-I fields with several components."""
+def map_sublattices(stage: LinearStage, lattice) -> None:
+    """Fill taps for sublattices 1… from sublattice 0 through a space-group operation
+    (scalar fields: the channel component is carried over unchanged)."""
     if lattice.sublattices == 1:
         return
     basis = [[Fraction(int(x.p), int(x.q)) for x in f] for f in lattice.basis]
@@ -168,11 +169,9 @@ def map_sublattices(stage: LinearStage, lattice, field_matrix_of=None) -> None:
                 f"sublattice {s} is not equivalent to sublattice 0 by a symmetry of the "
                 f"lattice: build a descriptor per sublattice instead")
         m, t = op
-        rotation = lattice.cartesian(sp.Matrix(m)) if field_matrix_of else None
-        mixing = field_matrix_of(rotation) if field_matrix_of else None
-        taps = []
+        merged: dict = {}
         for k, c, offset, v in stage.taps[0]:
-            kind, b, alpha = stage.channels[c]
+            _, b, alpha = stage.channels[c]
             p = [o + f for o, f in zip(offset, basis[b])]
             image = [sum(p[i] * m[i][j] for i in range(len(p))) + t[j] for j in range(len(p))]
             for b2, f2 in enumerate(basis):
@@ -180,15 +179,8 @@ def map_sublattices(stage: LinearStage, lattice, field_matrix_of=None) -> None:
                 if all(x.denominator == 1 for x in shift):
                     cell = tuple(int(x) for x in shift)
                     break
-            comps = range(mixing.shape[0]) if mixing is not None else [alpha]
-            for beta in comps:
-                weight = mixing[beta, alpha] if mixing is not None else 1
-                if weight != 0:
-                    taps.append((k, stage.channel(("field", b2, beta)), cell,
-                                 sp.nsimplify(v * weight)))
-        merged: dict = {}
-        for k, c, o, v in taps:
-            merged[k, c, o] = merged.get((k, c, o), 0) + v
+            key = (k, stage.channel(("field", b2, alpha)), cell)
+            merged[key] = merged.get(key, 0) + v
         stage.taps[s] = [(k, c, o, v) for (k, c, o), v in merged.items() if v != 0]
 
 

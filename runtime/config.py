@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 from .forces import ExactForces
 from .integrators import INTEGRATORS

@@ -23,7 +23,7 @@ import shutil
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -189,4 +189,4 @@ def generate(config: DatasetConfig, executor: Executor | None = None, *, paralle
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,11 +1,10 @@
 """Shared, cached groups and exact-arithmetic helpers for the group-theory tests."""
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
-from grouptheory import Lattice, point_group
-from grouptheory import exact
+from grouptheory import Lattice, exact, point_group
 from grouptheory.catalog import GENERATORS_2D, GENERATORS_3D
 
 GROUPS_3D = list(GENERATORS_3D)
@@ -13,17 +12,17 @@ GROUPS_2D = list(GENERATORS_2D)
 PRESETS = list(Lattice.PRESETS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def group3(name):
     return point_group(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def group2(name):
     return point_group(name, 2)
 
 
-@lru_cache(maxsize=None)
+@cache
 def preset_group(name):
     return Lattice.preset(name).site_group()
 

@@ -1,13 +1,12 @@
 """Neighborhood decomposition into irreps (eqs. 17–18, 37–38, 47–48) for every field type."""
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
 import sympy as sp
 
-from grouptheory import Field, Lattice, LatticeError, RepresentationError, decompose
-from grouptheory import exact
+from grouptheory import Field, Lattice, LatticeError, RepresentationError, decompose, exact
 
 from .conftest import PRESETS
 
@@ -28,7 +27,7 @@ def make_field(kind, lattice):
     return FIELDS[kind]()
 
 
-@lru_cache(maxsize=None)
+@cache
 def decomposition(lattice_name, kind, shells=2):
     lattice = Lattice.preset(lattice_name)
     return decompose(lattice.neighborhood(shells=shells), make_field(kind, lattice))
@@ -182,7 +181,7 @@ def test_square_neighborhood_of_the_paper():
     assert hood.sites[0].cell == (0, 0) and hood.sites[0].shell == 0
     assert [s.distance2 for s in hood.sites[1:5]] == [1] * 4
     assert hood.shell_distances2[:5] == (1, 2, 4, 5, 8)
-    summary = [dec for dec in (decompose(hood, Field.scalar()),)][0]
+    summary = decompose(hood, Field.scalar())
     texts = {summary.block_description(b) for b in range(len(summary.blocks))}
     assert texts == {"1 = A1", "4 = A1 ⊕ B1 ⊕ E", "4 = A1 ⊕ B2 ⊕ E",
                      "8 = A1 ⊕ A2 ⊕ B1 ⊕ B2 ⊕ 2E"}

@@ -4,8 +4,7 @@ import pytest
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from grouptheory import Lattice, RepresentationError
-from grouptheory import exact
+from grouptheory import Lattice, RepresentationError, exact
 
 from .conftest import GROUPS_3D, PRESETS, as_domain, group3, preset_group
 

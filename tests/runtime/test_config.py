@@ -1,9 +1,9 @@
 """Dataset configuration files: strict keys, resolved defaults, clear errors."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from runtime.config import ConfigError, DatasetConfig, build, load_config
 from runtime.integrators import Langevin, StochasticLLG

@@ -6,13 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-import tomllib
 import torch
 
 from runtime.cli import main
