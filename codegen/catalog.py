@@ -14,6 +14,7 @@ CATALOG = {
     "square_scalar_bispectrum": ("square", "scalar", "bispectrum", 14, {}),
     "square_scalar_power": ("square", "scalar", "power", 14, {}),
     "square_scalar_corrmatrix": ("square", "scalar", "corrmatrix", 14, {}),
+    "square_scalar_raw": ("square", "scalar", "raw", 14, {}),  # no symmetry: the baseline
     "square_jahn_teller_reference": ("square", "jahn_teller", "reference", 6, {}),
     "square_spin_phase": ("square", "spin", "phase", 4, {}),
     "square_spin_acsf": ("square", "spin", "acsf", 4, {}),

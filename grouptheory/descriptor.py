@@ -26,7 +26,7 @@ from .fields import Field
 from .lattice import Lattice
 from .stencil import from_decomposition, map_sublattices
 
-FAMILIES = ("power", "bispectrum", "reference", "phase", "corrmatrix", "acsf")
+FAMILIES = ("power", "bispectrum", "reference", "phase", "corrmatrix", "acsf", "raw")
 SPEC_VERSION = 1
 
 
@@ -100,7 +100,8 @@ def build_descriptor(lattice, field, family: str, shells: int | None = None, cut
     """Build the spec of `family` for `field` on `lattice` (preset name or `Lattice`).
 
     Options: power(cross=False), bispectrum(max_copy=1), reference(smoothing=0.1),
-    phase(smoothing=0.1), acsf(width=0.5, radii_shells=None), corrmatrix().
+    phase(smoothing=0.1), acsf(width=0.5, radii_shells=None), corrmatrix(), raw() (not
+    invariant: the no-descriptor baseline).
     """
     if family not in FAMILIES:
         raise GroupTheoryError(f"unknown descriptor family {family!r}; known: "
@@ -112,13 +113,15 @@ def build_descriptor(lattice, field, family: str, shells: int | None = None, cut
     hood = lattice.neighborhood(shells=shells, cutoff=cutoff)
     group = hood.group
     special = None
-    if family in ("power", "bispectrum", "reference", "phase"):
+    if family in ("power", "bispectrum", "reference", "phase", "raw"):
         decomposition = decompose(hood, field)
         stage, index = from_decomposition(decomposition)
         if family == "power":
             features = invariants.power(group, index, **options)
         elif family == "bispectrum":
             features = invariants.bispectrum(group, index, **options)
+        elif family == "raw":
+            features = invariants.raw(index, **options)
         else:
             features = getattr(invariants, family)(stage, group, index, **options)
     elif family == "acsf":

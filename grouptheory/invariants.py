@@ -12,6 +12,10 @@ outputs y_k (`y(k)`). Each family returns [(feature name, expression)].
                normalised reference bispectra b*^{Γ;Γ1,Γ2} among the references (eqs. 78, 83).
 - phase:       Sec. VI B: for the trivial irrep f itself; otherwise p^{Γ,r} and the phase
                η^{Γ,r} = f^{Γ,r}·f^{Γ,*} / sqrt((|f^{Γ,r}|² + ε²)(|f^{Γ,*}|² + ε²)).
+- raw:         the IR coefficients f^{Γ,r}_μ themselves: no invariants. They are an orthogonal
+               change of variables of the raw neighborhood values (for a scalar field
+               Σ f² = Σ_j Q_j²), so a network on them is the paper's "no descriptor" baseline,
+               with no symmetry built in.
 Smoothing ε > 0 (default 0.1, in units of the field) removes the sign()/normalisation
 discontinuity of the paper's η (ε = 0 reproduces it): forces must be continuous in dynamics.
 """
@@ -54,6 +58,11 @@ def power(group, index, cross: bool = False):
                     features.append((f"p({g},{r},{r2})",
                                      sp.Add(*[a * b for a, b in zip(_vec(outs), _vec(outs2))])))
     return features
+
+
+def raw(index):
+    return [(f"f({g},{r})" + (f"_{mu + 1}" if len(outs) > 1 else ""), y(k))
+            for (g, r), outs in index.items() for mu, k in enumerate(outs)]
 
 
 def bispectrum(group, index, max_copy: int = 1):

@@ -47,12 +47,15 @@ def _run(args) -> int:
     from .settings import read_toml
 
     result = run_job(read_toml(args.config or DEFAULT_RUN), workers=args.workers,
-                     progress=not args.quiet)
-    summary = result["summary"]
-    print(f"test force error: RMSE {summary['rmse']:.4g}, sigma {summary['sigma']:.4g} "
-          f"(divided by the coupling: sigma {summary['normalized']['sigma']:.4g}); "
-          f"model {result['model']}, evaluation {result['evaluation']}, "
-          f"simulation {result['simulation']}")
+                     progress=not args.quiet, trajectories=args.trajectories,
+                     epochs=args.epochs)
+    for name, summary in result["results"].items():
+        print(f"{name}: test force error RMSE {summary['rmse']:.4g}, sigma "
+              f"{summary['sigma']:.4g} (divided by the coupling: sigma "
+              f"{summary['normalized']['sigma']:.4g}); symmetry error "
+              f"{summary['symmetry_error']['mean']:.2g}")
+    print(f"model {result['model']}, evaluation {result['evaluation']}"
+          + (f", simulation {result['simulation']}" if result["simulation"] else ""))
     return 0
 
 
@@ -69,6 +72,12 @@ def add_commands(commands, count) -> None:
                           "small Holstein run of a few minutes)")
     run.add_argument("--workers", type=count(0), default=0,
                      help="Dask worker processes for the datasets (default 0: this process)")
+    run.add_argument("--trajectories", type=count(1),
+                     help="training trajectories, instead of the config's (a reduced run; a "
+                          "larger number later appends to the dataset)")
+    run.add_argument("--epochs", type=count(1),
+                     help="training epochs, instead of the config's (a larger number later "
+                          "continues from the checkpoint)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)
 

@@ -5,9 +5,10 @@ strictly (`runtime.settings`), writes its outputs and returns their paths.
 train config:     data, output (model file), descriptor; [network]; [training]
 simulate config:  model, output (directory), size, seed, temperature, initial_scale, backend,
                   block_rows; [integrator] (name and its parameters); [simulation]
-run config:       directory, descriptor, test_trajectories; [dataset] (a dataset config
-                  without output); [network]; [training]; [simulate] (a simulate config
-                  without model and output)
+run config:       directory, descriptor, compare (more descriptors trained alike on the same
+                  data), test_trajectories; [dataset] (a dataset config without output);
+                  [network]; [training]; optional [simulate] (a simulate config without
+                  model and output)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .network import NetworkConfig
 from .provenance import code_version
 from .settings import as_table, from_table
 from .simulation import Elastic, MLForces, SimulationOptions, simulate
+from .symmetry import equivariance_error, lattice_actions
 from .training import TrainingData, TrainingOptions, train
 
 DEFAULT_RUN = Path(__file__).resolve().parents[1] / "configs" / "run_default.toml"
@@ -103,9 +105,12 @@ def train_job(table: dict, *, progress: bool = True) -> Path:
     return output
 
 
-def evaluate_job(model_path, data_path, output=None) -> tuple[dict, Path]:
+def evaluate_job(model_path, data_path, output=None, *,
+                 symmetry_snapshots: int = 2) -> tuple[dict, Path]:
     """Force errors of a model on every snapshot of a dataset: metrics.json, parity.png and
-    errors.png in `output` (default: next to the model, `evaluation-<data name>`)."""
+    errors.png in `output` (default: next to the model, `evaluation-<data name>`). The
+    symmetry error F(g·Φ) against g·F(Φ) over the site group is measured on the first
+    `symmetry_snapshots` snapshots (zero to rounding for an invariant descriptor)."""
     model = ForceField.load(model_path)
     dataset = read_dataset(data_path)
     parameters = dataset.parameters["model"]
@@ -117,8 +122,13 @@ def evaluate_job(model_path, data_path, output=None) -> tuple[dict, Path]:
     output = Path(output) if output else \
         Path(model_path).parent / f"evaluation-{Path(data_path).stem}"
     output.mkdir(parents=True, exist_ok=True)
+    fields = dataset.fields[:symmetry_snapshots]
+    symmetry = equivariance_error(model.forces, fields, lattice_actions(
+        model.descriptor.lattice, model.descriptor.field, fields.shape[1:-2]))
     summary = {"model": str(model_path), "data": str(data_path),
-               "normalized_by": f"{coupling} = {parameters[coupling]:g}", **errors.summary()}
+               "descriptor": model.descriptor.name,
+               "normalized_by": f"{coupling} = {parameters[coupling]:g}", **errors.summary(),
+               "symmetry_error": symmetry}
     (output / "metrics.json").write_text(json.dumps(summary, indent=1))
     title = f"{model.descriptor.name} on {Path(data_path).name}"
     plot_parity(errors, output / "parity.png", title)
@@ -186,8 +196,14 @@ def simulate_job(table: dict, *, progress: bool = True):
 
 @dataclass(frozen=True)
 class RunJob:
+    """Top level of a run config: the output directory, the descriptor of the main model
+    (also used for the ML dynamics), more descriptors to `compare` (each trained with the same
+    network and options on the same data, into `<directory>/<descriptor>/`) and the number
+    of held-out test trajectories (seeded apart from the training ones)."""
+
     directory: str = "runs/default"
     descriptor: str = "square_scalar_reference"
+    compare: tuple = ()
     test_trajectories: int = 2
 
     def __post_init__(self) -> None:
@@ -195,19 +211,26 @@ class RunJob:
             raise ValueError(f"test_trajectories must be >= 1, got {self.test_trajectories}")
 
 
-def run_settings(table: dict):
+def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | None = None):
     """(RunJob, its sections, training and test DatasetConfig) of a run config, with every
     section checked, so that a typo fails before anything runs (a missing catalog descriptor
-    is generated here)."""
+    is generated here). `trajectories` and `epochs` override the config's (a reduced run;
+    raising them later appends trajectories and continues training)."""
     table = dict(table)
-    sections = {key: table.pop(key, {}) for key in ("dataset", "network", "training",
-                                                    "simulate")}
+    sections = {key: dict(table.pop(key, {})) for key in ("dataset", "network", "training",
+                                                          "simulate")}
+    if trajectories is not None:
+        sections["dataset"]["trajectories"] = trajectories
+    if epochs is not None:
+        sections["training"]["epochs"] = epochs
     job = from_table(RunJob, table)
     directory = Path(job.directory)
-    _descriptor(job.descriptor, generate_missing=True)
+    for name in (job.descriptor, *job.compare):
+        _descriptor(name, generate_missing=True)
     train_settings({"data": "", "output": "", "descriptor": job.descriptor,
                     "network": sections["network"], "training": sections["training"]})
-    simulate_settings({**sections["simulate"], "model": "", "output": ""})
+    if sections["simulate"]:
+        simulate_settings({**sections["simulate"], "model": "", "output": ""})
     train_config = DatasetConfig.from_dict({**sections["dataset"],
                                             "output": str(directory / "train.h5")})
     test_config = DatasetConfig.from_dict({
@@ -216,24 +239,37 @@ def run_settings(table: dict):
     return job, sections, train_config, test_config
 
 
-def run_job(table: dict, *, workers: int | None = 0, progress: bool = True) -> dict:
-    """The whole pipeline: the descriptor (generated if it is a missing catalog one),
-    training and test datasets (exact forces), training, evaluation on the test set, ML
-    dynamics. Every stage resumes or skips what is already on disk."""
+def run_job(table: dict, *, workers: int | None = 0, progress: bool = True,
+            trajectories: int | None = None, epochs: int | None = None) -> dict:
+    """The whole pipeline: the descriptors (generated if missing from the catalog),
+    training and test datasets (exact forces), training and evaluation on the test set of
+    the main model and of every `compare` descriptor (all listed in
+    `<directory>/results.json`), ML dynamics if the config has [simulate]. Every stage
+    resumes or skips what is already on disk."""
     from .cluster import executor
     from .generation import generate
 
-    job, sections, train_config, test_config = run_settings(table)
+    job, sections, train_config, test_config = run_settings(
+        table, trajectories=trajectories, epochs=epochs)
     directory = Path(job.directory)
     with executor(None, workers) as (pool, parallel):
         for config in (train_config, test_config):
             print(generate(config, pool, parallel=parallel, progress=progress))
-    model = train_job({"data": str(train_config.output), "output": str(directory / "model.pt"),
-                       "descriptor": job.descriptor, "network": sections["network"],
-                       "training": sections["training"]}, progress=progress)
-    summary, evaluation = evaluate_job(model, test_config.output)
-    simulation = directory / "simulation"
-    simulate_job({**sections["simulate"], "model": str(model), "output": str(simulation)},
-                 progress=progress)
+    results = {}
+    for name in (job.descriptor, *job.compare):
+        place = directory if name == job.descriptor else directory / name
+        model = train_job({"data": str(train_config.output), "output": str(place / "model.pt"),
+                           "descriptor": name, "network": sections["network"],
+                           "training": sections["training"]}, progress=progress)
+        results[name] = evaluate_job(model, test_config.output)
+    (directory / "results.json").write_text(json.dumps(
+        {name: summary for name, (summary, _) in results.items()}, indent=1))
+    model = directory / "model.pt"
+    summary, evaluation = results[job.descriptor]
+    simulation = None
+    if sections["simulate"]:
+        simulation = directory / "simulation"
+        simulate_job({**sections["simulate"], "model": str(model),
+                      "output": str(simulation)}, progress=progress)
     return {"model": model, "evaluation": evaluation, "simulation": simulation,
-            "summary": summary}
+            "summary": summary, "results": {n: s for n, (s, _) in results.items()}}

@@ -60,7 +60,7 @@ def test_generate_cli_writes_an_importable_module(tmp_path, capsys):
 def test_committed_catalog_matches_its_specs():
     """`latticeff generate --check`: regenerating every catalog module changes nothing."""
     assert check() == []
-    assert len(CATALOG) == 10
+    assert len(CATALOG) == 11
 
 
 def test_drift_is_detected(tmp_path):

@@ -13,6 +13,7 @@ from runtime.settings import read_toml
 TINY = """
 directory = "{directory}"
 descriptor = "square_scalar_reference"
+compare = ["square_scalar_raw"]
 test_trajectories = 1
 
 [dataset]
@@ -60,6 +61,15 @@ def test_shipped_force_field_configs_are_valid():
     for path in runs:
         job, _, train_config, _ = run_settings(read_toml(path))
         assert train_config.output.parent.as_posix() == job.directory
+    papers = sorted((configs / "paper").glob("*.toml"))
+    assert [p.stem for p in papers] == ["holstein", "jahn_teller", "sd"]
+    for path in papers:  # the paper-size runs, and their reduced form
+        job, sections, train_config, test_config = run_settings(read_toml(path))
+        assert train_config.parameters["model"]["size"] == [30, 30] and not sections["simulate"]
+        assert test_config.seed != train_config.seed
+        _, sections, reduced, _ = run_settings(read_toml(path), trajectories=2, epochs=5)
+        assert reduced.trajectories == 2 and sections["training"]["epochs"] == 5
+        assert reduced.output == train_config.output
     train_settings(read_toml(configs / "train_holstein.toml"))
     job, name, _, _ = simulate_settings(read_toml(configs / "simulate_holstein.toml"))
     assert job.size == (512, 512) and name == "langevin"
@@ -109,6 +119,18 @@ def test_run_writes_every_stage(tiny_run):
         assert (tiny_run / name).is_file(), name
     metrics = json.loads((tiny_run / "evaluation-test/metrics.json").read_text())
     assert metrics["snapshots"] == 3 and metrics["normalized_by"] == "g = 1.5"
+
+
+def test_run_compares_descriptors_on_the_same_data(tiny_run):
+    """The raw neighborhood (no descriptor) is trained alike; only it breaks the symmetry."""
+    results = json.loads((tiny_run / "results.json").read_text())
+    assert list(results) == ["square_scalar_reference", "square_scalar_raw"]
+    assert (tiny_run / "square_scalar_raw/evaluation-test/parity.png").is_file()
+    for name, summary in results.items():
+        assert summary["descriptor"] == name and summary["snapshots"] == 3
+        assert summary["symmetry_error"]["operations"] == 7
+    assert results["square_scalar_reference"]["symmetry_error"]["max"] < 1e-10
+    assert results["square_scalar_raw"]["symmetry_error"]["mean"] > 1e-4
 
 
 def test_evaluate_command(tiny_run, tmp_path, capsys):
