@@ -17,7 +17,10 @@ def _train(args) -> int:
     from .pipeline import train_job
     from .settings import read_toml
 
-    output = train_job(read_toml(args.config), progress=not args.quiet)
+    table = read_toml(args.config)
+    if args.epochs is not None:
+        table["training"] = {**table.get("training", {}), "epochs": args.epochs}
+    output = train_job(table, progress=not args.quiet)
     if os.environ.get("RANK", "0") == "0":  # torchrun starts several processes
         print(f"model written to {output}")
     return 0
@@ -83,6 +86,9 @@ def add_commands(commands, count) -> None:
 
     train = commands.add_parser("train", help="train a force field on a dataset file")
     train.add_argument("config", help="TOML: data, output, descriptor, [network], [training]")
+    train.add_argument("--epochs", type=count(1),
+                       help="training epochs, instead of the config's (a larger number later "
+                            "continues from the checkpoint)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 

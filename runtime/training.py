@@ -227,7 +227,8 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
             if len(mine):
                 force_mse, energy_mse = _loss_terms(model, data, mine, create_graph=True)
                 loss = (force_mse + options.energy_weight * energy_mse) * (len(mine) / len(batch))
-                loss.backward()
+                # only the weights: the field's second-derivative path is pruned (faster)
+                loss.backward(inputs=[p for p in model.parameters() if p.requires_grad])
                 total += loss.item() * len(batch)
             if size > 1:
                 _sum_gradients(model)

@@ -20,7 +20,7 @@ def test_printers_fold_constants_and_avoid_pow():
     assert TritonPrinter().doprint(1 / sp.sqrt(x**2 + y**2)) == \
         "(1.0/(tl.sqrt(((x)*(x)) + ((y)*(y)))))"
     assert "**" not in TorchPrinter().doprint((x + 1) ** sp.Rational(-3, 2))
-    lines, results = statements([sp.sqrt(2) * x + sp.sqrt(2) * y, sp.sqrt(2) * x * y],
+    lines, _ = statements([sp.sqrt(2) * x + sp.sqrt(2) * y, sp.sqrt(2) * x * y],
                                 TritonPrinter())
     assert not any(re.fullmatch(r"\s*t\d+ = [0-9.e-]+", line) for line in lines)
 
