@@ -100,7 +100,7 @@ def triton_source(spec: DescriptorSpec) -> str:
     if spec.data["special"]:
         return ("\n# The correlation-matrix eigenvalues have no closed form: no Triton kernels;\n"
                 "# the torch path (torch.linalg.eigvalsh) serves every device.\n"
-                "triton_forward = None\nTritonFeatures = None\n")
+                "triton_forward = None\n")
     data = spec.data
     st = data["stencil"]
     dim, S = data["lattice"]["dimension"], data["lattice"]["sublattices"]
@@ -227,19 +227,5 @@ def triton_backward(x, gout):
     _dchannel_kernel[grid](gy, gx, gc, *cells, total, BLOCK=BLOCK)
 ''' + ('''    _dspin_kernel[grid](x, gc, gx, *cells, total, BLOCK=BLOCK)
 ''' if bwd3 else "") + '''    return gx
-
-
-class TritonFeatures(torch.autograd.Function):
-    """Triton forward and backward wired into autograd (first derivatives only)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return triton_forward(x)
-
-    @staticmethod
-    def backward(ctx, gout):
-        (x,) = ctx.saved_tensors
-        return triton_backward(x, gout.contiguous())
 ''')
     return "\n".join(text)

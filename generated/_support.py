@@ -52,6 +52,22 @@ def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
     return x
 
 
+class TritonFeatures(torch.autograd.Function):
+    """A generated module's Triton forward and backward wired into autograd (first
+    derivatives only): `TritonFeatures.apply(field, module)`."""
+
+    @staticmethod
+    def forward(ctx, x, module):
+        ctx.save_for_backward(x)
+        ctx.module = module
+        return module.triton_forward(x)
+
+    @staticmethod
+    def backward(ctx, gout):
+        (x,) = ctx.saved_tensors
+        return ctx.module.triton_backward(x, gout.contiguous()), None
+
+
 class GeneratedDescriptor:
     """The callable descriptor of one generated module: `features = descriptor(field)`."""
 
@@ -152,7 +168,7 @@ class GeneratedDescriptor:
             if self.module.triton_forward is None:
                 raise DescriptorInputError(f"{self.name} has no Triton kernels (family "
                                            f"{self.family}); use the torch backend")
-            out = self.module.TritonFeatures.apply(field.contiguous())
+            out = TritonFeatures.apply(field.contiguous(), self.module)
         elif backend == "compiled":
             out = self.compiled_forward(field)
         else:

@@ -316,7 +316,6 @@ def torch_features(P, n):
 # The correlation-matrix eigenvalues have no closed form: no Triton kernels;
 # the torch path (torch.linalg.eigvalsh) serves every device.
 triton_forward = None
-TritonFeatures = None
 
 
 DESCRIPTOR = GeneratedDescriptor(globals())

@@ -2295,18 +2295,4 @@ def triton_backward(x, gout):
     return gx
 
 
-class TritonFeatures(torch.autograd.Function):
-    """Triton forward and backward wired into autograd (first derivatives only)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return triton_forward(x)
-
-    @staticmethod
-    def backward(ctx, gout):
-        (x,) = ctx.saved_tensors
-        return triton_backward(x, gout.contiguous())
-
-
 DESCRIPTOR = GeneratedDescriptor(globals())

@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("generate", help="write a descriptor module into generated/")
     gen.add_argument("--lattice", help="preset lattice")
     gen.add_argument("--field", help=f"one of {', '.join(FIELDS)}")
-    gen.add_argument("--descriptor", help="power, bispectrum, reference, phase, corrmatrix, acsf, raw (no symmetry)")
+    gen.add_argument("--descriptor", help="power, bispectrum, reference, phase, corrmatrix, "
+                                          "acsf, raw (no symmetry)")
     gsize = gen.add_mutually_exclusive_group()
     gsize.add_argument("--shells", type=int, help="neighbor shells (default 2)")
     gsize.add_argument("--cutoff", type=float, help="cutoff radius instead of shells")

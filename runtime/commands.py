@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 
+EPOCHS_HELP = ("training epochs, instead of the config's (a larger number later continues "
+               "from the checkpoint)")
+
 
 def _train(args) -> int:
     import os
@@ -78,17 +81,13 @@ def add_commands(commands, count) -> None:
     run.add_argument("--trajectories", type=count(1),
                      help="training trajectories, instead of the config's (a reduced run; a "
                           "larger number later appends to the dataset)")
-    run.add_argument("--epochs", type=count(1),
-                     help="training epochs, instead of the config's (a larger number later "
-                          "continues from the checkpoint)")
+    run.add_argument("--epochs", type=count(1), help=EPOCHS_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)
 
     train = commands.add_parser("train", help="train a force field on a dataset file")
     train.add_argument("config", help="TOML: data, output, descriptor, [network], [training]")
-    train.add_argument("--epochs", type=count(1),
-                       help="training epochs, instead of the config's (a larger number later "
-                            "continues from the checkpoint)")
+    train.add_argument("--epochs", type=count(1), help=EPOCHS_HELP)
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 

@@ -255,21 +255,20 @@ def run_job(table: dict, *, workers: int | None = 0, progress: bool = True,
     with executor(None, workers) as (pool, parallel):
         for config in (train_config, test_config):
             print(generate(config, pool, parallel=parallel, progress=progress))
-    results = {}
+    summaries, evaluations = {}, {}
     for name in (job.descriptor, *job.compare):
         place = directory if name == job.descriptor else directory / name
         model = train_job({"data": str(train_config.output), "output": str(place / "model.pt"),
                            "descriptor": name, "network": sections["network"],
                            "training": sections["training"]}, progress=progress)
-        results[name] = evaluate_job(model, test_config.output)
-    (directory / "results.json").write_text(json.dumps(
-        {name: summary for name, (summary, _) in results.items()}, indent=1))
+        summaries[name], evaluations[name] = evaluate_job(model, test_config.output)
+    (directory / "results.json").write_text(json.dumps(summaries, indent=1))
     model = directory / "model.pt"
-    summary, evaluation = results[job.descriptor]
     simulation = None
     if sections["simulate"]:
         simulation = directory / "simulation"
         simulate_job({**sections["simulate"], "model": str(model),
                       "output": str(simulation)}, progress=progress)
-    return {"model": model, "evaluation": evaluation, "simulation": simulation,
-            "summary": summary, "results": {n: s for n, (s, _) in results.items()}}
+    return {"model": model, "evaluation": evaluations[job.descriptor],
+            "simulation": simulation, "summary": summaries[job.descriptor],
+            "results": summaries}
