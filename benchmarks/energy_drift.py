@@ -20,9 +20,9 @@ import time
 import numpy as np
 import torch
 
-from runtime.forces import ExactForces
-from runtime.integrators import Langevin
-from runtime.models import Holstein
+from runtime.dynamics.integrators import Langevin
+from runtime.electrons import Holstein
+from runtime.electrons.forces import ExactForces
 
 
 def energy_trace(model, dt: float, duration: float, seed: int) -> tuple[np.ndarray, float]:

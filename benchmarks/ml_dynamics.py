@@ -20,10 +20,10 @@ import time
 import torch
 
 import generated
-from runtime.forcefield import ForceField
-from runtime.integrators import Langevin
-from runtime.network import NetworkConfig
-from runtime.simulation import Elastic, MLForces
+from runtime.dynamics.integrators import Langevin
+from runtime.dynamics.simulation import Elastic, MLForces
+from runtime.ml.forcefield import ForceField
+from runtime.ml.network import NetworkConfig
 
 
 def measure(size: int, backend: str, block_rows: int, steps: int,

@@ -32,9 +32,9 @@ import torch
 from ml_dynamics import measure  # benchmarks/ml_dynamics.py: this folder is on sys.path
 
 import generated
-from runtime.forcefield import ForceField
-from runtime.models import Holstein
-from runtime.network import NetworkConfig
+from runtime.electrons import Holstein
+from runtime.ml.forcefield import ForceField
+from runtime.ml.network import NetworkConfig
 
 WIDTHS = (128, 128, 64, 64, 32)
 LONG = 60.0  # s: a size whose first run takes longer is timed once

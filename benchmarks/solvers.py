@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from runtime.models import SD, Holstein, JahnTeller
+from runtime.electrons import SD, Holstein, JahnTeller
 
 GOALS = {"Holstein": 0.2, "JahnTeller": None, "SD": 2.0}  # s / configuration, 30 x 30 only
 

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from runtime.integrators import TDGL, Langevin
+from runtime.dynamics.integrators import TDGL, Langevin
 
 _Q = np.linspace(0.0, 2 * np.pi, 256, endpoint=False)
 EXACT = float((np.cos(_Q) * np.exp(np.cos(_Q))).sum() / np.exp(np.cos(_Q)).sum())

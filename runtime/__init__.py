@@ -1,1 +1,9 @@
-"""runtime"""
+"""The torch runtime, one package per concept; each imports only the ones above it here:
+
+    errors, checks, lattices   shared basics
+    electrons                  Hamiltonians, exact diagonalization, ensembles, exact forces
+    dynamics                   integrators, the sampling protocol, simulation, observables
+    ml                         force field, network, training, evaluation, symmetry error
+    data                       dataset configs, HDF5 datasets, generation, cluster, provenance
+    app                        the command line, its commands and pipeline jobs
+"""

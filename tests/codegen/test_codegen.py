@@ -9,7 +9,7 @@ import sympy as sp
 
 from codegen.catalog import CATALOG, check
 from codegen.printers import TorchPrinter, TritonPrinter, grouped_sum, statements
-from runtime.cli import main
+from runtime.app.cli import main
 
 GENERATED = Path(__file__).resolve().parents[2] / "generated"
 

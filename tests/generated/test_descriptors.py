@@ -6,7 +6,7 @@ import torch
 
 import generated
 from generated._support import DescriptorInputError
-from runtime.symmetry import lattice_actions, move_sites, transform
+from runtime.ml.symmetry import lattice_actions, move_sites, transform
 
 CATALOG = generated.available()
 INVARIANT = [n for n in CATALOG if generated.load(n).family != "raw"]

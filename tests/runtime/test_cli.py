@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from runtime.cli import main
+from runtime.app.cli import main
 
 
 def test_inspect_group_square_prints_tables(capsys):

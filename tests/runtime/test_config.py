@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.config import ConfigError, DatasetConfig, build, load_config
-from runtime.integrators import Langevin, StochasticLLG
-from runtime.sampling import Protocol
+from runtime.data.config import ConfigError, DatasetConfig, build, load_config
+from runtime.dynamics.integrators import Langevin, StochasticLLG
+from runtime.dynamics.protocol import Protocol
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from runtime.cli import main
-from runtime.cluster import InlineExecutor, executor
-from runtime.config import DatasetConfig, build
-from runtime.dataset import DatasetError, read_dataset, read_header
-from runtime.generation import generate
-from runtime.sampling import DivergenceError, trajectory_seeds
+from runtime.app.cli import main
+from runtime.data.cluster import InlineExecutor, executor
+from runtime.data.config import DatasetConfig, build
+from runtime.data.dataset import DatasetError, read_dataset, read_header
+from runtime.data.generation import generate, trajectory_seeds
+from runtime.errors import DivergenceError
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "configs" / "small" / "holstein.toml"
@@ -186,7 +186,7 @@ def test_a_killed_dask_run_resumes_from_its_journal(tmp_path):
                     protocol__sample_every=40, protocol__burn_in=0)
     config_file = write_toml(tmp_path / "run.toml", data)
     journal = tmp_path / "holstein.h5.partial"
-    command = [sys.executable, "-m", "runtime.cli", "dataset", str(config_file), "--workers", "2",
+    command = [sys.executable, "-m", "runtime.app.cli", "dataset", str(config_file), "--workers", "2",
                "--quiet"]
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.ensembles import FixedFilling, GrandCanonical, ensemble
+from runtime.electrons.ensembles import FixedFilling, GrandCanonical, ensemble
 
 
 def levels(*values):

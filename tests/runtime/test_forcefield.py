@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import generated
-from runtime.forcefield import ForceField, ForceFieldError, read_metadata
-from runtime.network import NetworkConfig, Standardizer
-from runtime.symmetry import equivariance_error, lattice_actions, transform
+from runtime.ml.forcefield import ForceField, ForceFieldError, read_metadata
+from runtime.ml.network import NetworkConfig, Standardizer
+from runtime.ml.symmetry import equivariance_error, lattice_actions, transform
 
 SMALL = NetworkConfig(widths=(16, 16), activation="celu")
 CASES = [  # descriptor, cells: scalar, two-component (JT doublet), spin, two sublattices

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from runtime.forces import ExactForces
-from runtime.integrators import Langevin, StochasticLLG
-from runtime.models import SD, Holstein, JahnTeller
+from runtime.dynamics.integrators import Langevin, StochasticLLG
+from runtime.electrons import SD, Holstein, JahnTeller
+from runtime.electrons.forces import ExactForces
 
 
 def test_total_force_is_electronic_plus_elastic_and_minus_the_energy_gradient():

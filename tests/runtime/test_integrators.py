@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from runtime.integrators import TDGL, Langevin, SpinLangevin, State, StochasticLLG
+from runtime.dynamics.integrators import TDGL, Langevin, SpinLangevin, State, StochasticLLG
 
 Z = 4.0  # tolerance in standard errors (two-sided p = 6e-5 per check)
 

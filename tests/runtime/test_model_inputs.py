@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from runtime.models import SD, Holstein, JahnTeller
+from runtime.electrons import SD, Holstein, JahnTeller
 
 
 def gaussian(shape, seed):
@@ -105,7 +105,7 @@ def test_repr_names_the_parameters():
 
 def test_runtime_never_imports_sympy_or_grouptheory():
     code = (
-        "import sys, runtime.models, runtime.lattices, runtime.ensembles, runtime.diagonalization;"
+        "import sys, runtime.electrons, runtime.lattices, runtime.electrons.ensembles, runtime.electrons.diagonalization;"
         "print(sorted(m for m in ('sympy', 'grouptheory') if m in sys.modules))"
     )
     output = subprocess.run(

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from runtime.electrons import SD, Holstein, JahnTeller
 from runtime.lattices import Lattice
-from runtime.models import SD, Holstein, JahnTeller
 
 ENSEMBLES = [
     pytest.param({"filling": 0.5}, id="half-filling"),

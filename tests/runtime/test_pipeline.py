@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from runtime.cli import main
-from runtime.evaluation import ForceErrors, plot_histogram, plot_parity
-from runtime.pipeline import DEFAULT_RUN, run_settings, simulate_settings, train_settings
-from runtime.settings import read_toml
+from runtime.app.cli import main
+from runtime.app.pipeline import DEFAULT_RUN, run_settings, simulate_settings, train_settings
+from runtime.data.config import read_toml
+from runtime.ml.evaluation import ForceErrors, plot_histogram, plot_parity
 
 TINY = """
 directory = "{directory}"

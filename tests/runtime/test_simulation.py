@@ -7,12 +7,18 @@ import pytest
 import torch
 
 import generated
-from runtime.forcefield import ForceField
-from runtime.integrators import TDGL, Langevin
-from runtime.models import Holstein
-from runtime.network import NetworkConfig
-from runtime.observables import domain_size, ordering_wavevector, structure_factor
-from runtime.simulation import Elastic, MLForces, SimulationError, SimulationOptions, simulate
+from runtime.dynamics.integrators import TDGL, Langevin
+from runtime.dynamics.observables import domain_size, ordering_wavevector, structure_factor
+from runtime.dynamics.simulation import (
+    Elastic,
+    MLForces,
+    SimulationError,
+    SimulationOptions,
+    simulate,
+)
+from runtime.electrons import Holstein
+from runtime.ml.forcefield import ForceField
+from runtime.ml.network import NetworkConfig
 
 
 def test_elastic_matches_the_model():

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 import generated
-from runtime.config import ConfigError
-from runtime.forcefield import ForceField
-from runtime.models import Holstein
-from runtime.network import NetworkConfig
-from runtime.training import TrainingData, TrainingOptions, evaluate_loss, split, train
+from runtime.electrons import Holstein
+from runtime.errors import ConfigError
+from runtime.ml.forcefield import ForceField
+from runtime.ml.network import NetworkConfig
+from runtime.ml.training import TrainingData, TrainingOptions, evaluate_loss, split, train
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_resume_from_midway_is_bit_identical(holstein_data, tmp_path, monkeypatc
     class Stop(Exception):
         pass
 
-    from runtime import training
+    from runtime.ml import training
     saved = training._save_checkpoint
     calls = []
 

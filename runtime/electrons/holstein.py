@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..lattices import Lattice
-from .base import ElectronicModel
+from runtime.electrons.model import ElectronicModel
+from runtime.lattices import Lattice
 
 
 class Holstein(ElectronicModel):

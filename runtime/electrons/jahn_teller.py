@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..lattices import Lattice
-from .base import ElectronicModel
+from runtime.electrons.model import ElectronicModel
+from runtime.lattices import Lattice
 
 _SIGMA_X = ((0.0, 1.0), (1.0, 0.0))
 _SIGMA_Z = ((1.0, 0.0), (0.0, -1.0))

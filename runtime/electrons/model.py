@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checks import real_number
-from ..diagonalization import Spectrum, diagonalize
-from ..ensembles import ensemble
-from ..lattices import Lattice
-from .field import read_field
+from runtime.checks import real_number
+from runtime.electrons.diagonalization import Spectrum, diagonalize
+from runtime.electrons.ensembles import ensemble
+from runtime.electrons.field import read_field
+from runtime.lattices import Lattice
 
 _CHUNK_BYTES = 2**28  # configurations are diagonalized in chunks of about this much memory
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..lattices import Lattice
-from .base import ElectronicModel
-from .field import read_field
+from runtime.electrons.field import read_field
+from runtime.electrons.model import ElectronicModel
+from runtime.lattices import Lattice
 
 _PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=np.complex128)
 

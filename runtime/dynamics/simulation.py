@@ -23,12 +23,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .lattices import Lattice
-from .observables import domain_size, ordering_wavevector, radial_profile, structure_factor
-
-
-class SimulationError(ValueError):
-    """Dynamics that cannot continue (a non-finite field or force); names the step."""
+from runtime.dynamics.observables import (
+    domain_size,
+    ordering_wavevector,
+    radial_profile,
+    structure_factor,
+)
+from runtime.errors import SimulationError
+from runtime.lattices import Lattice
 
 
 class Elastic:

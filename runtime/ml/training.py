@@ -16,7 +16,7 @@ kept. Validation holds out whole trajectories (snapshots of one trajectory are c
 chosen with the seed. The checkpoint, written atomically after every epoch, holds everything
 the loop needs, so a resumed run continues exactly as an uninterrupted one.
 
-Several processes (`torchrun --nproc_per_node N -m runtime.cli train CONFIG`, any
+Several processes (`torchrun --nproc_per_node N -m runtime.app.cli train CONFIG`, any
 torch.distributed process group): every process takes its share of each batch and the
 gradients are summed over processes before the (identical) Adam step, as DistributedDataParallel
 does; the batches are the single-process ones, so the result is the same up to the order of
@@ -35,8 +35,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .config import ConfigError
-from .forcefield import ForceField
+from runtime.errors import ConfigError
+from runtime.ml.forcefield import ForceField
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+from runtime.errors import DatasetError
 
 FORMAT = "latticeff-dataset"
 FORMAT_VERSION = 1
-
-
-class DatasetError(ValueError):
-    """A dataset file that is missing, foreign, damaged or made with other parameters."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
         state = integrator.step(state, forces)
 
 `forces` is any callable field -> forces, the generalized force -dE/dfield shaped like the
-field (`runtime.forces.ExactForces`: electronic plus elastic; later the ML force field). The
+field (`runtime.electrons.forces.ExactForces`: electronic plus elastic; later the ML force field). The
 field may carry any leading batch dimensions; every site evolves independently given its force.
 
 Units: k_B = 1; energies and temperatures in units of the hopping t, time in units of hbar/t
@@ -28,7 +28,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from .checks import real_number
+from runtime.checks import real_number
 
 ForceFunction = Callable[[torch.Tensor], torch.Tensor]
 """field -> generalized force -dE/dfield, same shape, float64."""

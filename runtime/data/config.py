@@ -6,7 +6,7 @@
     checkpoint_every = 5          # snapshots per task: the unit of progress and of resume
 
     [model]         # name = "holstein" | "jahn_teller" | "sd"; lattice = "square", size = [30, 30],
-                    # t, g (J for sd), K0, K1 (defaults: those of runtime.models)
+                    # t, g (J for sd), K0, K1 (defaults: those of runtime.electrons)
     [electrons]     # filling = 0.5 (T = 0), or mu and temperature (grand canonical)
     [integrator]    # name = "langevin" (dt, mass, damping) | "tdgl" (dt, damping)
                     #      | "llg" (dt, gamma, alpha) | "spin_langevin" (dt, gamma, damping)
@@ -27,17 +27,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .forces import ExactForces
-from .integrators import INTEGRATORS
-from .models import SD, Holstein, JahnTeller
-from .sampling import Protocol
+from runtime.electrons.forces import ExactForces
+from runtime.dynamics.integrators import INTEGRATORS
+from runtime.electrons import SD, Holstein, JahnTeller
+from runtime.dynamics.protocol import Protocol
+from runtime.errors import ConfigError
 
 MODELS = {"holstein": Holstein, "jahn_teller": JahnTeller, "sd": SD}
 REQUIRED = object()
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be run; the message names the key and the fix."""
 
 
 _TOP = {"output": ("str", REQUIRED), "seed": ("int", REQUIRED),

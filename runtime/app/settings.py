@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 
-from .config import ConfigError, read_toml  # noqa: F401  (re-exported for the commands)
+from runtime.errors import ConfigError
 
 
 def _kind(annotation) -> type:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .ensembles import ensemble
-from .models import ElectronicModel
+from runtime.electrons import ElectronicModel
+from runtime.electrons.ensembles import ensemble
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class ExactForces:
         temperature: float | None = None,
     ):
         if not isinstance(model, ElectronicModel):
-            raise TypeError(f"model must be a runtime.models.ElectronicModel, got {model!r}")
+            raise TypeError(f"model must be a runtime.electrons.ElectronicModel, got {model!r}")
         ensemble(model.n_states, filling, mu, temperature)  # fail now, not at the first step
         self.model = model
         self.filling, self.mu, self.temperature = filling, mu, temperature

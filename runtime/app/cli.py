@@ -106,9 +106,9 @@ def _inspect_decompose(args) -> int:
 
 
 def _dataset(args) -> int:
-    from runtime.cluster import executor
-    from runtime.config import load_config
-    from runtime.generation import generate
+    from runtime.data.cluster import executor
+    from runtime.data.config import load_config
+    from runtime.data.generation import generate
 
     config = load_config(args.config).with_overrides(output=args.output,
                                                      trajectories=args.trajectories)
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fail if a committed catalog module differs from its spec")
     gen.set_defaults(handler=_generate)
 
-    from .commands import add_commands  # run, train, evaluate, simulate
+    from runtime.app.commands import add_commands  # run, train, evaluate, simulate
 
     add_commands(commands, _count)
     return parser

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .ensembles import Ensemble
+from runtime.electrons.ensembles import Ensemble
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The force-field subcommands of `latticeff` (added to the parser by `runtime.cli`):
+"""The force-field subcommands of `latticeff` (added to the parser by `runtime.app.cli`):
 
     latticeff run [CONFIG]                 # dataset -> train -> evaluate -> simulate
     latticeff train CONFIG                 # train a model (resumes from its checkpoint)
@@ -17,8 +17,8 @@ EPOCHS_HELP = ("training epochs, instead of the config's (a larger number later 
 def _train(args) -> int:
     import os
 
-    from .pipeline import train_job
-    from .settings import read_toml
+    from runtime.app.pipeline import train_job
+    from runtime.data.config import read_toml
 
     table = read_toml(args.config)
     if args.epochs is not None:
@@ -30,7 +30,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .pipeline import evaluate_job
+    from runtime.app.pipeline import evaluate_job
 
     summary, output = evaluate_job(args.model, args.data, args.output)
     print(json.dumps(summary, indent=1))
@@ -39,8 +39,8 @@ def _evaluate(args) -> int:
 
 
 def _simulate(args) -> int:
-    from .pipeline import simulate_job
-    from .settings import read_toml
+    from runtime.app.pipeline import simulate_job
+    from runtime.data.config import read_toml
 
     trace = simulate_job(read_toml(args.config), progress=not args.quiet)
     print(f"{int(trace.step[-1])} steps; final energy per site {trace.energy_per_site[-1]:.6g}, "
@@ -49,8 +49,8 @@ def _simulate(args) -> int:
 
 
 def _run(args) -> int:
-    from .pipeline import DEFAULT_RUN, run_job
-    from .settings import read_toml
+    from runtime.app.pipeline import DEFAULT_RUN, run_job
+    from runtime.data.config import read_toml
 
     result = run_job(read_toml(args.config or DEFAULT_RUN), workers=args.workers,
                      progress=not args.quiet, trajectories=args.trajectories,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .checks import real_number
+from runtime.checks import real_number
 
 DEGENERACY_TOL = 1e-9
 """Levels closer than DEGENERACY_TOL * max(1, max|eps|) count as degenerate."""

@@ -1,6 +1,6 @@
 """The force-field commands as functions of their configuration: `latticeff train`,
 `evaluate`, `simulate` and `run` (the whole pipeline). Each reads a TOML table, checks it
-strictly (`runtime.settings`), writes its outputs and returns their paths.
+strictly (`runtime.app.settings`), writes its outputs and returns their paths.
 
 train config:     data, output (model file), descriptor; [network]; [training]
 simulate config:  model, output (directory), size, seed, temperature, initial_scale, backend,
@@ -21,19 +21,20 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from .config import MODELS, ConfigError, DatasetConfig
-from .dataset import read_dataset
-from .evaluation import force_errors, plot_histogram, plot_parity
-from .forcefield import ForceField
-from .integrators import INTEGRATORS
-from .network import NetworkConfig
-from .provenance import code_version
-from .settings import as_table, from_table
-from .simulation import Elastic, MLForces, SimulationOptions, simulate
-from .symmetry import equivariance_error, lattice_actions
-from .training import TrainingData, TrainingOptions, train
+from runtime.app.settings import as_table, from_table
+from runtime.data.config import MODELS, DatasetConfig
+from runtime.data.dataset import read_dataset
+from runtime.data.provenance import code_version
+from runtime.dynamics.integrators import INTEGRATORS
+from runtime.dynamics.simulation import Elastic, MLForces, SimulationOptions, simulate
+from runtime.errors import ConfigError
+from runtime.ml.evaluation import force_errors, plot_histogram, plot_parity
+from runtime.ml.forcefield import ForceField
+from runtime.ml.network import NetworkConfig
+from runtime.ml.symmetry import equivariance_error, lattice_actions
+from runtime.ml.training import TrainingData, TrainingOptions, train
 
-DEFAULT_RUN = Path(__file__).resolve().parents[1] / "configs" / "run_default.toml"
+DEFAULT_RUN = Path(__file__).resolve().parents[2] / "configs" / "run_default.toml"
 
 
 def _descriptor(name: str, *, generate_missing: bool = False):
@@ -171,7 +172,7 @@ def simulate_settings(table: dict):
 
 
 def simulate_job(table: dict, *, progress: bool = True):
-    """ML dynamics of a simulate config (see `runtime.simulation`); returns the Trace."""
+    """ML dynamics of a simulate config (see `runtime.dynamics.simulation`); returns the Trace."""
     job, name, integrator, options = simulate_settings(table)
     model = ForceField.load(job.model, backend=job.backend)
     model.block_rows = job.block_rows
@@ -246,8 +247,8 @@ def run_job(table: dict, *, workers: int | None = 0, progress: bool = True,
     the main model and of every `compare` descriptor (all listed in
     `<directory>/results.json`), ML dynamics if the config has [simulate]. Every stage
     resumes or skips what is already on disk."""
-    from .cluster import executor
-    from .generation import generate
+    from runtime.data.cluster import executor
+    from runtime.data.generation import generate
 
     job, sections, train_config, test_config = run_settings(
         table, trajectories=trajectories, epochs=epochs)

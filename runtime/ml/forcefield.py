@@ -25,15 +25,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .network import MLP, NetworkConfig, Standardizer
+from runtime.errors import ForceFieldError
+from runtime.ml.network import MLP, NetworkConfig, Standardizer
 
 FORMAT = "latticeff-forcefield"
 FORMAT_VERSION = 1
 BACKENDS = ("torch", "compiled", "triton", "auto")
-
-
-class ForceFieldError(ValueError):
-    """A model file or input the force field cannot use; the message names the fix."""
 
 
 class ForceField(nn.Module):

@@ -5,7 +5,7 @@
         generate(config, pool, parallel=parallel)
 
 Each task runs one segment of `checkpoint_every` snapshots of one trajectory
-(`sampling.run_segment`). A finished segment is saved at once, atomically, in the journal
+(`run_segment`). A finished segment is saved at once, atomically, in the journal
 `<output>.partial/` (its snapshots and the checkpoint to continue from); when every
 trajectory is complete they are appended to the HDF5 file in (trajectory, step) order
 (`dataset.append`) and the journal is removed. A run that was killed resumes from its journal
@@ -22,16 +22,17 @@ import platform
 import shutil
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, wait
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
-from .cluster import InlineExecutor
-from .config import DatasetConfig, build
-from .dataset import (
+from runtime.data.cluster import InlineExecutor
+from runtime.data.config import DatasetConfig, build
+from runtime.data.dataset import (
     DatasetError,
     Snapshots,
     append,
@@ -39,8 +40,78 @@ from .dataset import (
     read_header,
     require_compatible,
 )
-from .provenance import code_version
-from .sampling import Checkpoint, run_segment, trajectory_seeds
+from runtime.data.provenance import code_version
+from runtime.errors import DivergenceError
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a trajectory stands: `done` snapshots taken, the integrator state at `step`."""
+
+    trajectory: int
+    done: int
+    step: int
+    state: dict[str, np.ndarray]
+
+
+def trajectory_seeds(seed: int, trajectory: int) -> tuple[int, int]:
+    """(initial-field seed, noise seed) of trajectory `trajectory`, independent streams derived
+    from the dataset seed by numpy's SeedSequence."""
+    words = np.random.SeedSequence([seed, trajectory]).generate_state(2, dtype=np.uint64)
+    return tuple(int(w) >> 1 for w in words)
+
+
+def run_segment(parameters: dict, trajectory: int, checkpoint: Checkpoint | None,
+                snapshots: int) -> tuple[Snapshots, Checkpoint]:
+    """Take the next `snapshots` snapshots of trajectory `trajectory` (from its start if
+    `checkpoint` is None): the snapshots and the checkpoint after the last of them."""
+    setup = build(parameters)
+    protocol, forces = setup.protocol, setup.forces
+
+    def guarded(field: torch.Tensor) -> torch.Tensor:
+        if not bool(torch.isfinite(field).all()):
+            raise DivergenceError(
+                f"trajectory {trajectory} diverged at step {step + 1}: the field is no longer "
+                f"finite; reduce integrator.dt (now {setup.dt})")
+        return forces(field)
+
+    if checkpoint is None:
+        field_seed, noise_seed = trajectory_seeds(parameters["seed"], trajectory)
+        field = setup.model.random_field(1, seed=field_seed, scale=protocol.initial_scale)
+        state = setup.integrator(protocol.temperature(0)).init(field, forces, seed=noise_seed)
+        step = done = 0
+    else:
+        state = setup.state_type.from_arrays(checkpoint.state)
+        step, done = checkpoint.step, checkpoint.done
+    stop = min(done + snapshots, protocol.snapshots)
+
+    fields, electronic, energies, steps = [], [], [], []
+    integrator = setup.integrator(protocol.temperature(step))
+    while done < stop:
+        if step == protocol.sample_step(done):
+            evaluation = forces.evaluate(state.field)
+            fields.append(state.field[0].numpy().copy())
+            electronic.append(evaluation.forces[0].numpy().copy())
+            energies.append(float(evaluation.energy[0]))
+            steps.append(step)
+            done += 1
+            continue
+        if protocol.temperature_start != protocol.temperature_end:
+            integrator = replace(integrator, temperature=protocol.temperature(step))
+        state = integrator.step(state, guarded)
+        step += 1
+
+    steps = np.array(steps, dtype=np.int64)
+    result = Snapshots(
+        fields=np.stack(fields),
+        forces=np.stack(electronic),
+        energy=np.array(energies),
+        trajectory=np.full(len(steps), trajectory, dtype=np.int64),
+        step=steps,
+        time=steps * setup.dt,
+        temperature=np.array([protocol.temperature(s) for s in steps]),
+    )
+    return result, Checkpoint(trajectory, done, step, state.arrays())
 
 
 class Journal:

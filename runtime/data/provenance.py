@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-_REPOSITORY = Path(__file__).resolve().parents[1]
+_REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def code_version() -> dict[str, str | None]:

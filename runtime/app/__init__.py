@@ -1,0 +1,1 @@
+"""The `latticeff` command line and the pipeline jobs behind it."""
