@@ -20,8 +20,9 @@ import time
 import torch
 
 import generated
+from runtime.dynamics.forces import TotalForce
 from runtime.dynamics.integrators import Langevin
-from runtime.dynamics.simulation import Elastic, MLForces
+from runtime.electrons.elastic import Elastic
 from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
 
@@ -32,7 +33,7 @@ def measure(size: int, backend: str, block_rows: int, steps: int,
     torch.manual_seed(0)
     model = ForceField(generated.load("square_scalar_reference"), NetworkConfig(tuple(widths)),
                        backend=backend, block_rows=block_rows)
-    forces = MLForces(model, Elastic("square", (size, size), K0=1.0))
+    forces = TotalForce(model, Elastic("square", (size, size), K0=1.0))
     integrator = Langevin(dt=0.05, mass=1.0, damping=0.5, temperature=0.05)
     field = torch.randn(1, size, size, 1, 1, dtype=torch.float64)
     start = time.perf_counter()

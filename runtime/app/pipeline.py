@@ -25,8 +25,10 @@ from runtime.app.settings import as_table, from_table
 from runtime.data.config import MODELS, DatasetConfig
 from runtime.data.dataset import read_dataset
 from runtime.data.provenance import code_version
+from runtime.dynamics.forces import TotalForce
 from runtime.dynamics.integrators import INTEGRATORS
-from runtime.dynamics.simulation import Elastic, MLForces, SimulationOptions, simulate
+from runtime.dynamics.simulation import SimulationOptions, simulate
+from runtime.electrons.elastic import Elastic
 from runtime.errors import ConfigError
 from runtime.ml.evaluation import force_errors, plot_histogram, plot_parity
 from runtime.ml.forcefield import ForceField
@@ -115,10 +117,10 @@ def evaluate_job(model_path, data_path, output=None, *,
     model = ForceField.load(model_path)
     dataset = read_dataset(data_path)
     parameters = dataset.parameters["model"]
-    coupling = MODELS[parameters["name"]].coupling_name
-    components = {"holstein": ("F",), "jahn_teller": ("F_x", "F_z"),
-                  "sd": ("H_x", "H_y", "H_z")}[parameters["name"]]
-    errors = force_errors(model, dataset.fields, dataset.forces, component_names=components,
+    hamiltonian = MODELS[parameters["name"]]
+    coupling = hamiltonian.coupling_name
+    errors = force_errors(model, dataset.fields, dataset.forces,
+                          component_names=hamiltonian.force_names,
                           scale=parameters[coupling], scale_name=coupling)
     output = Path(output) if output else \
         Path(model_path).parent / f"evaluation-{Path(data_path).stem}"
@@ -182,7 +184,7 @@ def simulate_job(table: dict, *, progress: bool = True):
     generator = torch.Generator().manual_seed(job.seed)
     field = job.initial_scale * torch.randn(
         (1, *elastic.size, *model.field_shape_tail), generator=generator, dtype=torch.float64)
-    if name == "llg":
+    if integrator.unit_spins:
         field = field / field.norm(dim=-1, keepdim=True)
     model.descriptor.check(field)  # a lattice too small for the stencil fails before any output
     output = Path(job.output)
@@ -191,7 +193,7 @@ def simulate_job(table: dict, *, progress: bool = True):
         **as_table(job), "integrator": table["integrator"],
         "simulation": as_table(options), "code": code_version()}, indent=1))
     with torch.no_grad():
-        return simulate(MLForces(model, elastic), integrator, field, options, output,
+        return simulate(TotalForce(model, elastic), integrator, field, options, output,
                         seed=job.seed + 1, progress=progress)
 
 

@@ -184,10 +184,11 @@ def build(parameters: dict) -> Setup:
     options = dict(parameters["integrator"])
     integrator_type = INTEGRATORS[options.pop("name")]
     _checked("integrator.", lambda: integrator_type(**options))
-    if integrator_type.__name__ in ("StochasticLLG", "SpinLangevin") and model.components != 3:
+    if integrator_type.components not in (None, model.components):
         raise ConfigError(
-            f"integrator.name {parameters['integrator']['name']!r} evolves 3-component spins but "
-            f"model {name!r} has a {model.components}-component field; use 'langevin' or 'tdgl'")
+            f"integrator.name {parameters['integrator']['name']!r} evolves "
+            f"{integrator_type.components}-component spins but model {name!r} has a "
+            f"{model.components}-component field; use 'langevin' or 'tdgl'")
     return Setup(model, forces, protocol, integrator_type, options)
 
 

@@ -89,10 +89,14 @@ def _parameter(owner: str, name: str, value, *, positive: bool = False) -> float
 
 class _Integrator:
     """Validation of the dataclass parameters (`_positive` must be > 0, the rest >= 0);
-    `state_type` is the class of the states `init` and `step` return."""
+    `state_type` is the class of the states `init` and `step` return; `components` the field
+    components it evolves (None: any), `unit_spins` whether it conserves each |S_i| (its
+    initial field is then normalised)."""
 
     _positive: tuple[str, ...] = ("dt",)
     state_type: ClassVar[type[State]] = State
+    components: ClassVar[int | None] = None
+    unit_spins: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -259,6 +263,8 @@ class StochasticLLG(_Integrator):
     temperature: float = 0.0
 
     _positive = ("dt", "gamma")
+    components: ClassVar[int] = 3
+    unit_spins: ClassVar[bool] = True
 
     def init(self, field, forces: ForceFunction, *, seed: int) -> State:
         field, force, generator = self._start(field, forces, seed)
@@ -299,6 +305,8 @@ class SpinLangevin(_Integrator):
     gamma: float = 1.0
     damping: float = 1.0
     temperature: float = 0.0
+
+    components: ClassVar[int] = 3
 
     def init(self, field, forces: ForceFunction, *, seed: int) -> State:
         field, force, generator = self._start(field, forces, seed)

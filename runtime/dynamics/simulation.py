@@ -2,12 +2,13 @@
 LLG on lattices far beyond exact diagonalization, with snapshots, structure factor and domain
 size over time.
 
-    forces = MLForces(ForceField.load("model.pt"), Elastic("square", (512, 512), K0=1.0))
+    forces = TotalForce(ForceField.load("model.pt"), Elastic("square", (512, 512), K0=1.0))
     result = simulate(forces, Langevin(dt=0.05, damping=0.5, temperature=0.05), field,
                       SimulationOptions(steps=1000), "runs/holstein/simulation")
 
-The total force is the ML electronic force plus the exact elastic force -dV/dPhi (the ML
-model learns only the electronic part, as the dataset stores it). A step whose field or force
+The total force (`runtime.dynamics.forces.TotalForce`) is the ML electronic force plus the exact
+elastic force -dV/dPhi (the ML model learns only the electronic part, as the dataset stores
+it). A step whose field or force
 is not finite stops the run with `SimulationError` naming the step, after the last good state
 was saved to `last_good_state.npz`.
 """
@@ -30,47 +31,6 @@ from runtime.dynamics.observables import (
     structure_factor,
 )
 from runtime.errors import SimulationError
-from runtime.lattices import Lattice
-
-
-class Elastic:
-    """V = K0/2 sum_i |Phi_i|^2 + K1 sum_<ij> Phi_i . Phi_j (eq. 61 and analogues) and
-    -dV/dPhi on a periodic lattice of any size: O(N) via the nearest-neighbour bond list."""
-
-    def __init__(self, lattice: str, size, K0: float = 0.0, K1: float = 0.0):
-        lattice = Lattice.preset(lattice) if isinstance(lattice, str) else lattice
-        self.size = lattice.check_size(size)
-        self.K0, self.K1 = float(K0), float(K1)
-        bonds = lattice.bonds(self.size) if self.K1 else None
-        self._source = None if bonds is None else torch.as_tensor(bonds.source)
-        self._target = None if bonds is None else torch.as_tensor(bonds.target)
-
-    def energy_and_forces(self, field: torch.Tensor):
-        """(V (batch,), -dV/dPhi like the field) of a (batch, *cells, sublattice, component)
-        field."""
-        flat = field.reshape(field.shape[0], -1, field.shape[-1])
-        energy = 0.5 * self.K0 * flat.square().sum((1, 2))
-        forces = -self.K0 * flat
-        if self._source is not None:
-            energy = energy + self.K1 * (flat[:, self._source] * flat[:, self._target]).sum((1, 2))
-            neighbours = torch.zeros_like(flat).index_add_(1, self._source, flat[:, self._target])
-            neighbours.index_add_(1, self._target, flat[:, self._source])
-            forces = forces - self.K1 * neighbours
-        return energy, forces.reshape(field.shape)
-
-
-class MLForces:
-    """field -> total force (ML electronic + elastic); remembers the last total energy."""
-
-    def __init__(self, forcefield, elastic: Elastic):
-        self.forcefield, self.elastic = forcefield, elastic
-        self.energy = None
-
-    def __call__(self, field: torch.Tensor) -> torch.Tensor:
-        energy, forces = self.forcefield.energy_and_forces(field)
-        elastic_energy, elastic_forces = self.elastic.energy_and_forces(field)
-        self.energy = energy + elastic_energy
-        return forces + elastic_forces
 
 
 @dataclass(frozen=True)
@@ -104,7 +64,7 @@ class Trace:
 def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions, output, *,
              seed: int, progress: bool = True) -> Trace:
     """Run `options.steps` steps of `integrator` from `field` (batch 1) with the force
-    function `forces` (an `MLForces`: it keeps the energy of its last call); write snapshots
+    function `forces` (a `TotalForce`: it keeps its last evaluation); write snapshots
     (snapshot_<step>.png), observables.npz/json, structure_factor.png, domain_size.png and
     final_state.npz into the directory `output`."""
     output = Path(output)
@@ -115,7 +75,7 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
 
     def measure(step: int, current) -> None:
         s, k = structure_factor(current.field[0])
-        rows.append((step, step * integrator.dt, float(forces.energy[0]) / sites,
+        rows.append((step, step * integrator.dt, float(forces.energy(current.field)[0]) / sites,
                      domain_size(s, k), float(s.max()), ordering_wavevector(s, k).numpy()))
         profiles[step] = radial_profile(s, k)
 

@@ -4,6 +4,7 @@
     forces(field)               # -d(E + V)/dfield, the total force the dynamics needs
     forces.evaluate(field)      # E, -dE/dfield (electronic, eq. 6) and V, -dV/dfield apart
     forces.energy(field)        # E + V per configuration
+    forces.energy_and_forces(field)   # both: the protocol of every force term
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class ExactForces:
         )
         self._last = (field.detach().clone(), result)
         return result
+
+    def energy_and_forces(self, field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E + V, -d(E + V)/dfield): the protocol of every force term (`dynamics.forces`)."""
+        result = self.evaluate(field)
+        return result.total_energy, result.total_forces
 
     def __call__(self, field: torch.Tensor) -> torch.Tensor:
         return self.evaluate(field).total_forces

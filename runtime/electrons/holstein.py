@@ -23,6 +23,7 @@ class Holstein(ElectronicModel):
     orbitals = 1
     vertices = np.ones((1, 1, 1))
     coupling_name = "g"
+    force_names = ("F",)
 
     def __init__(
         self,

@@ -35,6 +35,7 @@ class JahnTeller(ElectronicModel):
     orbitals = 2
     vertices = np.array([_SIGMA_X, _SIGMA_Z])
     coupling_name = "g"
+    force_names = ("F_x", "F_z")
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ import torch
 
 from runtime.checks import real_number
 from runtime.electrons.diagonalization import Spectrum, diagonalize
+from runtime.electrons.elastic import Elastic
 from runtime.electrons.ensembles import ensemble
 from runtime.electrons.field import read_field
 from runtime.lattices import Lattice
@@ -51,14 +52,16 @@ class ElectronicModel(ABC):
         V(f) = K0/2 sum_i |f_i|^2 + K1 sum_<ij> f_i . f_j           (eq. 61 for any field)
 
     so the electronic force is -dE/df_{i,c} = coupling * Re Tr(Gamma_c rho_i). Subclasses set
-    `components`, `orbitals` (d, states per site), `vertices` (the Gamma_c), `coupling_name`
-    and the hopping blocks of a bond.
+    `components`, `orbitals` (d, states per site), `vertices` (the Gamma_c), `coupling_name`,
+    `force_names` (one label per force component, for tables and plots) and the hopping
+    blocks of a bond.
     """
 
     components: int
     orbitals: int
     vertices: np.ndarray
     coupling_name: str
+    force_names: tuple[str, ...]
 
     def __init__(
         self, lattice: str | Lattice, size, *, t: float, coupling: float, K0: float, K1: float
@@ -76,6 +79,7 @@ class ElectronicModel(ABC):
         self.K0 = real_number("K0", K0)
         self.K1 = real_number("K1", K1)
         self.bonds = lattice.bonds(self.size)
+        self.elastic = Elastic(lattice, self.size, self.K0, self.K1, bonds=self.bonds)
         self.n_sites = lattice.n_sites(self.size)
         self.n_states = self.n_sites * self.orbitals
         self.field_shape = (*self.size, lattice.n_sublattices, self.components)
@@ -83,8 +87,6 @@ class ElectronicModel(ABC):
 
         self._hopping = self._assemble_hopping()
         self._vertices = torch.as_tensor(self.vertices, dtype=self.dtype)
-        self._source = torch.as_tensor(self.bonds.source)
-        self._target = torch.as_tensor(self.bonds.target)
         d, m = self.orbitals, self.n_states
         s, a, b = np.ix_(np.arange(self.n_sites) * d, np.arange(d), np.arange(d))
         self._onsite_index = torch.as_tensor(((s + a) * m + s + b).reshape(-1))
@@ -109,9 +111,6 @@ class ElectronicModel(ABC):
         np.add.at(hopping, (rows, cols), blocks)
         np.add.at(hopping, (cols, rows), blocks.conj())
         return torch.as_tensor(hopping, dtype=self.dtype)
-
-    def _bond_ends(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._source.to(device), self._target.to(device)
 
     def _read(self, field):
         return read_field(
@@ -172,19 +171,14 @@ class ElectronicModel(ABC):
         )
 
     def elastic_energy(self, field):
-        """Classical energy V = K0/2 sum_i |f_i|^2 + K1 sum_<ij> f_i . f_j, per configuration."""
+        """Classical energy V (eq. 61, `Elastic`) per configuration."""
         values, layout = self._read(field)
-        source, target = self._bond_ends(values.device)
-        bonds = (values[:, source] * values[:, target]).sum((1, 2))
-        return layout.per_config(0.5 * self.K0 * values.square().sum((1, 2)) + self.K1 * bonds)
+        return layout.per_config(self.elastic.energy_and_forces(values)[0])
 
     def elastic_forces(self, field):
         """-dV/df_i = -K0 f_i - K1 sum_{j nn i} f_j, shaped like the field."""
         values, layout = self._read(field)
-        source, target = self._bond_ends(values.device)
-        neighbours = torch.zeros_like(values).index_add_(1, source, values[:, target])
-        neighbours.index_add_(1, target, values[:, source])
-        return layout.per_site(-self.K0 * values - self.K1 * neighbours)
+        return layout.per_site(self.elastic.energy_and_forces(values)[1])
 
     def random_field(
         self, batch: int | None = None, *, seed: int, scale: float = 1.0

@@ -30,6 +30,7 @@ class SD(ElectronicModel):
     orbitals = 2
     vertices = _PAULI
     coupling_name = "J"
+    force_names = ("H_x", "H_y", "H_z")
 
     def __init__(
         self,

@@ -7,16 +7,12 @@ import pytest
 import torch
 
 import generated
+from runtime.dynamics.forces import TotalForce
 from runtime.dynamics.integrators import TDGL, Langevin
 from runtime.dynamics.observables import domain_size, ordering_wavevector, structure_factor
-from runtime.dynamics.simulation import (
-    Elastic,
-    MLForces,
-    SimulationError,
-    SimulationOptions,
-    simulate,
-)
+from runtime.dynamics.simulation import SimulationError, SimulationOptions, simulate
 from runtime.electrons import Holstein
+from runtime.electrons.elastic import Elastic
 from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
 
@@ -50,10 +46,10 @@ def test_structure_factor_and_domain_size():
     assert sizes[0] < sizes[1] < math.inf
 
 
-def small_forces(size=12) -> MLForces:
+def small_forces(size=12) -> TotalForce:
     torch.manual_seed(0)
     model = ForceField(generated.load("square_scalar_reference"), NetworkConfig((8,)))
-    return MLForces(model, Elastic("square", (size, size), K0=1.0))
+    return TotalForce(model, Elastic("square", (size, size), K0=1.0))
 
 
 def test_simulation_writes_its_outputs(tmp_path):
@@ -72,7 +68,7 @@ def test_simulation_writes_its_outputs(tmp_path):
 
 
 def test_nan_stops_with_the_step_and_saves_the_last_good_state(tmp_path):
-    class Breaking(MLForces):
+    class Breaking(TotalForce):
         calls = 0
 
         def __call__(self, field):
@@ -81,7 +77,7 @@ def test_nan_stops_with_the_step_and_saves_the_last_good_state(tmp_path):
             return result * math.nan if self.calls > 4 else result  # init + 3 good steps
 
     good = small_forces()
-    breaking = Breaking(good.forcefield, good.elastic)
+    breaking = Breaking(*good.terms)
     field = torch.randn(1, 12, 12, 1, 1, dtype=torch.float64)
     with pytest.raises(SimulationError, match="at step 4 .*last good state \\(step 3\\)"):
         simulate(breaking, TDGL(dt=0.05), field, SimulationOptions(steps=10), tmp_path,
