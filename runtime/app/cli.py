@@ -50,7 +50,7 @@ def _inspect_group(args) -> int:
     return 0
 
 
-FIELDS = ("scalar", "jahn-teller", "vector", "spin", "irrep:NAME")
+FIELDS = ("scalar", "jahn_teller", "vector", "spin", "irrep:NAME")
 
 
 def _field(spec: str, args):
@@ -58,7 +58,7 @@ def _field(spec: str, args):
 
     if spec == "scalar":
         return Field.scalar()
-    if spec == "jahn-teller":
+    if spec == "jahn_teller":
         return Field.jahn_teller()
     if spec == "vector":
         return Field.vector()
@@ -151,7 +151,7 @@ def _generate(args) -> int:
         raise ValueError("give --lattice, --field and --descriptor (or --catalog / --check)")
     from grouptheory import build_descriptor
 
-    field = _field(args.field.replace("_", "-"), args)
+    field = _field(args.field, args)
     spec = build_descriptor(args.lattice, field, args.descriptor, shells=args.shells,
                             cutoff=args.cutoff, name=args.name)
     path = write(spec, args.output or GENERATED)

@@ -3,12 +3,13 @@
 strictly (`runtime.app.settings`), writes its outputs and returns their paths.
 
 train config:     data, output (model file), descriptor; [network]; [training]
-simulate config:  model, output (directory), size, seed, temperature, initial_scale, backend,
-                  block_rows; [integrator] (name and its parameters); [simulation]
+simulate config:  forcefield (model file), output (directory), size, seed, temperature,
+                  initial_scale, backend, block_rows; [integrator] (name and its
+                  parameters); [simulation]
 run config:       directory, descriptor, compare (more descriptors trained alike on the same
                   data), test_trajectories; [dataset] (a dataset config without output);
                   [network]; [training]; optional [simulate] (a simulate config without
-                  model and output)
+                  forcefield and output)
 """
 
 from __future__ import annotations
@@ -141,12 +142,12 @@ def evaluate_job(model_path, data_path, output=None, *,
 
 @dataclass(frozen=True)
 class SimulateJob:
-    """Top level of a simulate config: the model, the output directory, the lattice size,
-    bath temperature, initial field (Gaussian of `initial_scale`; unit spins for LLG), the
+    """Top level of a simulate config: the trained model file (`forcefield`), the output
+    directory, the lattice size, bath temperature, initial field (Gaussian of `initial_scale`; unit spins for LLG), the
     descriptor backend ("compiled" fuses it with torch.compile: faster on large lattices) and
     the rows per block of the force evaluation (0: the whole lattice at once)."""
 
-    model: str
+    forcefield: str
     output: str
     size: tuple
     seed: int = 0
@@ -176,7 +177,7 @@ def simulate_settings(table: dict):
 def simulate_job(table: dict, *, progress: bool = True):
     """ML dynamics of a simulate config (see `runtime.dynamics.simulation`); returns the Trace."""
     job, name, integrator, options = simulate_settings(table)
-    model = ForceField.load(job.model, backend=job.backend)
+    model = ForceField.load(job.forcefield, backend=job.backend)
     model.block_rows = job.block_rows
     parameters = model.metadata.get("data", {}).get("parameters", {}).get("model", {})
     lattice = parameters.get("lattice", model.descriptor.lattice)
@@ -233,7 +234,7 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
     train_settings({"data": "", "output": "", "descriptor": job.descriptor,
                     "network": sections["network"], "training": sections["training"]})
     if sections["simulate"]:
-        simulate_settings({**sections["simulate"], "model": "", "output": ""})
+        simulate_settings({**sections["simulate"], "forcefield": "", "output": ""})
     train_config = DatasetConfig.from_dict({**sections["dataset"],
                                             "output": str(directory / "train.h5")})
     test_config = DatasetConfig.from_dict({
@@ -270,7 +271,7 @@ def run_job(table: dict, *, workers: int | None = 0, progress: bool = True,
     simulation = None
     if sections["simulate"]:
         simulation = directory / "simulation"
-        simulate_job({**sections["simulate"], "model": str(model),
+        simulate_job({**sections["simulate"], "forcefield": str(model),
                       "output": str(simulation)}, progress=progress)
     return {"model": model, "evaluation": evaluations[job.descriptor],
             "simulation": simulation, "summary": summaries[job.descriptor],

@@ -58,14 +58,14 @@ def test_inspect_decompose_json_latex_and_spin(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["group"] == "D4" and data["field"] == "spin"
     assert {b["kind"] for b in data["blocks"]} >= {"center_bond", "bond", "chirality"}
-    assert main(["inspect", "decompose", "square", "--field", "jahn-teller", "--latex"]) == 0
+    assert main(["inspect", "decompose", "square", "--field", "jahn_teller", "--latex"]) == 0
     assert r"\frac{" in capsys.readouterr().out
 
 
 def test_inspect_decompose_bad_input(capsys):
     assert main(["inspect", "decompose", "square", "--shells", "0"]) == 2
     assert "shells must be a positive integer" in capsys.readouterr().err
-    assert main(["inspect", "decompose", "triangular", "--field", "jahn-teller"]) == 2
+    assert main(["inspect", "decompose", "triangular", "--field", "jahn_teller"]) == 2
     assert "not a representation of D6" in capsys.readouterr().err
     assert main(["inspect", "decompose", "square", "--field", "tensor"]) == 2
     assert "unknown field 'tensor'" in capsys.readouterr().err

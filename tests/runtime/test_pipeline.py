@@ -147,7 +147,7 @@ def test_errors_are_clear(tiny_run, tmp_path, capsys):
                  str(tiny_run / "test.h5")]) == 2
     assert "no model file" in capsys.readouterr().err
     small = tmp_path / "small.toml"
-    small.write_text(f'model = "{tiny_run / "model.pt"}"\noutput = "{tmp_path / "sim"}"\n'
+    small.write_text(f'forcefield = "{tiny_run / "model.pt"}"\noutput = "{tmp_path / "sim"}"\n'
                      'size = [6, 6]\n[integrator]\nname = "tdgl"\ndt = 0.05\n')
     assert main(["simulate", str(small), "--quiet"]) == 2
     assert "smaller than the stencil" in capsys.readouterr().err
@@ -163,7 +163,7 @@ def test_errors_are_clear(tiny_run, tmp_path, capsys):
     assert main(["train", str(typo), "--quiet"]) == 2
     assert "unknown key training.epoch" in capsys.readouterr().err
     scalar = tmp_path / "scalar.toml"
-    scalar.write_text(f'model = "{tiny_run / "model.pt"}"\noutput = "x"\nsize = 512\n'
+    scalar.write_text(f'forcefield = "{tiny_run / "model.pt"}"\noutput = "x"\nsize = 512\n'
                       '[integrator]\nname = "tdgl"\ndt = 0.05\n')
     assert main(["simulate", str(scalar), "--quiet"]) == 2
     assert "size must be a list" in capsys.readouterr().err
