@@ -18,7 +18,7 @@ def _train(args) -> int:
     import os
 
     from runtime.app.pipeline import train_job
-    from runtime.data.config import read_toml
+    from runtime.settings import read_toml
 
     table = read_toml(args.config)
     if args.epochs is not None:
@@ -40,7 +40,7 @@ def _evaluate(args) -> int:
 
 def _simulate(args) -> int:
     from runtime.app.pipeline import simulate_job
-    from runtime.data.config import read_toml
+    from runtime.settings import read_toml
 
     trace = simulate_job(read_toml(args.config), progress=not args.quiet)
     print(f"{int(trace.step[-1])} steps; final energy per site {trace.energy_per_site[-1]:.6g}, "
@@ -50,7 +50,7 @@ def _simulate(args) -> int:
 
 def _run(args) -> int:
     from runtime.app.pipeline import DEFAULT_RUN, run_job
-    from runtime.data.config import read_toml
+    from runtime.settings import read_toml
 
     result = run_job(read_toml(args.config or DEFAULT_RUN), workers=args.workers,
                      progress=not args.quiet, trajectories=args.trajectories,

@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from runtime.app.settings import as_table, from_table
 from runtime.data.config import MODELS, DatasetConfig
 from runtime.data.dataset import read_dataset
 from runtime.data.provenance import code_version
@@ -36,6 +35,7 @@ from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
 from runtime.ml.symmetry import equivariance_error, lattice_actions
 from runtime.ml.training import TrainingData, TrainingOptions, train
+from runtime.settings import as_table, from_table
 
 DEFAULT_RUN = Path(__file__).resolve().parents[2] / "configs" / "run_default.toml"
 
@@ -158,7 +158,7 @@ class SimulateJob:
 
 
 def simulate_settings(table: dict):
-    """(SimulateJob, integrator name, integrator, SimulationOptions) of a simulate config."""
+    """(SimulateJob, integrator, SimulationOptions) of a simulate config."""
     table = dict(table)
     options = from_table(SimulationOptions, table.pop("simulation", {}), "simulation.")
     integrator_table = dict(table.pop("integrator", {}))
@@ -171,12 +171,12 @@ def simulate_settings(table: dict):
         integrator = INTEGRATORS[name](**integrator_table, temperature=job.temperature)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"integrator: {error}") from None
-    return job, name, integrator, options
+    return job, integrator, options
 
 
 def simulate_job(table: dict, *, progress: bool = True):
     """ML dynamics of a simulate config (see `runtime.dynamics.simulation`); returns the Trace."""
-    job, name, integrator, options = simulate_settings(table)
+    job, integrator, options = simulate_settings(table)
     model = ForceField.load(job.forcefield, backend=job.backend)
     model.block_rows = job.block_rows
     parameters = model.metadata.get("data", {}).get("parameters", {}).get("model", {})

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,70 +31,35 @@ from runtime.dynamics.integrators import INTEGRATORS
 from runtime.electrons import SD, Holstein, JahnTeller
 from runtime.dynamics.protocol import Protocol
 from runtime.errors import ConfigError
+from runtime.settings import REQUIRED, SIZE, read_section, read_toml
 
 MODELS = {"holstein": Holstein, "jahn_teller": JahnTeller, "sd": SD}
-REQUIRED = object()
 
 
-_TOP = {"output": ("str", REQUIRED), "seed": ("int", REQUIRED),
-        "trajectories": ("int", REQUIRED), "checkpoint_every": ("int", 10)}
+_TOP = {"output": (str, REQUIRED), "seed": (int, REQUIRED),
+        "trajectories": (int, REQUIRED), "checkpoint_every": (int, 10)}
 _SECTIONS = ("model", "electrons", "integrator", "protocol")
-_ELECTRONS = {"filling": ("float", None), "mu": ("float", None), "temperature": ("float", None)}
-_SAMPLING = {"snapshots": ("int", REQUIRED), "sample_every": ("int", REQUIRED),
-             "burn_in": ("int", 0), "initial_scale": ("float", 1.0)}
+_ELECTRONS = {"filling": (float, None), "mu": (float, None), "temperature": (float, None)}
+_SAMPLING = {"snapshots": (int, REQUIRED), "sample_every": (int, REQUIRED),
+             "burn_in": (int, 0), "initial_scale": (float, 1.0)}
 _PROTOCOLS = {
-    "quench": {"temperature": ("float", REQUIRED), **_SAMPLING},
-    "anneal": {"temperature_start": ("float", REQUIRED), "temperature_end": ("float", REQUIRED),
-               "schedule": ("str", "linear"), **_SAMPLING},
+    "quench": {"temperature": (float, REQUIRED), **_SAMPLING},
+    "anneal": {"temperature_start": (float, REQUIRED), "temperature_end": (float, REQUIRED),
+               "schedule": (str, "linear"), **_SAMPLING},
 }
 
 
 def _model_schema(name: str) -> dict:
     signature = inspect.signature(MODELS[name].__init__).parameters
-    schema = {"lattice": ("str", "square"), "size": ("size", REQUIRED)}
-    schema.update({key: ("float", p.default) for key, p in signature.items()
+    schema = {"lattice": (str, "square"), "size": (SIZE, REQUIRED)}
+    schema.update({key: (float, p.default) for key, p in signature.items()
                    if key not in ("self", "lattice", "size")})
     return schema
 
 
 def _integrator_schema(name: str) -> dict:
-    return {f.name: ("float", REQUIRED if f.default is dataclasses.MISSING else f.default)
+    return {f.name: (float, REQUIRED if f.default is dataclasses.MISSING else f.default)
             for f in dataclasses.fields(INTEGRATORS[name]) if f.name != "temperature"}
-
-
-def _check_type(where: str, key: str, kind: str, value):
-    ok = {
-        "str": isinstance(value, str),
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "size": (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, list) and all(isinstance(n, int) and not isinstance(n, bool)
-                                            for n in value)),
-    }[kind]
-    if not ok:
-        wanted = {"str": "a string", "int": "an integer", "float": "a number",
-                  "size": "an integer or a list of integers"}[kind]
-        raise ConfigError(f"{where}{key} must be {wanted}, got {value!r}")
-    return float(value) if kind == "float" else value
-
-
-def _section(where: str, table: dict, schema: dict, *, named: str | None = None) -> dict:
-    """Check `table` against `schema` {key: (kind, default)}; the resolved dict."""
-    allowed = ([named] if named else []) + list(schema)
-    unknown = [key for key in table if key not in allowed]
-    if unknown:
-        raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} "
-                          f"{', '.join(where + k for k in unknown)}; allowed: "
-                          f"{', '.join(allowed)}")
-    resolved = {named: table[named]} if named else {}
-    for key, (kind, default) in schema.items():
-        if key in table:
-            resolved[key] = _check_type(where, key, kind, table[key])
-        elif default is REQUIRED:
-            raise ConfigError(f"missing key {where}{key} (allowed keys: {', '.join(allowed)})")
-        elif default is not None:
-            resolved[key] = default
-    return resolved
 
 
 def _choice(where: str, table: dict, key: str, choices) -> str:
@@ -115,7 +79,7 @@ def parse(data: dict) -> tuple[dict, dict]:
     for name in _SECTIONS:
         if not isinstance(data.get(name, {}), dict):
             raise ConfigError(f"{name} must be a [{name}] table")
-    settings = _section("", {k: v for k, v in data.items() if k in _TOP}, _TOP)
+    settings = read_section("", {k: v for k, v in data.items() if k in _TOP}, _TOP)
     for key in ("trajectories", "checkpoint_every"):
         if settings[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {settings[key]}")
@@ -126,14 +90,14 @@ def parse(data: dict) -> tuple[dict, dict]:
     model = _choice("model.", tables["model"], "name", tuple(MODELS))
     integrator = _choice("integrator.", tables["integrator"], "name", tuple(INTEGRATORS))
     kind = _choice("protocol.", tables["protocol"], "kind", tuple(_PROTOCOLS))
-    electrons = _section("electrons.", tables["electrons"], _ELECTRONS) or {"filling": 0.5}
+    electrons = read_section("electrons.", tables["electrons"], _ELECTRONS) or {"filling": 0.5}
     parameters = {
         "seed": settings["seed"],
-        "model": _section("model.", tables["model"], _model_schema(model), named="name"),
+        "model": read_section("model.", tables["model"], _model_schema(model), named="name"),
         "electrons": electrons,
-        "integrator": _section("integrator.", tables["integrator"],
+        "integrator": read_section("integrator.", tables["integrator"],
                                _integrator_schema(integrator), named="name"),
-        "protocol": _section("protocol.", tables["protocol"], _PROTOCOLS[kind], named="kind"),
+        "protocol": read_section("protocol.", tables["protocol"], _PROTOCOLS[kind], named="kind"),
     }
     setup = build(parameters)  # every range check of the runtime objects, before anything runs
     parameters["model"]["size"] = list(setup.model.size)  # `6` and `[6, 6]` record alike
@@ -222,18 +186,6 @@ class DatasetConfig:
         return dataclasses.replace(
             self, output=self.output if output is None else Path(output),
             trajectories=self.trajectories if trajectories is None else trajectories)
-
-
-def read_toml(path) -> dict:
-    """The table of a TOML file, or a ConfigError naming the problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found; give the path of a TOML file such as "
-                          f"configs/small/holstein.toml or configs/run_default.toml")
-    try:
-        return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from None
 
 
 def load_config(path) -> DatasetConfig:

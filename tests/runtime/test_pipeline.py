@@ -7,8 +7,9 @@ import pytest
 
 from runtime.app.cli import main
 from runtime.app.pipeline import DEFAULT_RUN, run_settings, simulate_settings, train_settings
-from runtime.data.config import read_toml
+from runtime.dynamics.integrators import Langevin
 from runtime.ml.evaluation import ForceErrors, plot_histogram, plot_parity
+from runtime.settings import read_toml
 
 TINY = """
 directory = "{directory}"
@@ -73,8 +74,8 @@ def test_shipped_force_field_configs_are_valid():
         assert reduced.trajectories == 2 and sections["training"]["epochs"] == 5
         assert reduced.output == train_config.output
     train_settings(read_toml(configs / "train_holstein.toml"))
-    job, name, _, _ = simulate_settings(read_toml(configs / "simulate_holstein.toml"))
-    assert job.size == (512, 512) and name == "langevin"
+    job, integrator, _ = simulate_settings(read_toml(configs / "simulate_holstein.toml"))
+    assert job.size == (512, 512) and isinstance(integrator, Langevin)
 
 
 def test_run_generates_a_missing_catalog_descriptor(monkeypatch):
