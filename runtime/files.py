@@ -58,3 +58,30 @@ def write_atomically(path: Path | str, write: Callable[[Path], object]) -> Path:
     finally:
         os.close(directory)
     return path
+
+
+def save_npz(path: Path | str, **arrays) -> Path:
+    """`numpy.savez` to `path`, atomically (through an open handle: numpy would append
+    '.npz' to the temporary's name)."""
+    import numpy as np
+
+    def save(temporary: Path) -> None:
+        with temporary.open("wb") as handle:
+            np.savez(handle, **arrays)
+
+    return write_atomically(path, save)
+
+
+def check_output_directory(path: Path | str) -> Path:
+    """`path` as a Path, or an OutputError if it is a file or lies under a file (an output
+    directory, created later by the caller)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"output directory {path} is a file; give a directory path")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"output directory {path} lies under {parent}, which is a "
+                                  f"file")
+            break
+    return path
