@@ -37,7 +37,8 @@ def executor(scheduler: str | None = None, workers: int | None = None
     """(executor, tasks at once):
 
     scheduler given  the Dask cluster at that address (e.g. tcp://10.0.0.5:8786);
-    workers == 0     `InlineExecutor`, no Dask;
+    workers == 0     `InlineExecutor`, no Dask; this process runs one torch thread while the
+                     block runs (restored on exit), like a Dask worker;
     otherwise        a local Dask cluster of `workers` single-threaded worker processes
                      (default: one per core), shut down on exit.
 
@@ -47,7 +48,14 @@ def executor(scheduler: str | None = None, workers: int | None = None
     if scheduler is not None and workers is not None:
         raise ValueError("give either a scheduler address or a number of local workers")
     if workers == 0:
-        yield InlineExecutor(), 1
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield InlineExecutor(), 1
+        finally:
+            torch.set_num_threads(threads)
         return
     if workers is not None and workers < 0:
         raise ValueError(f"workers must be >= 0 (0: run in this process), got {workers}")

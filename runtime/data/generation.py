@@ -11,17 +11,23 @@ trajectory is complete they are appended to the HDF5 file in (trajectory, step) 
 (`dataset.append`) and the journal is removed. A run that was killed resumes from its journal
 when the same command is run again: no segment is lost or taken twice, and the file is
 identical to that of an uninterrupted run. Raising `trajectories` appends new trajectories
-to an existing file; a file or journal made with other parameters is refused.
+to an existing file; a file or journal made with other parameters is refused. One run at a
+time writes an output: it holds `<output>.lock` (its process id) while it runs; a second run
+is refused, a lock left by a process that no longer exists is taken over.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
 import shutil
+import zipfile
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,16 +48,19 @@ from runtime.data.dataset import (
 )
 from runtime.data.provenance import code_version
 from runtime.errors import DivergenceError
+from runtime.files import check_output_path, save_npz, write_atomically
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """Where a trajectory stands: `done` snapshots taken, the integrator state at `step`."""
+    """Where a trajectory stands: `done` snapshots taken, the integrator state at `step`;
+    `threads`: the torch threads of the process that computed the segment (None: unknown)."""
 
     trajectory: int
     done: int
     step: int
     state: dict[str, np.ndarray]
+    threads: int | None = None
 
 
 def trajectory_seeds(seed: int, trajectory: int) -> tuple[int, int]:
@@ -111,18 +120,23 @@ def run_segment(parameters: dict, trajectory: int, checkpoint: Checkpoint | None
         time=steps * setup.dt,
         temperature=np.array([protocol.temperature(s) for s in steps]),
     )
-    return result, Checkpoint(trajectory, done, step, state.arrays())
+    return result, Checkpoint(trajectory, done, step, state.arrays(), torch.get_num_threads())
 
 
 class Journal:
     """The finished segments of an unfinished run: `<output>.partial/`, holding
-    `parameters.json` and one `t<trajectory>-<snapshots done>.npz` per segment."""
+    `parameters.json` and one `t<trajectory>-<snapshots done>.npz` per segment. It is only a
+    cache of finished work: a damaged file in it is reported with the advice to delete it."""
 
     def __init__(self, output: Path, parameters: dict):
         self.directory = output.with_name(output.name + ".partial")
         record = self.directory / "parameters.json"
         if record.is_file():
-            differences = parameter_differences(json.loads(record.read_text()), parameters)
+            try:
+                recorded = json.loads(record.read_text())
+            except (UnicodeDecodeError, ValueError) as error:
+                raise self._damaged(record, error, "") from None
+            differences = parameter_differences(recorded, parameters)
             if differences:
                 raise DatasetError(
                     f"{self.directory} holds an interrupted run with other parameters "
@@ -130,8 +144,14 @@ class Journal:
                     f"own configuration, or delete the directory to discard it")
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
-            _write_atomically(record, lambda path: path.write_text(
+            write_atomically(record, lambda path: path.write_text(
                 json.dumps(parameters, sort_keys=True, indent=1)))
+
+    def _damaged(self, path: Path, error, later: str) -> DatasetError:
+        return DatasetError(
+            f"journal file {path} is damaged ({type(error).__name__}: {error}); the journal "
+            f"is only a cache of finished segments, so delete it{later} (or all of "
+            f"{self.directory}) and rerun the same command to compute them again")
 
     def _segments(self, trajectory: int) -> list[Path]:
         return sorted(self.directory.glob(f"t{trajectory:07d}-*.npz"))
@@ -140,42 +160,107 @@ class Journal:
         arrays = {f"snapshot.{k}": v for k, v in snapshots.columns().items()}
         arrays.update({f"state.{k}": v for k, v in checkpoint.state.items()})
         arrays.update(trajectory=checkpoint.trajectory, done=checkpoint.done, step=checkpoint.step)
+        if checkpoint.threads is not None:
+            arrays.update(threads=checkpoint.threads)
         name = f"t{checkpoint.trajectory:07d}-{checkpoint.done:07d}.npz"
+        save_npz(self.directory / name, **arrays)
 
-        def save(path: Path) -> None:
-            with path.open("wb") as handle:
-                np.savez(handle, **arrays)
-
-        _write_atomically(self.directory / name, save)
+    def _load(self, path: Path, trajectory: int, read):
+        """`read(npz)` of one segment file; a truncated or foreign file is a DatasetError."""
+        later = (f" and the later segments of trajectory {trajectory} "
+                 f"(t{trajectory:07d}-*.npz after it)")
+        try:
+            with np.load(path) as data:
+                return read(data)
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise self._damaged(path, error, later) from None
 
     def latest(self, trajectory: int) -> Checkpoint | None:
-        """The checkpoint after the last finished segment of `trajectory`, if any."""
+        """The checkpoint after the last finished segment of `trajectory`, if any; every
+        segment of it is checked to open and to follow on from the one before."""
         segments = self._segments(trajectory)
+        done = 0
+        for path in segments:
+            count, recorded = self._load(path, trajectory, lambda data: (
+                len(data["snapshot.energy"]), int(data["done"])))
+            if recorded != done + count:
+                raise self._damaged(path, ValueError(
+                    f"it ends at snapshot {recorded} and holds {count}, but the segments "
+                    f"before it end at {done}"),
+                    f" and the later segments of trajectory {trajectory}")
+            done = recorded
         if not segments:
             return None
-        with np.load(segments[-1]) as data:
+
+        def checkpoint(data) -> Checkpoint:
             state = {k.removeprefix("state."): data[k] for k in data.files
                      if k.startswith("state.")}
+            threads = int(data["threads"]) if "threads" in data.files else None
             return Checkpoint(int(data["trajectory"]), int(data["done"]), int(data["step"]),
-                              state)
+                              state, threads)
+
+        return self._load(segments[-1], trajectory, checkpoint)
 
     def snapshots(self, trajectory: int):
         """The snapshots of `trajectory`, segment by segment, in order."""
         for path in self._segments(trajectory):
-            with np.load(path) as data:
-                yield Snapshots(**{f.name: data[f"snapshot.{f.name}"]
-                                   for f in fields(Snapshots)})
+            yield self._load(path, trajectory, lambda data: Snapshots(
+                **{f.name: data[f"snapshot.{f.name}"] for f in fields(Snapshots)}))
 
     def remove(self) -> None:
         shutil.rmtree(self.directory)
 
 
-def _write_atomically(path: Path, write) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    write(temporary)
-    with open(temporary, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+@contextmanager
+def lock(output: Path) -> Iterator[Path]:
+    """Hold `<output>.lock` (created exclusively, holding this process id) while the block
+    runs. A lock of a live process is a DatasetError naming it; one whose process is gone is
+    taken over."""
+    path = output.with_name(output.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(path)
+            if holder is not None and _alive(holder):
+                raise DatasetError(
+                    f"{output} is being written by another run (process {holder} holds "
+                    f"{path}); wait for it to finish, or, if process {holder} is not latticeff, "
+                    f"delete {path}") from None
+            path.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(handle, "w") as file:
+            file.write(f"{os.getpid()}\n")
+        break
+    else:
+        raise DatasetError(f"cannot take the lock {path}: other runs keep taking it")
+    try:
+        yield path
+    finally:
+        if _lock_holder(path) == os.getpid():
+            path.unlink(missing_ok=True)
+
+
+def _lock_holder(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    except OSError as error:
+        return error.errno != errno.ESRCH
+    return True
 
 
 @dataclass(frozen=True)
@@ -198,7 +283,13 @@ def generate(config: DatasetConfig, executor: Executor | None = None, *, paralle
              progress: bool = True) -> Summary:
     """Bring `config.output` to `config.trajectories` trajectories (see the module doc).
     `executor` runs the segments (default: in this process), `parallel` of them at once."""
-    output, parameters = config.output, config.parameters
+    output, parameters = check_output_path(config.output), config.parameters
+    with lock(output):
+        return _generate(config, output, parameters, executor, parallel, progress)
+
+
+def _generate(config: DatasetConfig, output: Path, parameters: dict, executor, parallel: int,
+              progress: bool) -> Summary:
     done = 0
     if output.exists():
         header = read_header(output)
@@ -252,7 +343,9 @@ def generate(config: DatasetConfig, executor: Executor | None = None, *, paralle
 
     seeds = np.array([trajectory_seeds(parameters["seed"], t) for t in todo], dtype=np.uint64)
     run = {"trajectories": [todo.start, todo.stop], "started": started, "finished": _now(),
-           "resumed_snapshots": resumed, "host": platform.node(), "code": code_version()}
+           "resumed_snapshots": resumed, "host": platform.node(), "code": code_version(),
+           "torch_threads": sorted({c.threads for c in latest.values()
+                                    if c is not None and c.threads is not None})}
     parts = (part for t in todo for part in journal.snapshots(t))
     append(output, parameters, setup.model.field_shape, parts, seeds, run)
     journal.remove()
