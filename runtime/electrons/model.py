@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from runtime.checks import real_number
-from runtime.electrons.diagonalization import Spectrum, diagonalize
+from runtime.electrons.diagonalization import Spectrum, check_memory, diagonalize
 from runtime.electrons.elastic import Elastic
 from runtime.electrons.ensembles import ensemble
 from runtime.electrons.field import read_field
@@ -74,6 +74,8 @@ class ElectronicModel(ABC):
             )
         self.lattice = lattice
         self.size = lattice.check_size(size)
+        check_memory(lattice.n_sites(self.size) * self.orbitals, np.iscomplexobj(self.vertices),
+                     f"a {'x'.join(map(str, self.size))} {lattice.name} cluster")
         self.t = real_number("t", t)
         self.coupling = real_number(self.coupling_name, coupling)
         self.K0 = real_number("K0", K0)
