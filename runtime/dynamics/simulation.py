@@ -31,6 +31,7 @@ from runtime.dynamics.observables import (
     structure_factor,
 )
 from runtime.errors import SimulationError
+from runtime.files import save_npz, write_atomically
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
         new = integrator.step(state, forces)
         if not (torch.isfinite(new.field).all() and torch.isfinite(new.forces).all()):
             path = output / "last_good_state.npz"
-            np.savez(path, step=step - 1, **state.arrays())
+            save_npz(path, step=step - 1, **state.arrays())
             raise SimulationError(
                 f"the field or force became NaN/infinite at step {step} (time "
                 f"{step * integrator.dt:g}); the last good state (step {step - 1}) is saved in "
@@ -99,21 +100,21 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
             measure(step, state)
         if step in snapshot_steps:
             _plot_field(state.field[0], output / f"snapshot_{step:07d}.png", f"step {step}")
-    np.savez(output / "final_state.npz", step=options.steps, **state.arrays())
+    save_npz(output / "final_state.npz", step=options.steps, **state.arrays())
     trace = Trace(*(np.array([r[i] for r in rows]) for i in range(6)), field=state.field[0])
     _write_observables(trace, profiles, output)
     return trace
 
 
 def _write_observables(trace: Trace, profiles: dict, output: Path) -> None:
-    np.savez(output / "observables.npz", step=trace.step, time=trace.time,
+    save_npz(output / "observables.npz", step=trace.step, time=trace.time,
              energy_per_site=trace.energy_per_site, domain_size=trace.domain_size,
              peak=trace.peak, wavevector=trace.wavevector)
-    (output / "observables.json").write_text(json.dumps({
+    write_atomically(output / "observables.json", lambda path: path.write_text(json.dumps({
         "columns": ["step", "time", "energy_per_site", "domain_size", "peak"],
         "rows": [[int(a), float(b), float(c), float(d), float(e)] for a, b, c, d, e in
                  zip(trace.step, trace.time, trace.energy_per_site, trace.domain_size,
-                     trace.peak)]}, indent=1))
+                     trace.peak)]}, indent=1)))
     plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     shown = sorted(profiles)[:: max(1, len(profiles) // 6)]
