@@ -69,12 +69,66 @@ def _field(spec: str, args):
     raise ValueError(f"unknown field {spec!r}; choose one of {', '.join(FIELDS)}")
 
 
+# The largest neighborhood `inspect decompose` and `generate` take: exact (sympy) projection
+# time grows with the square of the sites (about 20 s for the 1801 sites of 200 square-lattice
+# shells on one core), so larger requests are refused before any work.
+MAX_NEIGHBORHOOD_SITES = 2000
+
+
+def check_neighborhood_size(lattice, shells: int | None, cutoff: float | None,
+                            site: int = 0) -> None:
+    """ValueError if the neighborhood of `shells` (or `cutoff`) holds more than
+    MAX_NEIGHBORHOOD_SITES sites; counted with numpy on a ball of about that many sites."""
+    import math
+
+    import numpy as np
+
+    vectors = np.array(lattice.vectors.evalf(), dtype=float)
+    basis = np.array([[float(x) for x in f] for f in lattice.basis])
+    if not 0 <= site < len(basis) or (shells is not None and shells < 1) or (
+            cutoff is not None and not cutoff > 0):
+        return  # the neighborhood itself reports a bad site, shell count or cutoff
+    d = lattice.dimension
+    ball = math.pi ** (d / 2) / math.gamma(d / 2 + 1)
+    volume = abs(float(np.linalg.det(vectors)))
+    radius = 1.2 * (MAX_NEIGHBORHOOD_SITES * volume / (len(basis) * ball)) ** (1 / d)
+    if cutoff is not None:
+        estimate = len(basis) * ball * float(cutoff) ** d / volume
+        if estimate > 4 * MAX_NEIGHBORHOOD_SITES:
+            raise ValueError(f"--cutoff {cutoff:g} takes about {estimate:.3g} sites; the limit is "
+                             f"{MAX_NEIGHBORHOOD_SITES} (exact decomposition time grows with "
+                             f"the square of the sites); use a cutoff below about "
+                             f"{radius / 1.2:.3g}")
+        radius = max(float(cutoff), 0.0)
+    bound = [int(np.ceil(radius * np.linalg.norm(k))) + 1 for k in np.linalg.inv(vectors).T]
+    cells = np.stack(np.meshgrid(*(np.arange(-b, b + 1) for b in bound), indexing="ij"),
+                     -1).reshape(-1, d)
+    squared = np.concatenate([(((cells + f - basis[site]) @ vectors) ** 2).sum(-1)
+                              for f in basis]).round(9)
+    squared = np.sort(squared[squared <= radius**2 + 1e-9])
+    if cutoff is not None:
+        count, what = len(squared), f"--cutoff {cutoff:g}"
+    else:
+        distances = np.unique(squared[squared > 1e-12])
+        count = len(squared) + 1 if shells > len(distances) else \
+            int(np.searchsorted(squared, distances[shells - 1] + 1e-9, side="right"))
+        what = f"--shells {shells}"
+        largest = int(np.searchsorted(np.searchsorted(squared, distances + 1e-9, side="right"),
+                                      MAX_NEIGHBORHOOD_SITES, side="right"))
+    if count > MAX_NEIGHBORHOOD_SITES:
+        hint = f"use at most {largest} shells" if cutoff is None else "use a smaller cutoff"
+        raise ValueError(f"{what} takes more than {MAX_NEIGHBORHOOD_SITES} sites, the limit of "
+                         f"an exact decomposition (its time grows with the square of the "
+                         f"sites: about 20 s at 1800); {hint} on the {lattice.name} lattice")
+
+
 def _inspect_decompose(args) -> int:
     import sympy as sp
 
     from grouptheory import Lattice, decompose
 
     lattice = Lattice.preset(args.lattice)
+    check_neighborhood_size(lattice, args.shells, args.cutoff, args.site)
     hood = lattice.neighborhood(shells=args.shells, cutoff=args.cutoff, site=args.site)
     result = decompose(hood, _field(args.field, args))
     if args.json:
@@ -106,14 +160,20 @@ def _inspect_decompose(args) -> int:
 
 
 def _dataset(args) -> int:
+    from runtime.app.commands import Interrupted, interrupted_dataset
     from runtime.data.cluster import executor
     from runtime.data.config import load_config
     from runtime.data.generation import generate
 
     config = load_config(args.config).with_overrides(output=args.output,
                                                      trajectories=args.trajectories)
-    with executor(args.scheduler, args.workers) as (pool, parallel):
-        summary = generate(config, pool, parallel=parallel, progress=not args.quiet)
+    try:
+        with executor(args.scheduler, args.workers) as (pool, parallel):
+            summary = generate(config, pool, parallel=parallel, progress=not args.quiet)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise interrupted_dataset(config.output) from None
     print(summary)
     return 0
 
@@ -149,8 +209,10 @@ def _generate(args) -> int:
         return 0
     if not (args.lattice and args.field and args.descriptor):
         raise ValueError("give --lattice, --field and --descriptor (or --catalog / --check)")
-    from grouptheory import build_descriptor
+    from grouptheory import Lattice, build_descriptor
 
+    if args.lattice in Lattice.PRESETS:
+        check_neighborhood_size(Lattice.preset(args.lattice), args.shells, args.cutoff)
     field = _field(args.field, args)
     spec = build_descriptor(args.lattice, field, args.descriptor, shells=args.shells,
                             cutoff=args.cutoff, name=args.name)
@@ -241,6 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # our errors are ValueError subclasses with a fix in them
         print(f"latticeff: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a file the system refused (permissions, I/O): one line too
+        print(f"latticeff: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: what was kept and how to resume
+        message = str(interrupt) or "interrupted"
+        print(f"latticeff: {message}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

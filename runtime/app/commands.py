@@ -9,6 +9,30 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with a message saying what was kept and how to resume (exit code 130)."""
+
+
+def interrupted_dataset(output: Path) -> Interrupted:
+    journal = output.with_name(output.name + ".partial")
+    if journal.is_dir() and any(journal.glob("*.npz")):
+        return Interrupted(f"interrupted: the finished segments are kept in the journal "
+                           f"{journal}; rerun the same command to resume from them")
+    return Interrupted(f"interrupted before any segment was finished; {output} is unchanged; "
+                       f"rerun the same command to start again")
+
+
+def _interrupted_training(model: Path) -> Interrupted:
+    checkpoint = model.with_name(model.name + ".checkpoint")
+    if checkpoint.is_file():
+        return Interrupted(f"interrupted: training state of the last finished epoch is kept in "
+                           f"{checkpoint}; rerun the same command to continue from it")
+    return Interrupted(f"interrupted before the first epoch finished (no checkpoint "
+                       f"{checkpoint} yet); rerun the same command to start again")
+
 
 EPOCHS_HELP = ("training epochs, instead of the config's (a larger number later continues "
                "from the checkpoint)")
@@ -23,7 +47,12 @@ def _train(args) -> int:
     table = read_toml(args.config)
     if args.epochs is not None:
         table["training"] = {**table.get("training", {}), "epochs": args.epochs}
-    output = train_job(table, progress=not args.quiet)
+    try:
+        output = train_job(table, progress=not args.quiet)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise _interrupted_training(Path(str(table.get("output", "model.pt")))) from None
     if os.environ.get("RANK", "0") == "0":  # torchrun starts several processes
         print(f"model written to {output}")
     return 0
@@ -52,9 +81,16 @@ def _run(args) -> int:
     from runtime.app.pipeline import DEFAULT_RUN, run_job
     from runtime.settings import read_toml
 
-    result = run_job(read_toml(args.config or DEFAULT_RUN), workers=args.workers,
-                     progress=not args.quiet, trajectories=args.trajectories,
-                     epochs=args.epochs)
+    try:
+        result = run_job(read_toml(args.config or DEFAULT_RUN), workers=args.workers,
+                         progress=not args.quiet, trajectories=args.trajectories,
+                         epochs=args.epochs)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: finished dataset segments are kept in the journals "
+                          "(<directory>/*.h5.partial) and training in <model>.checkpoint; "
+                          "rerun the same command to resume") from None
     for name, summary in result["results"].items():
         print(f"{name}: test force error RMSE {summary['rmse']:.4g}, sigma "
               f"{summary['sigma']:.4g} (divided by the coupling: sigma "

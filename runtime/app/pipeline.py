@@ -30,6 +30,12 @@ from runtime.dynamics.integrators import INTEGRATORS
 from runtime.dynamics.simulation import SimulationOptions, simulate
 from runtime.electrons.elastic import Elastic
 from runtime.errors import ConfigError
+from runtime.files import (
+    check_output_directory,
+    check_output_path,
+    save_npz,
+    write_atomically,
+)
 from runtime.ml.evaluation import force_errors, plot_histogram, plot_parity
 from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
@@ -55,6 +61,12 @@ def _descriptor(name: str, *, generate_missing: bool = False):
         return generated.load(name)
     except KeyError as error:
         raise ConfigError(error.args[0]) from None
+
+
+def write_json(path: Path, data) -> Path:
+    """`data` as indented JSON at `path`, atomically (`runtime.files.write_atomically`)."""
+    text = json.dumps(data, indent=1)
+    return write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def is_main_process() -> bool:
@@ -104,8 +116,7 @@ def train_job(table: dict, *, progress: bool = True) -> Path:
                     checkpoint=output.with_name(output.name + ".checkpoint"), progress=progress)
     if is_main_process():
         model.save(output)
-        output.with_name(output.stem + ".history.json").write_text(
-            json.dumps(history.__dict__, indent=1))
+        write_json(output.with_name(output.stem + ".history.json"), history.__dict__)
     return output
 
 
@@ -115,6 +126,8 @@ def evaluate_job(model_path, data_path, output=None, *,
     errors.png in `output` (default: next to the model, `evaluation-<data name>`). The
     symmetry error F(g·Φ) against g·F(Φ) over the site group is measured on the first
     `symmetry_snapshots` snapshots (zero to rounding for an invariant descriptor)."""
+    output = check_output_directory(
+        Path(output) if output else Path(model_path).parent / f"evaluation-{Path(data_path).stem}")
     model = ForceField.load(model_path)
     dataset = read_dataset(data_path)
     parameters = dataset.parameters["model"]
@@ -123,8 +136,6 @@ def evaluate_job(model_path, data_path, output=None, *,
     errors = force_errors(model, dataset.fields, dataset.forces,
                           component_names=hamiltonian.force_names,
                           scale=parameters[coupling], scale_name=coupling)
-    output = Path(output) if output else \
-        Path(model_path).parent / f"evaluation-{Path(data_path).stem}"
     output.mkdir(parents=True, exist_ok=True)
     fields = dataset.fields[:symmetry_snapshots]
     symmetry = equivariance_error(model.forces, fields, lattice_actions(
@@ -133,7 +144,7 @@ def evaluate_job(model_path, data_path, output=None, *,
                "descriptor": model.descriptor.name,
                "normalized_by": f"{coupling} = {parameters[coupling]:g}", **errors.summary(),
                "symmetry_error": symmetry}
-    (output / "metrics.json").write_text(json.dumps(summary, indent=1))
+    write_json(output / "metrics.json", summary)
     title = f"{model.descriptor.name} on {Path(data_path).name}"
     plot_parity(errors, output / "parity.png", title)
     plot_histogram(errors, output / "errors.png", title)
@@ -163,6 +174,9 @@ def simulate_settings(table: dict):
     options = from_table(SimulationOptions, table.pop("simulation", {}), "simulation.")
     integrator_table = dict(table.pop("integrator", {}))
     job = from_table(SimulateJob, table)
+    check_backend(job.backend)
+    if job.output:
+        check_output_directory(job.output)
     name = integrator_table.pop("name", None)
     if name not in INTEGRATORS:
         raise ConfigError(f"integrator.name must be one of {', '.join(INTEGRATORS)}, got "
@@ -172,6 +186,43 @@ def simulate_settings(table: dict):
     except (TypeError, ValueError) as error:
         raise ConfigError(f"integrator: {error}") from None
     return job, integrator, options
+
+
+def check_backend(backend: str) -> None:
+    """A ConfigError if `backend` cannot run here: "triton" needs a CUDA GPU or the Triton
+    interpreter (TRITON_INTERPRET=1 in the environment before latticeff starts: slow, for
+    correctness tests)."""
+    if backend == "triton" and os.environ.get("TRITON_INTERPRET") != "1" \
+            and not torch.cuda.is_available():
+        raise ConfigError(
+            "backend = 'triton' needs a CUDA GPU (none is available) or TRITON_INTERPRET=1 set "
+            "in the environment (the slow Triton interpreter); use backend = 'torch' or "
+            "'compiled' on this machine")
+
+
+class _Recorded(TotalForce):
+    """TotalForce that keeps the last field it was evaluated at (saved on Ctrl-C)."""
+
+    field = None
+    calls = 0
+
+    def energy_and_forces(self, field: torch.Tensor):
+        self.field, self.calls = field, self.calls + 1
+        return super().energy_and_forces(field)
+
+
+def _interrupted_simulation(forces: _Recorded, output: Path) -> KeyboardInterrupt:
+    """What an interrupted simulation kept: its last field, saved in `output`."""
+    from runtime.app.commands import Interrupted
+
+    if forces.field is None:
+        return Interrupted(f"simulation interrupted before its first step; {output} holds only "
+                           f"config.json; run the command again to start it")
+    path = save_npz(output / "interrupted_field.npz", field=forces.field.detach().numpy(),
+                    force_evaluations=forces.calls)
+    return Interrupted(f"simulation interrupted after {forces.calls} force evaluations; its last "
+                       f"field is saved in {path} and the snapshots so far are in {output} (a "
+                       f"simulation does not resume: run the command again to start anew)")
 
 
 def simulate_job(table: dict, *, progress: bool = True):
@@ -190,12 +241,16 @@ def simulate_job(table: dict, *, progress: bool = True):
     model.descriptor.check(field)  # a lattice too small for the stencil fails before any output
     output = Path(job.output)
     output.mkdir(parents=True, exist_ok=True)
-    (output / "config.json").write_text(json.dumps({
+    write_json(output / "config.json", {
         **as_table(job), "integrator": table["integrator"],
-        "simulation": as_table(options), "code": code_version()}, indent=1))
-    with torch.no_grad():
-        return simulate(TotalForce(model, elastic), integrator, field, options, output,
-                        seed=job.seed + 1, progress=progress)
+        "simulation": as_table(options), "code": code_version()})
+    forces = _Recorded(model, elastic)
+    try:
+        with torch.no_grad():
+            return simulate(forces, integrator, field, options, output,
+                            seed=job.seed + 1, progress=progress)
+    except KeyboardInterrupt:
+        raise _interrupted_simulation(forces, output) from None
 
 
 @dataclass(frozen=True)
@@ -228,9 +283,13 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
     if epochs is not None:
         sections["training"]["epochs"] = epochs
     job = from_table(RunJob, table)
-    directory = Path(job.directory)
-    for name in (job.descriptor, *job.compare):
-        _descriptor(name, generate_missing=True)
+    directory = check_output_directory(job.directory)
+    for name in ("train.h5", "test.h5"):
+        check_output_path(directory / name)
+    for name in ("simulation", "evaluation-test"):
+        check_output_directory(directory / name)
+    descriptors = [_descriptor(name, generate_missing=True)
+                   for name in (job.descriptor, *job.compare)]
     train_settings({"data": "", "output": "", "descriptor": job.descriptor,
                     "network": sections["network"], "training": sections["training"]})
     if sections["simulate"]:
@@ -240,7 +299,36 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
     test_config = DatasetConfig.from_dict({
         **sections["dataset"], "output": str(directory / "test.h5"),
         "seed": train_config.seed + 1_000_000, "trajectories": job.test_trajectories})
+    check_run_descriptors(descriptors, train_config.parameters["model"],
+                          sections["simulate"].get("size"))
     return job, sections, train_config, test_config
+
+
+def check_run_descriptors(descriptors, model: dict, simulate_size) -> None:
+    """A ConfigError, before any ED time is spent, if a descriptor of a run does not fit its
+    dataset model (lattice, sublattices, field components), or if the dataset lattice
+    (`dataset.model.size`) or the ML dynamics lattice (`simulate.size`) is smaller than the
+    stencil of the descriptor."""
+    options = {key: value for key, value in model.items() if key != "name"}
+    setup = MODELS[model["name"]](**{**options, "size": tuple(options["size"])})
+    for descriptor in descriptors:
+        shape = (setup.lattice.name, setup.lattice.n_sublattices, setup.components)
+        if (descriptor.lattice, descriptor.sublattices, descriptor.components) != shape:
+            raise ConfigError(
+                f"descriptor {descriptor.name} is for a {descriptor.field} field "
+                f"({descriptor.components} components) on the {descriptor.lattice} lattice, but "
+                f"dataset.model is {model['name']} ({setup.components} components) on the "
+                f"{setup.lattice.name} lattice; choose a descriptor for that model")
+        for key, size in (("dataset.model.size", setup.size), ("simulate.size", simulate_size)):
+            if size is None:
+                continue
+            size = tuple(size) if isinstance(size, (list, tuple)) else (size,) * len(
+                descriptor.min_size)
+            if len(size) != len(descriptor.min_size) or any(
+                    n < m for n, m in zip(size, descriptor.min_size)):
+                raise ConfigError(
+                    f"{key} = {list(size)} is smaller than the stencil of descriptor "
+                    f"{descriptor.name}; use at least {list(descriptor.min_size)}")
 
 
 def run_job(table: dict, *, workers: int | None = 0, progress: bool = True,
@@ -266,7 +354,7 @@ def run_job(table: dict, *, workers: int | None = 0, progress: bool = True,
                            "descriptor": name, "network": sections["network"],
                            "training": sections["training"]}, progress=progress)
         summaries[name], evaluations[name] = evaluate_job(model, test_config.output)
-    (directory / "results.json").write_text(json.dumps(summaries, indent=1))
+    write_json(directory / "results.json", summaries)
     model = directory / "model.pt"
     simulation = None
     if sections["simulate"]:
