@@ -21,7 +21,7 @@ from runtime.app.cli import main
 from runtime.data import generation
 from runtime.data.config import DatasetConfig
 from runtime.data.dataset import DatasetError, read_dataset, read_header
-from runtime.dynamics.simulation import MLForces
+from runtime.dynamics.forces import TotalForce
 from runtime.electrons.model import ElectronicModel
 from runtime.errors import ConfigError
 from runtime.ml.forcefield import ForceField
@@ -156,7 +156,7 @@ def trained(tmp_path_factory):
 
 
 def simulate_config(trained, output: Path, where: Path | None = None, **changes) -> Path:
-    data = {"model": str(trained / "model.pt"), "output": str(output), "size": [12, 12],
+    data = {"forcefield": str(trained / "model.pt"), "output": str(output), "size": [12, 12],
             "integrator": {"name": "tdgl", "dt": 0.05},
             "simulation": {"steps": 3, "measure_every": 1}}
     data.update(changes)
@@ -284,7 +284,7 @@ def test_ctrl_c_in_train_names_the_checkpoint(trained, tmp_path, monkeypatch, ca
 
 def test_ctrl_c_in_simulate_saves_the_last_field(trained, tmp_path, monkeypatch, capsys):
     config = simulate_config(trained, tmp_path / "sim")
-    original, calls = MLForces.__call__, []
+    original, calls = TotalForce.energy_and_forces, []
 
     def forces(self, field):
         calls.append(1)
@@ -292,7 +292,7 @@ def test_ctrl_c_in_simulate_saves_the_last_field(trained, tmp_path, monkeypatch,
             raise KeyboardInterrupt
         return original(self, field)
 
-    monkeypatch.setattr(MLForces, "__call__", forces)
+    monkeypatch.setattr(TotalForce, "energy_and_forces", forces)
     assert main(["simulate", str(config), "--quiet"]) == 130
     err = capsys.readouterr().err
     saved = tmp_path / "sim" / "interrupted_field.npz"
@@ -432,7 +432,7 @@ def test_non_finite_numbers_are_refused_while_parsing(tmp_path, trained, capsys,
     simulate = simulate_config(trained, tmp_path / "sim")
     simulate.write_text(simulate.read_text().replace("dt = 0.05", f"dt = {value}"))
     assert main(["simulate", str(simulate), "--quiet"]) == 2
-    one_line_error(capsys, "integrator.dt must be a finite number")
+    one_line_error(capsys, "integrator: ", "dt must be finite")
     run = tomllib.loads((ROOT / "configs" / "run_default.toml").read_text())
     run["directory"] = str(tmp_path / "run")
     run["training"]["learning_rate"] = float(value)
