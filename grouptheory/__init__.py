@@ -8,7 +8,6 @@
     {'A1': 1, 'A2': 1, 'B1': 1, 'B2': 1}
 """
 
-from .catalog import point_group
 from .characters import CharacterTable
 from .clebsch_gordan import ClebschGordanBlock
 from .decomposition import Decomposition, decompose
@@ -18,7 +17,7 @@ from .fields import Field
 from .irreps import Irrep
 from .lattice import Lattice
 from .neighborhood import Neighborhood
-from .pointgroup import ConjugacyClass, PointGroup
+from .pointgroup import ConjugacyClass, PointGroup, point_group
 
 __all__ = [
     "CharacterTable",

@@ -18,6 +18,7 @@ import sympy as sp
 
 from . import exact
 from .errors import LatticeError
+from .neighborhood import Neighborhood
 from .pointgroup import PointGroup
 
 _HALF = sp.Rational(1, 2)
@@ -220,6 +221,4 @@ class Lattice:
     def neighborhood(self, shells: int | None = None, cutoff=None, site: int = 0):
         """The center `site` and all sites of the first `shells` distances (or within
         `cutoff`): see `neighborhood.Neighborhood`."""
-        from .neighborhood import Neighborhood
-
         return Neighborhood(self, site, shells=shells, cutoff=cutoff)
