@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 import sympy as sp
 
-from grouptheory.descriptor import DescriptorSpec, parse_expressions
+from grouptheory.descriptors.spec import DescriptorSpec, parse_expressions
 
 from .printers import TorchPrinter, statements, stencil_lines
 from .triton_kernels import triton_source

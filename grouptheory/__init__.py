@@ -11,7 +11,7 @@
 from .characters import CharacterTable
 from .clebsch_gordan import ClebschGordanBlock
 from .decomposition import Decomposition, decompose
-from .descriptor import DescriptorSpec, build_descriptor
+from .descriptors.spec import DescriptorSpec, build_descriptor
 from .errors import GroupTheoryError, LatticeError, RepresentationError
 from .fields import Field
 from .irreps import Irrep
