@@ -8,12 +8,11 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from . import exact
-from .errors import RepresentationError
 from . import naming
 from .catalog import generators
 from .characters import CharacterTable, decompose_product
 from .clebsch_gordan import clebsch_gordan
+from .errors import RepresentationError
 from .irreps import Irrep, build_irreps
 from .operations import OperationType, classify, close, embed_3d, matrix_key
 

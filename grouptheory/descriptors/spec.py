@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import invariants
-from .acsf import acsf
-from .correlation_matrix import correlation_matrix
 from ..decomposition import decompose
 from ..errors import GroupTheoryError
 from ..fields import Field
 from ..lattice import Lattice
+from . import invariants
+from .acsf import acsf
+from .correlation_matrix import correlation_matrix
 from .stencil import from_decomposition, map_sublattices
 
 FAMILIES = ("power", "bispectrum", "reference", "phase", "corrmatrix", "acsf", "raw")
