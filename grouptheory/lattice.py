@@ -16,8 +16,8 @@ from math import sqrt
 import numpy as np
 import sympy as sp
 
-from . import exact
-from .errors import LatticeError
+from . import exact, numbers
+from .errors import GroupTheoryError, LatticeError
 from .neighborhood import Neighborhood
 from .pointgroup import PointGroup
 
@@ -27,9 +27,10 @@ _ROOT3_2 = sp.sqrt(3) / 2
 
 def _exact(value, what: str) -> sp.Expr:
     """An exact real number; floats are recognised only if they are simple surds."""
-    if isinstance(value, str):
-        value = sp.sympify(value)
-    value = sp.sympify(value)
+    try:
+        value = numbers.to_sympy(value)
+    except GroupTheoryError as error:
+        raise LatticeError(f"{what}: {error}") from None
     if value.is_Float:
         for root in (1, 2, 3, 6):  # q·sqrt(r) with a small denominator q
             q = Fraction(float(value) / sqrt(root)).limit_denominator(1000)
