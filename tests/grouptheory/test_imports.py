@@ -1,7 +1,12 @@
-"""The import structure of `grouptheory`: no cycles between its modules."""
+"""The import structure of `grouptheory`: no cycles between its modules; the sympy-free
+modules load without sympy."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import grouptheory
 
@@ -37,7 +42,10 @@ def _imports(name: str, path: Path) -> set[str]:
 
 
 def _graph() -> dict[str, set[str]]:
-    return {name: _imports(name, path) for name, path in MODULES.items()}
+    graph = {name: _imports(name, path) for name, path in MODULES.items()}
+    # the package's public names import their modules on first use
+    graph["grouptheory"] |= {f"grouptheory.{m}" for m in grouptheory.LAZY.values()}
+    return graph
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -67,8 +75,25 @@ def test_the_graph_sees_relative_and_deferred_imports():
     graph = _graph()
     assert "grouptheory.operations" in graph["grouptheory.catalog"]
     assert "grouptheory.exact" in graph["grouptheory.operations"]  # `from . import exact`
+    assert "grouptheory.descriptors.spec" in graph["grouptheory"]  # lazy public names
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
 def test_no_import_cycle_between_grouptheory_modules():
     assert _cycle(_graph()) is None
+
+
+SYMPY_FREE = ["grouptheory.errors", "grouptheory.numbers"]
+
+
+@pytest.mark.parametrize("module", SYMPY_FREE)
+def test_sympy_free_modules_import_no_sympy(module):
+    code = f"import {module}, sys; assert 'sympy' not in sys.modules, 'sympy was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
+
+
+def test_public_names_resolve_lazily():
+    for name in grouptheory.__all__:
+        assert getattr(grouptheory, name).__module__.startswith("grouptheory.")
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        grouptheory.nope  # noqa: B018
