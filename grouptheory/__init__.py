@@ -33,7 +33,7 @@ LAZY = {
 }
 """Public name → the submodule that defines it."""
 
-__all__ = sorted(LAZY)
+__all__ = sorted(LAZY)  # noqa: PLE0605 (the public names are the keys of LAZY)
 
 
 def __getattr__(name: str):
