@@ -7,8 +7,12 @@ import pytest
 import sympy as sp
 
 from grouptheory import GroupTheoryError, Lattice, LatticeError, numbers
-from grouptheory.descriptors.spec import (DescriptorSpec, build_descriptor, content_hash,
-                                          parse_expressions)
+from grouptheory.descriptors.spec import (
+    DescriptorSpec,
+    build_descriptor,
+    content_hash,
+    parse_expressions,
+)
 
 ATTACK = "__import__('os').system('touch pwned')"
 HOSTILE = {
