@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import sympy as sp
 import torch
 
 import generated
+from grouptheory import numbers
 
 
 def dense_baseline(name: str):
@@ -29,7 +29,7 @@ def dense_baseline(name: str):
     offsets = sorted({tuple(o) for _, _, o, _ in st["taps"][0]})
     w = torch.zeros(len(st["outputs"]), len(offsets), dtype=torch.float64)
     for k, _, o, v in st["taps"][0]:
-        w[k, offsets.index(tuple(o))] += float(sp.sympify(v))
+        w[k, offsets.index(tuple(o))] += float(numbers.to_sympy(v))
     return w, offsets
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
-import sympy as sp
 
-from grouptheory.descriptor import DescriptorSpec, parse_expressions
+from grouptheory import numbers
+from grouptheory.descriptors.spec import DescriptorSpec, parse_expressions
 
 from .printers import TorchPrinter, statements, stencil_lines
 from .triton_kernels import triton_source
@@ -48,7 +48,8 @@ def render(spec: DescriptorSpec) -> str:
     special = spec.data["special"]
     weights = None
     if special:
-        weights = [[repr(float(sp.sympify(w))) for w in row] for row in special["weights"]]
+        weights = [[repr(float(numbers.to_sympy(w))) for w in row]
+                   for row in special["weights"]]
     return _ENV.get_template("descriptor.py.jinja").render(
         spec=spec.data, hash=spec.hash, name=spec.name, n_features=spec.n_features,
         n_outputs=len(st["outputs"]), channels=[tuple(_tuple(x) for x in c)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
+from grouptheory import numbers
+
 
 class TorchPrinter(PythonCodePrinter):
     sqrt = "torch.sqrt"
@@ -65,7 +67,7 @@ def grouped_sum(terms, printer) -> str:
     """Σ c·v as c1*(v_a + v_b - v_c) + c2*(…): one multiplication per distinct |c|."""
     groups: dict = {}
     for value, name in terms:
-        value = sp.sympify(value)
+        value = numbers.to_sympy(value)
         groups.setdefault(abs(value), []).append(("-" if value < 0 else "+", name))
     parts = []
     for magnitude, items in sorted(groups.items(), key=lambda kv: -float(kv[0])):

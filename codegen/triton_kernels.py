@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from grouptheory.descriptor import DescriptorSpec, parse_expressions
+from grouptheory.descriptors.spec import DescriptorSpec, parse_expressions
 
 from .printers import TritonPrinter, balanced, grouped_sum, statements, stencil_lines
 

@@ -14,7 +14,7 @@ from functools import cache
 import sympy as sp
 
 from .errors import GroupTheoryError
-from .operations import classify
+from .operations import classify, close
 
 
 def rotation_z(n: int) -> sp.ImmutableMatrix:
@@ -106,13 +106,6 @@ def generators(name: str, dimension: int = 3) -> tuple[sp.ImmutableMatrix, ...]:
     return table[name]
 
 
-def point_group(name: str, dimension: int = 3):
-    """The named point group (Schoenflies) built from its generators in the standard setting."""
-    from .pointgroup import PointGroup
-
-    return PointGroup.from_generators(generators(name, dimension), dimension=dimension)
-
-
 def fingerprint(kinds) -> tuple[tuple[tuple[int, int], int], ...]:
     """Sorted counts of operation kinds (det, rotation order of the proper part)."""
     return tuple(sorted(Counter(kinds).items()))
@@ -121,8 +114,6 @@ def fingerprint(kinds) -> tuple[tuple[tuple[int, int], int], ...]:
 @cache
 def fingerprints_3d() -> dict[tuple, str]:
     """fingerprint → Schoenflies name for the 32 groups (exact closure of the generators)."""
-    from .pointgroup import close
-
     result = {}
     for name, gens in GENERATORS_3D.items():
         elements = close(gens)

@@ -1,4 +1,5 @@
-"""Errors a user of `grouptheory` can cause, each naming what to fix."""
+"""Errors a user of `grouptheory` can cause, each naming what to fix (sympy-free: the
+numeric lattices of `runtime` raise `LatticeError` too)."""
 
 
 class GroupTheoryError(ValueError):
@@ -6,7 +7,8 @@ class GroupTheoryError(ValueError):
 
 
 class LatticeError(GroupTheoryError):
-    """A lattice that is not a lattice: degenerate vectors, overlapping sites, unknown preset."""
+    """A lattice that is not a lattice (degenerate vectors, overlapping sites, unknown preset)
+    or a periodic cluster too small for it."""
 
 
 class RepresentationError(GroupTheoryError):

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+from sympy.polys.matrices import DomainMatrix
 
 from . import exact
 from .errors import RepresentationError
+from .naming import irrep_label, irrep_sort_key
 from .polynomials import SPACES, PolynomialSpace, character
 
 
@@ -104,8 +106,6 @@ def real_characters(group) -> list[tuple[int, ...]]:
 
 
 def build_irreps(group) -> tuple[Irrep, ...]:
-    from .naming import irrep_label, irrep_sort_key
-
     operations = group.embedded
     field_ = exact.number_field(x for g in operations for x in g)
     traces = [int(sp.nsimplify(g.trace())) for g in operations]
@@ -178,7 +178,5 @@ def _orthonormal_realisation(space, span):
 
 
 def _unit(dim, j, field_):
-    from sympy.polys.matrices import DomainMatrix
-
     return DomainMatrix([[field_.one if i == j else field_.zero] for i in range(dim)],
                         (dim, 1), field_)

@@ -16,19 +16,18 @@ from math import sqrt
 import numpy as np
 import sympy as sp
 
-from . import exact
-from .errors import LatticeError
+from . import exact, numbers, presets
+from .errors import GroupTheoryError, LatticeError
+from .neighborhood import Neighborhood
 from .pointgroup import PointGroup
-
-_HALF = sp.Rational(1, 2)
-_ROOT3_2 = sp.sqrt(3) / 2
 
 
 def _exact(value, what: str) -> sp.Expr:
     """An exact real number; floats are recognised only if they are simple surds."""
-    if isinstance(value, str):
-        value = sp.sympify(value)
-    value = sp.sympify(value)
+    try:
+        value = numbers.to_sympy(value)
+    except GroupTheoryError as error:
+        raise LatticeError(f"{what}: {error}") from None
     if value.is_Float:
         for root in (1, 2, 3, 6):  # q·sqrt(r) with a small denominator q
             q = Fraction(float(value) / sqrt(root)).limit_denominator(1000)
@@ -83,46 +82,42 @@ class Lattice:
         self.species = tuple(species)
         self.name = name or "custom"
 
-    # -- presets -------------------------------------------------------------------------
-    @classmethod
-    def square(cls) -> Lattice:
-        return cls([[1, 0], [0, 1]], name="square")
-
-    @classmethod
-    def triangular(cls) -> Lattice:
-        return cls([[1, 0], [_HALF, _ROOT3_2]], name="triangular")
-
-    @classmethod
-    def honeycomb(cls) -> Lattice:
-        third = sp.Rational(1, 3)
-        return cls([[1, 0], [_HALF, _ROOT3_2]], [(0, 0), (third, third)], name="honeycomb")
-
-    @classmethod
-    def kagome(cls) -> Lattice:
-        return cls([[1, 0], [_HALF, _ROOT3_2]], [(0, 0), (_HALF, 0), (0, _HALF)],
-                   name="kagome")
-
-    @classmethod
-    def cubic(cls) -> Lattice:
-        return cls(sp.eye(3).tolist(), name="cubic")
-
-    @classmethod
-    def bcc(cls) -> Lattice:
-        return cls([[-_HALF, _HALF, _HALF], [_HALF, -_HALF, _HALF], [_HALF, _HALF, -_HALF]],
-                   name="bcc")
-
-    @classmethod
-    def fcc(cls) -> Lattice:
-        return cls([[0, _HALF, _HALF], [_HALF, 0, _HALF], [_HALF, _HALF, 0]], name="fcc")
-
-    PRESETS = ("square", "triangular", "honeycomb", "kagome", "cubic", "bcc", "fcc")
+    # -- presets (the table is `presets.PRESETS`) ---------------------------------------
+    PRESETS = tuple(presets.PRESETS)
 
     @classmethod
     def preset(cls, name: str) -> Lattice:
         """A preset by name: square, triangular, honeycomb, kagome, cubic, bcc, fcc."""
-        if name not in cls.PRESETS:
-            raise LatticeError(f"unknown lattice {name!r}; presets: {', '.join(cls.PRESETS)}")
-        return getattr(cls, name)()
+        vectors, basis = presets.preset(name)
+        return cls(vectors, basis, name=name)
+
+    @classmethod
+    def square(cls) -> Lattice:
+        return cls.preset("square")
+
+    @classmethod
+    def triangular(cls) -> Lattice:
+        return cls.preset("triangular")
+
+    @classmethod
+    def honeycomb(cls) -> Lattice:
+        return cls.preset("honeycomb")
+
+    @classmethod
+    def kagome(cls) -> Lattice:
+        return cls.preset("kagome")
+
+    @classmethod
+    def cubic(cls) -> Lattice:
+        return cls.preset("cubic")
+
+    @classmethod
+    def bcc(cls) -> Lattice:
+        return cls.preset("bcc")
+
+    @classmethod
+    def fcc(cls) -> Lattice:
+        return cls.preset("fcc")
 
     # -- geometry ------------------------------------------------------------------------
     @property
@@ -220,6 +215,4 @@ class Lattice:
     def neighborhood(self, shells: int | None = None, cutoff=None, site: int = 0):
         """The center `site` and all sites of the first `shells` distances (or within
         `cutoff`): see `neighborhood.Neighborhood`."""
-        from .neighborhood import Neighborhood
-
         return Neighborhood(self, site, shells=shells, cutoff=cutoff)

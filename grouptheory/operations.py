@@ -4,6 +4,8 @@ Classification is by the rotation angle and axis of the proper part P = det(g)·
 lattices an operation g2 acts on (x, y) and is embedded as diag(g2, det g2): a 2D mirror line
 becomes the two-fold rotation about that line, which is the paper's convention (square → D4,
 with C2' and C2'' axes in the plane), and z transforms like the pseudo-scalar (A2 of D4).
+`close` generates the finite group of a set of exact operations; `matrix_key` identifies an
+operation by its rounded float entries.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from math import atan2, pi
 
 import numpy as np
 import sympy as sp
+
+from . import exact
+from .errors import RepresentationError
 
 _TOL = 1e-9
 
@@ -122,3 +127,35 @@ def classify(matrix) -> OperationType:
     if abs(float(frac) * 2 * pi - theta) > 1e-6:
         raise ValueError(f"rotation angle {theta} is not a rational multiple of 2π")
     return OperationType(det, frac.denominator, frac.numerator, tuple(float(x) for x in canon))
+
+
+def matrix_key(matrix: np.ndarray) -> tuple:
+    """A hashable float key of a matrix (rounded to 8 digits, no negative zeros)."""
+    return tuple(np.round(np.asarray(matrix, dtype=float).ravel(), 8) + 0.0)
+
+
+def close(generators, dimension: int | None = None) -> list[sp.ImmutableMatrix]:
+    """All products of `generators` (exact), identity first, then in breadth-first order."""
+    generators = [sp.ImmutableMatrix(g) for g in generators]
+    if dimension is None:
+        dimension = generators[0].shape[0] if generators else 3
+    field = exact.number_field(x for g in generators for x in g)
+    gens = [(exact.domain_matrix(g, field), np.array(g.evalf(), dtype=float))
+            for g in generators]
+    identity = (exact.domain_matrix(sp.eye(dimension), field), np.eye(dimension))
+    elements, seen, frontier = [identity], {matrix_key(identity[1])}, [identity]
+    while frontier:
+        new = []
+        for g, gf in frontier:
+            for h, hf in gens:
+                found = matrix_key(gf @ hf)
+                if found not in seen:
+                    seen.add(found)
+                    new.append((g * h, gf @ hf))
+                    if len(seen) > 48:
+                        raise RepresentationError(
+                            "generators do not close to a crystallographic point group "
+                            "(more than 48 elements)")
+        elements += new
+        frontier = new
+    return [exact.to_sympy(g) for g, _ in elements]

@@ -8,40 +8,13 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from . import exact
+from . import naming
+from .catalog import generators
+from .characters import CharacterTable, decompose_product
+from .clebsch_gordan import clebsch_gordan
 from .errors import RepresentationError
-from .operations import OperationType, classify, embed_3d
-
-
-def _key(matrix: np.ndarray) -> tuple:
-    return tuple(np.round(np.asarray(matrix, dtype=float).ravel(), 8) + 0.0)
-
-
-def close(generators, dimension: int | None = None) -> list[sp.ImmutableMatrix]:
-    """All products of `generators` (exact), identity first, then in breadth-first order."""
-    generators = [sp.ImmutableMatrix(g) for g in generators]
-    if dimension is None:
-        dimension = generators[0].shape[0] if generators else 3
-    field = exact.number_field(x for g in generators for x in g)
-    gens = [(exact.domain_matrix(g, field), np.array(g.evalf(), dtype=float))
-            for g in generators]
-    identity = (exact.domain_matrix(sp.eye(dimension), field), np.eye(dimension))
-    elements, seen, frontier = [identity], {_key(identity[1])}, [identity]
-    while frontier:
-        new = []
-        for g, gf in frontier:
-            for h, hf in gens:
-                key = _key(gf @ hf)
-                if key not in seen:
-                    seen.add(key)
-                    new.append((g * h, gf @ hf))
-                    if len(seen) > 48:
-                        raise RepresentationError(
-                            "generators do not close to a crystallographic point group "
-                            "(more than 48 elements)")
-        elements += new
-        frontier = new
-    return [exact.to_sympy(g) for g, _ in elements]
+from .irreps import Irrep, build_irreps
+from .operations import OperationType, classify, close, embed_3d, matrix_key
 
 
 @dataclass(frozen=True)
@@ -73,8 +46,6 @@ class PointGroup:
     """
 
     def __init__(self, elements, dimension: int, reference=(1.0, 0.0, 0.0)):
-        from . import naming
-
         elements = sorted((sp.ImmutableMatrix(g) for g in elements),
                           key=lambda g: g != sp.eye(dimension))  # identity first
         if not elements or elements[0] != sp.eye(dimension):
@@ -83,14 +54,14 @@ class PointGroup:
         self.reference = tuple(float(x) for x in reference)
         types = [classify(g) for g in elements]
         floats = np.array([np.array(g.evalf(), dtype=float) for g in elements])
-        index = {_key(g): i for i, g in enumerate(floats)}
+        index = {matrix_key(g): i for i, g in enumerate(floats)}
         if len(index) != len(elements):
             raise RepresentationError("repeated elements in a point group")
         table = np.empty((len(elements),) * 2, dtype=np.int64)
         for a, ga in enumerate(floats):
             for b, gb in enumerate(floats):
                 try:
-                    table[a, b] = index[_key(ga @ gb)]
+                    table[a, b] = index[matrix_key(ga @ gb)]
                 except KeyError:
                     raise RepresentationError("the matrices are not closed under products")
         self.name = naming.identify([t.kind for t in types], dimension, floats)
@@ -154,14 +125,10 @@ class PointGroup:
     @cached_property
     def irreps(self):
         """Real (physically) irreducible representations, in standard table order."""
-        from .irreps import build_irreps
-
         return build_irreps(self)
 
     def irrep(self, name):
         """The irrep called `name` (or the irrep itself)."""
-        from .irreps import Irrep
-
         if isinstance(name, Irrep):
             return name
         for irrep in self.irreps:
@@ -171,21 +138,20 @@ class PointGroup:
         raise RepresentationError(f"{self.name} has no irrep {name!r}; its irreps: {known}")
 
     def character_table(self):
-        from .characters import CharacterTable
-
         return CharacterTable(self)
 
     def product(self, a, b):
         """Decomposition of a⊗b: {irrep name: multiplicity}, in table order."""
-        from .characters import decompose_product
-
         return decompose_product(self, self.irrep(a), self.irrep(b))
 
     def clebsch_gordan(self, a, b):
         """Exact CG blocks of a⊗b (see `clebsch_gordan.clebsch_gordan`)."""
-        from .clebsch_gordan import clebsch_gordan
-
         return clebsch_gordan(self, self.irrep(a), self.irrep(b))
+
+
+def point_group(name: str, dimension: int = 3) -> PointGroup:
+    """The named point group (Schoenflies) built from its generators in the standard setting."""
+    return PointGroup.from_generators(generators(name, dimension), dimension=dimension)
 
 
 def _conjugacy_classes(table: np.ndarray) -> list[list[int]]:

@@ -1,12 +1,12 @@
 """Numeric geometry of the preset lattices: primitive vectors, basis sites, periodic bonds.
 
-`runtime` may not import the exact (sympy) lattices of `grouptheory`; the presets here follow
-the same conventions in float64: primitive vectors are the rows of `vectors` (Cartesian), basis
-sites are given in fractional coordinates of those vectors.
+`runtime` may not import the exact (sympy) lattices of `grouptheory`; the presets here are the
+sympy-free table `grouptheory.presets` in float64: primitive vectors are the rows of `vectors`
+(Cartesian), basis sites are given in fractional coordinates of those vectors.
 
 A periodic cluster has `size[k]` cells along lattice vector `k`. Its sites are indexed like the
 field layout `(*cells, sublattice)` flattened in C order, i.e.
-`index = ravel_multi_index((*cell, sublattice), (*size, n_sublattices))`.
+`index = ravel_multi_index((*cell, sublattice), (*size, sublattices))`.
 """
 
 from __future__ import annotations
@@ -16,21 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_HALF_SQRT3 = np.sqrt(3.0) / 2.0
-_TRIANGULAR = ((1.0, 0.0), (0.5, _HALF_SQRT3))
+from grouptheory import numbers, presets
+from grouptheory.errors import LatticeError
 
-# name -> (primitive vectors as rows, basis sites in fractional coordinates)
-_PRESETS = {
-    "square": (((1.0, 0.0), (0.0, 1.0)), ((0.0, 0.0),)),
-    "triangular": (_TRIANGULAR, ((0.0, 0.0),)),
-    "honeycomb": (_TRIANGULAR, ((0.0, 0.0), (1 / 3, 1 / 3))),
-    "kagome": (_TRIANGULAR, ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5))),
-    "cubic": (((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)), ((0.0, 0.0, 0.0),)),
-    "bcc": (((-0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.5, 0.5, -0.5)), ((0.0, 0.0, 0.0),)),
-    "fcc": (((0.0, 0.5, 0.5), (0.5, 0.0, 0.5), (0.5, 0.5, 0.0)), ((0.0, 0.0, 0.0),)),
-}
-
-PRESETS: tuple[str, ...] = tuple(_PRESETS)
+PRESETS: tuple[str, ...] = tuple(presets.PRESETS)
 """Names accepted by `Lattice.preset`."""
 
 _TOL = 1e-8  # distances closer than this (in units of the lattice constant) are equal
@@ -66,20 +55,20 @@ class Lattice:
         vectors = np.array(self.vectors, dtype=np.float64)
         basis = np.array(self.basis, dtype=np.float64)
         if vectors.ndim != 2 or vectors.shape[0] != vectors.shape[1] or vectors.shape[0] == 0:
-            raise ValueError(
+            raise LatticeError(
                 f"lattice vectors must be a square (dim, dim) array, got {vectors.shape}"
             )
         if abs(np.linalg.det(vectors)) < _TOL:
-            raise ValueError("lattice vectors are linearly dependent; give dim independent rows")
+            raise LatticeError("lattice vectors are linearly dependent; give dim independent rows")
         if basis.ndim != 2 or basis.shape[1] != vectors.shape[0] or basis.shape[0] == 0:
-            raise ValueError(
-                f"basis must be an (n_sublattices, {vectors.shape[0]}) array of fractional "
+            raise LatticeError(
+                f"basis must be an (sublattices, {vectors.shape[0]}) array of fractional "
                 f"coordinates, got shape {basis.shape}"
             )
         basis = basis % 1.0
         basis[np.isclose(basis, 1.0, atol=_TOL)] = 0.0
         if len(np.unique(np.round(basis / _TOL).astype(np.int64), axis=0)) != len(basis):
-            raise ValueError("two basis sites coincide (fractional coordinates modulo 1)")
+            raise LatticeError("two basis sites coincide (fractional coordinates modulo 1)")
         for array in (vectors, basis):
             array.setflags(write=False)
         object.__setattr__(self, "vectors", vectors)
@@ -88,39 +77,38 @@ class Lattice:
     @classmethod
     def preset(cls, name: str) -> Lattice:
         """The preset lattice called `name` (one of `PRESETS`)."""
-        if name not in _PRESETS:
-            raise ValueError(f"unknown lattice {name!r}; known lattices: {', '.join(PRESETS)}")
-        vectors, basis = _PRESETS[name]
-        return cls(name, np.array(vectors), np.array(basis))
+        vectors, basis = presets.preset(name)
+        return cls(name, _floats(vectors), _floats(basis))
 
     @property
-    def dim(self) -> int:
+    def dimension(self) -> int:
         return self.vectors.shape[0]
 
     @property
-    def n_sublattices(self) -> int:
+    def sublattices(self) -> int:
         return self.basis.shape[0]
 
     def __repr__(self) -> str:
-        return f"Lattice({self.name!r}, dim={self.dim}, n_sublattices={self.n_sublattices})"
+        return (f"Lattice({self.name!r}, dimension={self.dimension}, "
+                f"sublattices={self.sublattices})")
 
     def check_size(self, size: int | tuple[int, ...]) -> tuple[int, ...]:
-        """`size` as a tuple of `dim` positive cell counts (an int: the same along every vector)."""
-        entries = (size,) * self.dim if isinstance(size, (int, np.integer)) else tuple(size)
-        if len(entries) != self.dim or not all(
+        """`size` as `dimension` positive cell counts (an int: the same along every vector)."""
+        entries = (size,) * self.dimension if isinstance(size, (int, np.integer)) else tuple(size)
+        if len(entries) != self.dimension or not all(
             isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in entries
         ):
-            raise ValueError(
-                f"size of the periodic {self.name} cluster must be {self.dim} positive integers "
-                f"(cells along each lattice vector), got {size!r}"
+            raise LatticeError(
+                f"size of the periodic {self.name} cluster must be {self.dimension} positive "
+                f"integers (cells along each lattice vector), got {size!r}"
             )
         return tuple(int(n) for n in entries)
 
     def n_sites(self, size: int | tuple[int, ...]) -> int:
-        return int(np.prod(self.check_size(size))) * self.n_sublattices
+        return int(np.prod(self.check_size(size))) * self.sublattices
 
     def positions(self, size: int | tuple[int, ...]) -> np.ndarray:
-        """Cartesian site positions, shape `(*size, n_sublattices, dim)`."""
+        """Cartesian site positions, shape `(*size, sublattices, dim)`."""
         size = self.check_size(size)
         cells = np.stack(np.meshgrid(*map(np.arange, size), indexing="ij"), axis=-1)
         fractional = cells[..., None, :] + self.basis
@@ -133,12 +121,12 @@ class Lattice:
     def bonds(self, size: int | tuple[int, ...], shell: int = 1) -> Bonds:
         """The bonds of neighbour shell `shell` (1 = nearest neighbours) on a periodic cluster.
 
-        Raises ValueError if the cluster is so small that two different neighbour displacements
+        Raises LatticeError if the cluster is so small that two different neighbour displacements
         of shells <= `shell` reach the same site (or a site itself) through the boundary.
         """
         size = self.check_size(size)
         if not isinstance(shell, (int, np.integer)) or isinstance(shell, bool) or shell < 1:
-            raise ValueError(
+            raise LatticeError(
                 f"shell must be a positive integer (1 = nearest neighbours), got {shell!r}"
             )
         source, target, offsets, radii, shell_of = self._neighbour_table(shell)
@@ -149,8 +137,8 @@ class Lattice:
         )
         source, target, offsets = source[keep], target[keep], offsets[keep]
 
-        cells = np.indices(size).reshape(self.dim, -1).T  # (n_cells, dim), C order
-        shape = (*size, self.n_sublattices)
+        cells = np.indices(size).reshape(self.dimension, -1).T  # (n_cells, dim), C order
+        shape = (*size, self.sublattices)
         i = np.ravel_multi_index((*cells.T[:, None, :], source[:, None]), shape)
         wrapped = (cells[None, :, :] + offsets[:, None, :]) % np.array(size)
         j = np.ravel_multi_index((*np.moveaxis(wrapped, -1, 0), target[:, None]), shape)
@@ -167,12 +155,12 @@ class Lattice:
     def _neighbour_table(self, shells: int):
         """All displacements (source sublattice, target sublattice, cell offset R) with distance
         up to that of the `shells`-th shell, their shell numbers and the shell distances."""
-        n_sub = self.n_sublattices
+        n_sub = self.sublattices
         # every point with |R|_inf > m is farther than m * smallest singular value (basis in [0,1))
         smallest = np.linalg.svd(self.vectors, compute_uv=False).min()
         m = shells
         while True:
-            offsets = np.array(list(itertools.product(range(-m, m + 1), repeat=self.dim)))
+            offsets = np.array(list(itertools.product(range(-m, m + 1), repeat=self.dimension)))
             source, target, cell = (
                 a.reshape(-1)
                 for a in np.meshgrid(*map(np.arange, (n_sub, n_sub, len(offsets))), indexing="ij")
@@ -191,10 +179,10 @@ class Lattice:
 
     def _check_periodic(self, size, shell, source, target, offsets) -> None:
         wrapped = offsets % np.array(size)
-        for s in range(self.n_sublattices):
+        for s in range(self.sublattices):
             rows = np.flatnonzero(source == s)
             # the site itself is the key (s, 0): a neighbour wrapping onto it clashes with it
-            itself = np.zeros((1, 1 + self.dim), dtype=int)
+            itself = np.zeros((1, 1 + self.dimension), dtype=int)
             itself[0, 0] = s
             keys = np.vstack([itself, np.column_stack([target[rows], wrapped[rows]])])
             _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
@@ -206,18 +194,22 @@ class Lattice:
             b = offsets[rows[second - 1]]
             if first == 0:
                 a, what = (
-                    np.zeros(self.dim, dtype=int),
+                    np.zeros(self.dimension, dtype=int),
                     f"the offset {_fmt(b)} wraps onto the site itself",
                 )
             else:
                 a = offsets[rows[first - 1]]
                 what = f"the offsets {_fmt(a)} and {_fmt(b)} reach the same site"
             directions = ", ".join(f"a{k + 1}" for k in np.flatnonzero(a != b))
-            raise ValueError(
+            raise LatticeError(
                 f"periodic size {size} is too small for shell-{shell} bonds on the {self.name} "
                 f"lattice: from sublattice {s}, {what} through the boundary; use more cells "
                 f"along {directions} (e.g. at least 3 for nearest neighbours on square or cubic)"
             )
+
+
+def _floats(rows) -> np.ndarray:
+    return np.array([[numbers.to_float(x) for x in row] for row in rows])
 
 
 def _fmt(offset: np.ndarray) -> tuple[int, ...]:

@@ -60,6 +60,6 @@ class JahnTeller(ElectronicModel):
                 f"hoppings of eq. 85); the {self.lattice.name} lattice has others. Use 'square' "
                 f"or 'cubic'"
             )
-        x, y, z = np.pad(direction, ((0, 0), (0, 3 - self.lattice.dim))).T
+        x, y, z = np.pad(direction, ((0, 0), (0, 3 - self.lattice.dimension))).T
         u = np.stack([np.sqrt(3.0) / 2 * (x**2 - y**2), z**2 - (x**2 + y**2) / 2], axis=1)
         return -(4 * self.t / 3) * u[:, :, None] * u[:, None, :]

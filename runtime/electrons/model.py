@@ -84,7 +84,7 @@ class ElectronicModel(ABC):
         self.elastic = Elastic(lattice, self.size, self.K0, self.K1, bonds=self.bonds)
         self.n_sites = lattice.n_sites(self.size)
         self.n_states = self.n_sites * self.orbitals
-        self.field_shape = (*self.size, lattice.n_sublattices, self.components)
+        self.field_shape = (*self.size, lattice.sublattices, self.components)
         self.dtype = torch.complex128 if np.iscomplexobj(self.vertices) else torch.float64
 
         self._hopping = self._assemble_hopping()

@@ -6,13 +6,9 @@ import sympy as sp
 
 from grouptheory import exact
 
-from .conftest import GROUPS_3D, PRESETS, as_domain, group3, preset_group
+from .conftest import as_domain, distinct_groups, group3, preset_group
 
-ALL = [("group", n) for n in GROUPS_3D] + [("lattice", n) for n in PRESETS]
-
-
-def get(kind, name):
-    return group3(name) if kind == "group" else preset_group(name)
+ALL = list(distinct_groups())
 
 
 def generating_set(group):
@@ -30,11 +26,11 @@ def generating_set(group):
     return chosen
 
 
-@pytest.mark.parametrize("kind,name", ALL)
-def test_cg_intertwine_and_form_an_orthogonal_matrix(kind, name):
+@pytest.mark.parametrize("label", ALL)
+def test_cg_intertwine_and_form_an_orthogonal_matrix(label):
     """Exact on a generating set (the irreps are exact homomorphisms, tested elsewhere, so
     this proves it for every g), and in float64 for every element."""
-    group = get(kind, name)
+    group = distinct_groups()[label]
     gens = generating_set(group)
     floats = {i.name: [np.array(m.evalf(), dtype=float) for m in i.matrices]
               for i in group.irreps}

@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from grouptheory import DescriptorSpec, Field, GroupTheoryError, build_descriptor
+from grouptheory import (
+    DescriptorSpec,
+    Field,
+    GroupTheoryError,
+    Lattice,
+    build_descriptor,
+    decompose,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +44,18 @@ def test_hash_changes_with_any_content():
 def test_families_and_their_sizes():
     power = build_descriptor("square", "scalar", "power", shells=2)
     cross = build_descriptor("square", "scalar", "power", shells=2, cross=True)
-    assert power.n_features == 7 and cross.n_features == 7 + 3 + 1  # p^{A1,r,r'}, p^{E,1,2}
+    # one p^{Γ,r} per irrep copy; cross adds p^{Γ,r,r'} for each pair of copies r < r'
+    copies = decompose(Lattice.square().neighborhood(shells=2), Field.scalar()).multiplicities
+    assert power.n_features == sum(copies.values()) == 7
+    assert cross.n_features == sum(m * (m + 1) // 2 for m in copies.values()) == 7 + 3 + 1
     few = build_descriptor("square", "scalar", "bispectrum", shells=2, max_copy=1)
     more = build_descriptor("square", "scalar", "bispectrum", shells=2, max_copy=2)
     assert few.n_features < more.n_features
     phase = build_descriptor("square", Field.spin(), "phase", shells=2)
     assert any(n.startswith("eta(") for n in phase.feature_names)
     corr = build_descriptor("square", "scalar", "corrmatrix", shells=2)
-    assert corr.data["special"]["kind"] == "eigvalsh" and corr.n_features == 9
+    assert corr.data["special"]["kind"] == "eigvalsh"
+    assert corr.n_features == corr.data["neighborhood"]["sites"] == 9  # one λ per site
 
 
 def test_bad_requests():

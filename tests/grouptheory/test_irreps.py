@@ -6,14 +6,10 @@ from sympy.polys.matrices import DomainMatrix
 
 from grouptheory import Lattice, RepresentationError, exact
 
-from .conftest import GROUPS_3D, PRESETS, as_domain, group3, preset_group
+from .conftest import GROUPS_3D, as_domain, distinct_groups, group3
 
-ALL = [("group", n) for n in GROUPS_3D] + [("lattice", n) for n in PRESETS]
+ALL = list(distinct_groups())
 COMPLEX_PAIRS = {"C3", "C4", "C6", "S4", "S6", "C3h", "C4h", "C6h", "T", "Th"}
-
-
-def get(kind, name):
-    return group3(name) if kind == "group" else preset_group(name)
 
 
 def _domain_irreps(group):
@@ -25,9 +21,9 @@ def _domain_irreps(group):
     return out, field
 
 
-@pytest.mark.parametrize("kind,name", ALL)
-def test_homomorphism_and_orthogonality_exact(kind, name):
-    group = get(kind, name)
+@pytest.mark.parametrize("label", ALL)
+def test_homomorphism_and_orthogonality_exact(label):
+    group = distinct_groups()[label]
     reps, _ = _domain_irreps(group)
     for irrep in group.irreps:
         d = reps[irrep.name]
@@ -39,9 +35,9 @@ def test_homomorphism_and_orthogonality_exact(kind, name):
                 assert d[g] * d[h] == d[group.table[g, h]]
 
 
-@pytest.mark.parametrize("kind,name", ALL)
-def test_characters_sum_rules(kind, name):
-    group = get(kind, name)
+@pytest.mark.parametrize("label", ALL)
+def test_characters_sum_rules(label):
+    group = distinct_groups()[label]
     sizes = [c.size for c in group.classes]
     n = group.order
     irreps = group.irreps
@@ -60,11 +56,11 @@ def test_characters_sum_rules(kind, name):
             assert column == expected
 
 
-@pytest.mark.parametrize("kind,name", ALL)
-def test_great_orthogonality(kind, name):
+@pytest.mark.parametrize("label", ALL)
+def test_great_orthogonality(label):
     """Σ_g D_a(g) ⊗ D_b(g) = 0 for a ≠ b; for a = b it is |G|/d times the projector onto the
     commutant: vec(I) vec(I)ᵀ, plus vec(J) vec(J)ᵀ for a complex pair (J a complex structure)."""
-    group = get(kind, name)
+    group = distinct_groups()[label]
     reps, field = _domain_irreps(group)
     for a in group.irreps:
         for b in group.irreps:
@@ -86,11 +82,11 @@ def test_great_orthogonality(kind, name):
             assert total == exact.domain_matrix(expected, field)
 
 
-@pytest.mark.parametrize("kind,name", ALL)
-def test_class_sums_act_as_scalars(kind, name):
+@pytest.mark.parametrize("label", ALL)
+def test_class_sums_act_as_scalars(label):
     """Σ_{g∈C} D(g) = |C| χ(C)/d · 1 for real-type irreps (Schur), and class sums
     multiply with non-negative integer structure constants."""
-    group = get(kind, name)
+    group = distinct_groups()[label]
     for irrep in group.irreps:
         if irrep.complex_pair:
             continue

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grouptheory import Lattice, LatticeError
+from grouptheory import Lattice, LatticeError, point_group
 
 from .conftest import PRESETS
 
@@ -47,6 +47,14 @@ def test_presets_get_their_group_from_geometry(name):
     assert group.name == EXPECTED[name]
     for op in group.elements:
         _maps_lattice_onto_itself(lattice, op, 0)
+
+
+def test_cubic_presets_have_oh_in_the_standard_setting():
+    """So the irreps and CG of their site groups are those of point_group("Oh"), tested once
+    (conftest.distinct_groups)."""
+    oh = set(point_group("Oh").elements)
+    for name in ("cubic", "bcc", "fcc"):
+        assert set(Lattice.preset(name).site_group().elements) == oh
 
 
 def test_every_site_of_multi_site_presets():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grouptheory import PointGroup, RepresentationError, point_group
-from grouptheory.catalog import ORDERS_3D, GroupTheoryError
+from grouptheory import GroupTheoryError, PointGroup, RepresentationError, point_group
+from grouptheory.catalog import ORDERS_3D
 
 from .conftest import GROUPS_2D, GROUPS_3D, as_domain, group2, group3
 

@@ -41,7 +41,7 @@ def test_presets_follow_the_shared_conventions():
 @pytest.mark.parametrize("name", PRESETS)
 def test_nearest_neighbour_bonds(name):
     lattice = Lattice.preset(name)
-    size = (4,) * lattice.dim
+    size = (4,) * lattice.dimension
     bonds = lattice.bonds(size)
     z, distance = NEAREST[name]
     n_sites = lattice.n_sites(size)
@@ -60,11 +60,11 @@ def test_nearest_neighbour_bonds(name):
 def test_site_index_follows_the_field_layout(name):
     """r_source + bond vector = r_target up to a translation of the periodic supercell."""
     lattice = Lattice.preset(name)
-    size = (3, 4, 5)[: lattice.dim]
+    size = (3, 4, 5)[: lattice.dimension]
     positions = lattice.positions(size)
-    assert positions.shape == (*size, lattice.n_sublattices, lattice.dim)
-    np.testing.assert_allclose(positions[(1,) * lattice.dim + (0,)], lattice.vectors.sum(0))
-    flat = positions.reshape(-1, lattice.dim)
+    assert positions.shape == (*size, lattice.sublattices, lattice.dimension)
+    np.testing.assert_allclose(positions[(1,) * lattice.dimension + (0,)], lattice.vectors.sum(0))
+    flat = positions.reshape(-1, lattice.dimension)
     bonds = lattice.bonds(size)
     mismatch = flat[bonds.source] + bonds.vectors - flat[bonds.target]
     in_supercell_units = mismatch @ np.linalg.inv(lattice.vectors) / np.array(size)
@@ -83,7 +83,7 @@ def test_site_index_follows_the_field_layout(name):
 def test_further_shells(name, distances, counts):
     lattice = Lattice.preset(name)
     np.testing.assert_allclose(lattice.shell_distances(3), distances)
-    size = (6,) * lattice.dim
+    size = (6,) * lattice.dimension
     for shell, (distance, z) in enumerate(zip(distances, counts, strict=True), start=1):
         bonds = lattice.bonds(size, shell=shell)
         assert bonds.shell == shell

@@ -174,7 +174,7 @@ def test_holstein_uniform_field_gives_the_tight_binding_bands(name, size, keywor
     np.testing.assert_allclose(result.eigenvalues, np.sort(levels), atol=1e-12)
     assert result.energy.item() == pytest.approx(ensemble_energy(levels, keywords), abs=1e-10)
     # translation invariance: the same density on every site of a sublattice
-    density = result.density[..., 0, 0].reshape(-1, model.lattice.n_sublattices)
+    density = result.density[..., 0, 0].reshape(-1, model.lattice.sublattices)
     np.testing.assert_allclose(density, density[:1].expand_as(density), atol=1e-10)
 
 

@@ -18,3 +18,15 @@ def test_runtime_presets_match_grouptheory(name):
 
 def test_same_preset_names():
     assert set(lattices.PRESETS) == set(grouptheory.Lattice.PRESETS)
+
+
+@pytest.mark.parametrize("name", lattices.PRESETS)
+def test_same_attribute_names(name):
+    exact, numeric = grouptheory.Lattice.preset(name), lattices.Lattice.preset(name)
+    assert (numeric.dimension, numeric.sublattices) == (exact.dimension, exact.sublattices)
+
+
+def test_same_error_for_an_unknown_preset():
+    for preset in (grouptheory.Lattice.preset, lattices.Lattice.preset):
+        with pytest.raises(grouptheory.LatticeError, match="unknown lattice 'hexagon'; known"):
+            preset("hexagon")

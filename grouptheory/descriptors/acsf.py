@@ -21,7 +21,7 @@ from math import exp, sqrt
 
 import numpy as np
 
-from .errors import GroupTheoryError
+from ..errors import GroupTheoryError
 from .invariants import y
 from .stencil import LinearStage, canonical
 

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from .errors import GroupTheoryError
+from ..errors import GroupTheoryError
 
 
 def canonical(offset: tuple[int, ...]) -> bool:

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .. import numbers
+from ..decomposition import decompose
+from ..errors import GroupTheoryError
+from ..fields import Field
+from ..lattice import Lattice
 from . import invariants
 from .acsf import acsf
 from .correlation_matrix import correlation_matrix
-from .decomposition import decompose
-from .errors import GroupTheoryError
-from .fields import Field
-from .lattice import Lattice
 from .stencil import from_decomposition, map_sublattices
 
 FAMILIES = ("power", "bispectrum", "reference", "phase", "corrmatrix", "acsf", "raw")
@@ -62,10 +63,13 @@ class DescriptorSpec:
 
     @classmethod
     def from_json(cls, text: str) -> DescriptorSpec:
+        """The spec written by `to_json`; refused unless it carries its matching hash."""
         data = json.loads(text)
         stated = data.pop("hash", None)
         spec = cls(data)
-        if stated is not None and stated != spec.hash:
+        if stated is None:
+            raise GroupTheoryError("descriptor spec has no hash: write it with to_json()")
+        if stated != spec.hash:
             raise GroupTheoryError("descriptor spec is corrupt: its content does not match "
                                    "its hash")
         return spec
@@ -160,9 +164,9 @@ def build_descriptor(lattice, field, family: str, shells: int | None = None, cut
     return DescriptorSpec(data)
 
 
-def parse_expressions(spec: DescriptorSpec) -> list[sp.Expr]:
-    """The stage-3 expressions as sympy objects in the symbols y0, y1, … (codegen)."""
+def parse_expressions(spec: DescriptorSpec) -> list[sp.Expr | None]:
+    """The stage-3 expressions as sympy objects in the symbols y0, y1, … (codegen), read
+    by the restricted parser of `numbers`: the text of a spec is never evaluated as code."""
     n = len(spec.data["stencil"]["outputs"])
-    local = {f"y{k}": sp.Symbol(f"y{k}", real=True) for k in range(n)}
-    return [None if e is None else sp.sympify(e, locals=local)
+    return [None if e is None else numbers.to_expression(e, n)
             for e in spec.data["expressions"]]
