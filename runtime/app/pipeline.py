@@ -312,7 +312,7 @@ def check_run_descriptors(descriptors, model: dict, simulate_size) -> None:
     options = {key: value for key, value in model.items() if key != "name"}
     setup = MODELS[model["name"]](**{**options, "size": tuple(options["size"])})
     for descriptor in descriptors:
-        shape = (setup.lattice.name, setup.lattice.n_sublattices, setup.components)
+        shape = (setup.lattice.name, setup.lattice.sublattices, setup.components)
         if (descriptor.lattice, descriptor.sublattices, descriptor.components) != shape:
             raise ConfigError(
                 f"descriptor {descriptor.name} is for a {descriptor.field} field "
