@@ -61,7 +61,7 @@ def main():
     def baseline(field):
         u = field.reshape(-1)[index]                      # (n, n, 89) gathered neighbours
         y = u @ w.T                                       # dense projection
-        feats = d.module._invariants(list(y.unbind(-1)))
+        feats = d.module.invariants(list(y.unbind(-1)))
         return feats
 
     def ours(field):

@@ -1,73 +1,231 @@
-"""Render a `DescriptorSpec` into an importable module `generated/<name>.py`.
+"""Render a `DescriptorSpec` into importable modules and write them safely.
 
-The module holds the spec metadata and hash, a torch implementation (stencil as constant-
-folded ±c sums of shifted views of the periodically padded channels, then the invariants
-after common-subexpression elimination), and Triton forward/backward kernels (see
-`triton_kernels`). `generated/_support.py` turns it into a callable descriptor.
+`render(spec)` gives the texts (deterministic): `<name>.py` — the spec as JSON with its hash,
+the stage-3 invariants (torch, and the Triton forward and dL/dy kernels) — and one
+`stencils/<lattice>_<field>_<hash>.py` per stencil part (see `codegen.stencil`), shared by
+every descriptor on that part. `write(spec, directory)` checks the name, refuses to replace a
+module of another hash unless forced, and writes each file atomically.
 """
 
 from __future__ import annotations
 
+import json
+import keyword
+import os
+import re
+import tempfile
 from pathlib import Path
 
 import jinja2
+import sympy as sp
 
 from grouptheory import numbers
 from grouptheory.descriptors.spec import DescriptorSpec, parse_expressions
 
-from .printers import TorchPrinter, statements, stencil_lines
-from .triton_kernels import triton_source
+from .printers import comment, literal, statements
+from .stencil import (
+    CHANNEL_MEANING,
+    Part,
+    combine_lines,
+    dchannel_body,
+    dspin_body,
+    names,
+    parts,
+    tap_values,
+    torch_body,
+    triton_body,
+)
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                           keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 
-
-def _view(channel: int, offset, radius, dim) -> str:
-    slices = ", ".join(f"{r + o}:{r + o}+n{a}" for a, (r, o) in enumerate(zip(radius, offset)))
-    return f"P[:, {slices}, {channel}]"
-
-
-def torch_stencil(spec: DescriptorSpec) -> list[list[str]]:
-    """Lines computing y0… for each center sublattice from the padded channels P."""
-    st = spec.data["stencil"]
-    radius, dim = st["radius"], spec.data["lattice"]["dimension"]
-    return [stencil_lines(taps, st["outputs"], lambda c, o: _view(c, o, radius, dim),
-                          TorchPrinter(), "v", comments=True) for taps in st["taps"]]
-
-
-def torch_invariants(spec: DescriptorSpec) -> tuple[list[str], list[str]]:
-    if spec.data["special"]:
-        return [], []
-    return statements(parse_expressions(spec), TorchPrinter())
+# stage 3 of each family, and the paper's equations for it
+FAMILIES = {
+    "power": ("power spectrum p_{Γ,r} = Σ_μ (f^{Γ,r}_μ)²", "eqs. 23, 34"),
+    "bispectrum": ("bispectrum b = Σ C^{Γ}_{Γ1 Γ2} f^{Γ1} f^{Γ2} f^{Γ}", "eq. 33"),
+    "reference": ("reference-IR invariants: power spectra and projections on reference irreps",
+                  "eqs. 70–84"),
+    "phase": ("reference-IR invariants in phase form: amplitudes and relative phases",
+              "Sec. VI"),
+    "corrmatrix": ("eigenvalues of the correlation matrix C_jk = W_jk U_j U_k", "eqs. 14, 65"),
+    "acsf": ("lattice atom-centred symmetry functions of the spin bonds and chiralities",
+             "eqs. 53–57, 95–97"),
+    "raw": ("the raw neighborhood in the orthonormal IR basis (not invariant: the baseline)",
+            "eqs. 18, 38, 48"),
+}
 
 
-def render(spec: DescriptorSpec) -> str:
-    st = spec.data["stencil"]
-    inv_lines, inv_results = torch_invariants(spec)
-    special = spec.data["special"]
+class GenerateError(ValueError):
+    """A module that cannot be generated as asked; nothing was written."""
+
+
+def check_name(name: str) -> str:
+    """`name` if it can name a generated module: a Python identifier, not a keyword, not
+    private (no leading '_'); else GenerateError."""
+    if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+            and not name.startswith("_")):
+        raise GenerateError(f"module name {name!r} must be a Python identifier (letters, "
+                            "digits, '_'), not a keyword and not starting with '_'")
+    return name
+
+
+def cell_lines(dim: int, coordinates: bool = True) -> str:
+    """The kernel prologue: the BLOCK cells of this program and (if asked) their batch index
+    and coordinates."""
+    sizes = [f"n{a}" for a in range(dim)]
+    lines = ["    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)",
+             "    mask = cell < total"]
+    for a in reversed(range(dim) if coordinates else []):
+        inner = " * ".join(sizes[a + 1:])
+        inner = f"({inner})" if a + 1 < dim - 1 else inner
+        lines.append(f"    c{a} = cell // {inner} % n{a}" if inner else f"    c{a} = cell % n{a}")
+    if coordinates:
+        lines.append(f"    bat = cell // ({' * '.join(sizes)})")
+    return "\n".join(lines)
+
+
+def _unpack(used: set[int], start: int, count: int) -> str:
+    """`(y3, _, y5)` over outputs start…start+count, `_` for the unused ones."""
+    return "(" + names([f"y{k}" if k in used else "_" for k in range(start, start + count)]) + ")"
+
+
+def stencil_module(part: Part) -> str:
+    dim = part.dimension
+    sizes = ", ".join(f"n{a}" for a in range(dim))
+    coords = ", ".join(["bat"] + [f"c{a}" for a in range(dim)])
+    kinds = sorted({c[0] for c in part.channels} - {"field"})
+    return _ENV.get_template("stencil.py.jinja").render(
+        part=part, lattice=part.data["lattice"]["name"], field=part.data["field"]["name"],
+        components=", ".join(part.components), taps=sum(len(t) for t in part.taps),
+        channel_notes=[f"Channels: {', '.join(CHANNEL_MEANING[k] for k in kinds)}."] if kinds
+        else [], channels=part.channels, sizes=sizes, coords=coords,
+        coords_only=", ".join(f"c{a}" for a in range(dim)),
+        ys=names([f"y{k}" for k in range(len(part.outputs))]),
+        combine=[combine_lines(part, t) for t in part.taps],
+        arguments=[names([f"v{n}" for n in range(len(tap_values(t)))], " " * 12)
+                   for t in part.taps],
+        torch_body=torch_body(part), triton_body=triton_body(part), cell_lines=cell_lines(dim),
+        dchannel_body=dchannel_body(part), dspin_body=dspin_body(part) if part.spin else None)
+
+
+def summary(spec: DescriptorSpec) -> list[str]:
+    """Neighborhood size, smallest lattice and feature count, as sentences."""
+    data = spec.data
+    hood, comps = data["neighborhood"], len(data["field"]["components"])
+    size = (f"{hood['shells']} shells" if hood["shells"] is not None
+            else f"cutoff {hood['cutoff']}")
+    smallest = " × ".join(str(2 * r + 1) for r in data["stencil"]["radius"])
+    dim_u = hood["sites"] * comps
+    return [f"Neighborhood: {hood['sites']} sites ({size}), dim U = {dim_u}; smallest lattice "
+            + f"{smallest} cells.",
+            f"{len(data['stencil']['outputs'])} stencil outputs, {spec.n_features} features."]
+
+
+def _invariant_code(spec: DescriptorSpec, part_list):
+    """Template variables of stage 3: the features function (torch and Triton alike) and the
+    bodies of the forward and dL/dy kernels."""
+    exprs = parse_expressions(spec)
+    K, F = len(spec.data["stencil"]["outputs"]), spec.n_features
+    lines, results = statements(exprs)
+    ys = [sp.Symbol(f"y{k}", real=True) for k in range(K)]
+    gs = [sp.Symbol(f"g{f}", real=True) for f in range(F)]
+    dy = [sp.Add(*[g * sp.diff(e, y) for g, e in zip(gs, exprs)]) for y in ys]
+    dy_free = {s.name for e in dy for s in e.free_symbols}
+    dy_lines, dy_results = statements(dy)
+    starts = [sum(len(p.outputs) for p in part_list[:i]) for i in range(len(part_list))]
+
+    def targets(used):
+        return [{"alias": p.alias, "targets": _unpack(used, s, len(p.outputs))}
+                for p, s in zip(part_list, starts)
+                if any(k in used for k in range(s, s + len(p.outputs)))]
+
+    dy_parts = targets({k for k in range(K) if f"y{k}" in dy_free})
+    return {
+        "ys": names([f"y{k}" for k in range(K)], " " * 13),
+        "fs": "(" + names([f"f{f}" for f in range(F)]) + ")",
+        "feature_lines": lines,
+        "feature_results": [f"        {t},{comment(n, c)}"
+                            for (t, c), n in zip(results, spec.feature_names)],
+        "forward_parts": targets(set(range(K))),
+        "forward_stores": [f"    tl.store(out + {f}, f{f}, mask=mask)" for f in range(F)],
+        "dy_cells": cell_lines(spec.data["lattice"]["dimension"], coordinates=bool(dy_parts)),
+        "dy_parts": dy_parts,
+        "dy_loads": [f"    g{f} = tl.load(gout + {f}, mask=mask, other=0.0)  # ∂L/∂{n}"
+                     for f, n in enumerate(spec.feature_names) if f"g{f}" in dy_free],
+        "dy_lines": dy_lines,
+        "dy_stores": [f"    tl.store(gy + {k}, {t}, mask=mask){comment(c)}"
+                      for k, (t, c) in enumerate(dy_results)],
+    }
+
+
+def render(spec: DescriptorSpec) -> dict[str, str]:
+    """{relative path: module text} for the descriptor module and its stencil parts."""
+    check_name(spec.name)
+    data = spec.data
+    dim = data["lattice"]["dimension"]
+    part_list = parts(data)
+    kernels = not data["special"]
+    variables = _invariant_code(spec, part_list) if kernels else {}
     weights = None
-    if special:
-        weights = [[repr(float(numbers.to_sympy(w))) for w in row]
-                   for row in special["weights"]]
-    return _ENV.get_template("descriptor.py.jinja").render(
-        spec=spec.data, hash=spec.hash, name=spec.name, n_features=spec.n_features,
-        n_outputs=len(st["outputs"]), channels=[tuple(_tuple(x) for x in c)
-                                               for c in st["channels"]],
-        radius=tuple(st["radius"]), dims=list(range(spec.data["lattice"]["dimension"])),
-        stencil=torch_stencil(spec), invariant_lines=inv_lines, invariant_results=inv_results,
-        weights=weights, triton=triton_source(spec))
+    if data["special"]:
+        weights = [[literal(numbers.to_sympy(w)) for w in row]
+                   for row in data["special"]["weights"]]
+    text = _ENV.get_template("descriptor.py.jinja").render(
+        name=spec.name, meaning="{} ({})".format(*FAMILIES[spec.family]), family=spec.family,
+        lattice=data["lattice"]["name"], group=data["group"], field=data["field"]["name"],
+        components=", ".join(data["field"]["components"]), summary=summary(spec),
+        parts=part_list,
+        hash=spec.hash, spec_json=repr(json.dumps(data, sort_keys=True, ensure_ascii=False)),
+        weights=weights, n_features=spec.n_features,
+        n_outputs=len(data["stencil"]["outputs"]), equations=FAMILIES[spec.family][1],
+        kernels=kernels, sizes=", ".join(f"n{a}" for a in range(dim)),
+        coords=", ".join(["bat"] + [f"c{a}" for a in range(dim)]), cell_lines=cell_lines(dim),
+        sublattices=data["lattice"]["sublattices"],
+        no_kernels="the correlation-matrix eigenvalues have no closed form: no Triton "
+                   "kernels; the torch path (torch.linalg.eigvalsh) serves every device",
+        **variables)
+    files = {f"{spec.name}.py": text}
+    for p in part_list:
+        files[f"stencils/{p.module}.py"] = stencil_module(p)
+    return files
 
 
-def _tuple(x):
-    return tuple(x) if isinstance(x, list) else x
+def module_hash(path: Path) -> str | None:
+    """The SPEC_HASH stamped in an existing generated module (None if absent)."""
+    match = re.search(r'^SPEC_HASH = "([0-9a-f]+)"$', path.read_text(), re.MULTILINE)
+    return match.group(1) if match else None
 
 
-def write(spec: DescriptorSpec, directory: Path = GENERATED) -> Path:
-    """Write generated/<name>.py atomically (temporary file, then rename)."""
+def write(spec: DescriptorSpec, directory: Path = GENERATED, force: bool = False) -> Path:
+    """Write `<name>.py` and its stencil parts into `directory`; returns the module's path.
+
+    Refuses (GenerateError) to replace a module stamped with another spec hash unless
+    `force`; each file is written atomically (temporary in the same folder, fsync, rename;
+    the temporary is removed on any failure)."""
     directory = Path(directory)
+    files = render(spec)  # checks the name first
     target = directory / f"{spec.name}.py"
-    tmp = target.with_suffix(".py.tmp")
-    tmp.write_text(render(spec))
-    tmp.replace(target)
+    if target.exists() and not force and module_hash(target) != spec.hash:
+        raise GenerateError(
+            f"{target} exists and was generated from another spec (hash "
+            f"{module_hash(target) or 'none'}, not {spec.hash[:12]}); choose another --name or "
+            "replace it with --force")
+    for relative in sorted(files, key=lambda r: r == target.name):  # the module last
+        write_atomically(directory / relative, files[relative])
     return target
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """`path` holds `text` afterwards, or is unchanged: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise

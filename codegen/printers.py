@@ -1,7 +1,11 @@
-"""sympy → Python source for torch and for Triton (`tl`) expressions.
+"""sympy → Python source that runs on torch tensors and on Triton (`tl`) tensors alike.
 
-Numbers are printed as float literals (cast once, here); integer and half-integer powers
-become products with at most one sqrt, so the generated code has no pow calls.
+Numbers are cast once, here: every numeric factor of a product is folded into one float
+literal printed with `repr` (the shortest text that reads back as the same double), and a
+literal that is not exact gets its exact form in a comment (`0.35355339059327379 =
+sqrt(2)/4`). Integer and half-integer powers become products with at most one sqrt, so the
+generated code has no pow calls; a square root is the method `.sqrt()`, which both tensor
+types have, so one printed function serves the torch path and (under `triton.jit`) the kernels.
 """
 
 from __future__ import annotations
@@ -12,33 +16,80 @@ from sympy.printing.pycode import PythonCodePrinter
 from grouptheory import numbers
 
 
-class TorchPrinter(PythonCodePrinter):
-    sqrt = "torch.sqrt"
+def literal(value: sp.Expr) -> str:
+    return repr(float(value))
+
+
+def exact_note(value: sp.Expr) -> str | None:
+    """`literal = exact form` when the float literal is not exactly `value`, else None."""
+    value = numbers.to_sympy(value)
+    if value.is_Float or sp.Rational(float(value)) == value:
+        return None
+    return f"{literal(value)} = {sp.sstr(value)}"
+
+
+class KernelPrinter(PythonCodePrinter):
+    def __init__(self):
+        super().__init__()
+        self.notes: list[str] = []  # exact forms of the inexact literals printed so far
 
     def _print(self, expr, **kwargs):
         if isinstance(expr, sp.Basic) and expr.is_number:
-            return repr(float(expr))  # constants folded to float literals
+            note = exact_note(expr)
+            if note and note not in self.notes:
+                self.notes.append(note)
+            return literal(expr)
         return super()._print(expr, **kwargs)
+
+    def _print_Mul(self, expr):
+        coeff = sp.Mul(*[a for a in expr.args if a.is_number])
+        rest = [a for a in expr.args if not a.is_number]
+        if coeff == 1 or coeff == -1:
+            return super()._print_Mul(expr)
+        body = self.parenthesize(sp.Mul(*rest), 40)  # one factor: the folded coefficient
+        return f"{'-' if coeff < 0 else ''}{self._print(abs(coeff))}*{body}"
+
+    def _print_Symbol(self, expr):
+        return expr.name
 
     def _print_Pow(self, expr):
         base, exp = expr.as_base_exp()
-        b = self.parenthesize(base, 1000)
         if not exp.is_Rational or exp.q not in (1, 2) or abs(exp.p) > 12:
             raise NotImplementedError(f"power {expr} is not supported by the kernel printers")
-        whole = abs(exp.p) // exp.q
-        factors = [b] * whole
+        b = self._print(base) if base.is_Atom else f"({self._print(base)})"
+        factors = [b] * (abs(exp.p) // exp.q)
         if exp.q == 2:
-            factors.append(f"{self.sqrt}({self._print(base)})")
-        product = "*".join(factors)
-        return f"({product})" if exp > 0 else f"(1.0/({product}))"
+            factors.append(f"{b}.sqrt()")
+        product = factors[0] if len(factors) == 1 else f"({'*'.join(factors)})"
+        return product if exp > 0 else f"(1.0/{product})"
+
+    def line(self, expr) -> tuple[str, str]:
+        """(source of `expr` without redundant outer parentheses, comment of exact forms)."""
+        self.notes = []
+        text = unwrap(self.doprint(expr))
+        return text, "; ".join(self.notes)
 
 
-class TritonPrinter(TorchPrinter):
-    sqrt = "tl.sqrt"
+def unwrap(text: str) -> str:
+    """`text` without one pair of parentheses enclosing all of it."""
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth == 0 and i < len(text) - 1:
+                return text
+        text = text[1:-1]
+    return text
 
 
-def statements(exprs, printer, prefix: str = "t", indent: str = "    "):
-    """Common-subexpression-eliminated assignments and the printed results."""
+def comment(*notes: str) -> str:
+    text = "; ".join(n for n in notes if n)
+    return f"  # {text}" if text else ""
+
+
+def statements(exprs, prefix: str = "t", indent: str = "    "):
+    """Common-subexpression-eliminated assignments (with exact-form comments) and the
+    printed results as (source, comment) pairs."""
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(prefix), optimizations=None)
     # numbers stay inline: Triton types a bare Python float as fp32, but an inline literal
     # takes the dtype of the tensor it meets
@@ -49,9 +100,11 @@ def statements(exprs, printer, prefix: str = "t", indent: str = "    "):
             constants[sym] = value
         else:
             kept.append((sym, value))
-    replacements, reduced = kept, [e.subs(constants) for e in reduced]
-    lines = [f"{indent}{sym} = {printer.doprint(value)}" for sym, value in replacements]
-    return lines, [printer.doprint(e) for e in reduced]
+    printer, lines = KernelPrinter(), []
+    for sym, value in kept:
+        text, note = printer.line(value)
+        lines.append(f"{indent}{sym} = {text}{comment(note)}")
+    return lines, [printer.line(e.subs(constants)) for e in reduced]
 
 
 def balanced(items: list[str], joiner: str = " + ") -> str:
@@ -63,31 +116,19 @@ def balanced(items: list[str], joiner: str = " + ") -> str:
     return f"({balanced(items[:half], joiner)}){joiner}({balanced(items[half:], joiner)})"
 
 
-def grouped_sum(terms, printer) -> str:
-    """Σ c·v as c1*(v_a + v_b - v_c) + c2*(…): one multiplication per distinct |c|."""
+def grouped_sum(terms) -> tuple[str, str]:
+    """Σ c·v as c1*(v_a + v_b - v_c) + c2*(…): one multiplication per distinct |c|; returns
+    (source, exact forms of the coefficients)."""
     groups: dict = {}
     for value, name in terms:
         value = numbers.to_sympy(value)
-        groups.setdefault(abs(value), []).append(("-" if value < 0 else "+", name))
-    parts = []
+        groups.setdefault(abs(value), []).append(("-" if value < 0 else "") + name)
+    parts, notes = [], []
     for magnitude, items in sorted(groups.items(), key=lambda kv: -float(kv[0])):
-        signed = [("-" if sign == "-" else "") + name for sign, name in items]
-        body = balanced(signed).replace("+ -", "- ")
-        parts.append(body if magnitude == 1 else f"{printer.doprint(magnitude)}*({body})")
-    return balanced(parts) if parts else "0.0"
-
-
-def stencil_lines(taps, outputs, fetch, printer, prefix: str, comments: bool = False):
-    """Assignments of the stencil outputs y_k = Σ c·value(channel, offset): each distinct
-    (channel, offset) value is fetched once by `fetch(channel, offset)` (an expression)."""
-    values, lines, per_output = {}, [], {}
-    for k, c, o, v in taps:
-        key = (c, tuple(o))
-        if key not in values:
-            values[key] = f"{prefix}{len(values)}"
-            lines.append(f"    {values[key]} = {fetch(c, tuple(o))}")
-        per_output.setdefault(k, []).append((v, values[key]))
-    for k, name in enumerate(outputs):
-        comment = f"  # {name}" if comments else ""
-        lines.append(f"    y{k} = {grouped_sum(per_output.get(k, []), printer)}{comment}")
-    return lines
+        body = balanced(items).replace("+ -", "- ")
+        if magnitude == 1:
+            parts.append(body)
+        else:
+            parts.append(f"{literal(magnitude)}*({body})")
+            notes.append(exact_note(magnitude))
+    return (balanced(parts) if parts else "0.0"), "; ".join(n for n in notes if n)

@@ -26,3 +26,11 @@ def load(name: str):
                        f"{', '.join(available()) or 'none'} — create it with "
                        "`latticeff generate`")
     return importlib.import_module(f"{__name__}.{name}").DESCRIPTOR
+
+
+def load_file(path) -> object:
+    """The descriptor of a generated module file anywhere (e.g. `latticeff generate
+    --output DIR`), with its stencils/ next to it."""
+    from generated._support import load_path
+
+    return load_path(Path(path)).DESCRIPTOR

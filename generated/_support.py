@@ -1,17 +1,55 @@
 """Hand-written support shared by the generated descriptor modules (never generated).
 
-`GeneratedDescriptor(module)` validates input, computes the stage-1 channels (field values,
-S·S' bonds, S·(S'×S'') chiralities, |S|²), pads them periodically and calls the module's torch
-stencil + invariants, or its Triton kernels when the tensor is on CUDA or TRITON_INTERPRET=1.
-Field layout: (batch, *cells, sublattice, component), or without the batch dimension.
+`GeneratedDescriptor(module)` checks the module's embedded spec against its SPEC_HASH,
+validates input, computes the stage-1 channels of each stencil part (field values, S·S'
+bonds, S·(S'×S'') chiralities, |S|²), pads them periodically and calls the parts' torch
+outputs and the module's invariants, or the Triton kernels when the tensor is on CUDA or
+TRITON_INTERPRET=1. Field layout: (batch, *cells, sublattice, component), or without the
+batch dimension.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import math
 import os
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
+
+from generated._spec import checked_spec
+
+BLOCK = 64  # cells per Triton program
+
+
+_STENCILS = Path(__file__).resolve().parent / "stencils"
+
+
+def load_path(path: Path):
+    """The module in file `path`, imported once (keyed by its resolved path)."""
+    key = str(path.resolve())
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[key]
+            raise
+    return sys.modules[key]
+
+
+def stencil(module_file: str, name: str):
+    """The shared stencil module `name` in the stencils/ folder next to `module_file` (the
+    package's own, or that of a directory given to `latticeff generate --output`)."""
+    path = Path(module_file).resolve().parent / "stencils" / f"{name}.py"
+    if path.parent == _STENCILS:
+        return importlib.import_module(f"generated.stencils.{name}")
+    return load_path(path)
 
 
 class DescriptorInputError(ValueError):
@@ -53,19 +91,19 @@ def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
 
 
 class TritonFeatures(torch.autograd.Function):
-    """A generated module's Triton forward and backward wired into autograd (first
-    derivatives only): `TritonFeatures.apply(field, module)`."""
+    """A descriptor's Triton forward and backward wired into autograd (first derivatives
+    only): `TritonFeatures.apply(field, descriptor)`."""
 
     @staticmethod
-    def forward(ctx, x, module):
+    def forward(ctx, x, descriptor):
         ctx.save_for_backward(x)
-        ctx.module = module
-        return module.triton_forward(x)
+        ctx.descriptor = descriptor
+        return descriptor.triton_forward(x)
 
     @staticmethod
     def backward(ctx, gout):
         (x,) = ctx.saved_tensors
-        return ctx.module.triton_backward(x, gout.contiguous()), None
+        return ctx.descriptor.triton_backward(x, gout.contiguous()), None
 
 
 class GeneratedDescriptor:
@@ -73,14 +111,23 @@ class GeneratedDescriptor:
 
     def __init__(self, namespace: dict):
         self.module = m = SimpleNamespace(**namespace)  # the generated module's globals
-        self.name, self.hash, self.family = m.NAME, m.SPEC_HASH, m.FAMILY
-        self.lattice, self.group, self.field = m.LATTICE, m.GROUP, m.FIELD
-        self.dimension, self.sublattices, self.components = m.DIMENSION, m.SUBLATTICES, \
-            m.COMPONENTS
-        self.radius = tuple(m.RADIUS)
-        self.feature_names = list(m.FEATURES)
+        spec = checked_spec(m.__name__, m.SPEC_JSON, m.SPEC_HASH)
+        self.spec, self.hash = spec, m.SPEC_HASH
+        self.name, self.family, self.group = spec["name"], spec["family"], spec["group"]
+        self.lattice, self.field = spec["lattice"]["name"], spec["field"]["name"]
+        self.dimension = spec["lattice"]["dimension"]
+        self.sublattices = spec["lattice"]["sublattices"]
+        self.components = len(spec["field"]["components"])
+        self.radius = tuple(spec["stencil"]["radius"])
+        self.feature_names = list(spec["features"])
         self.n_features = len(self.feature_names)
+        self.n_outputs = len(spec["stencil"]["outputs"])
+        self.stencils = m.STENCILS
         self._compiled = None
+
+    @property
+    def has_triton(self) -> bool:
+        return self.module.forward_kernel is not None
 
     def __repr__(self) -> str:
         return (f"<descriptor {self.name}: {self.family} on {self.lattice} ({self.group}), "
@@ -124,14 +171,49 @@ class GeneratedDescriptor:
         return field, batched
 
     def use_triton(self, field: torch.Tensor) -> bool:
-        return self.module.triton_forward is not None and (
+        return self.has_triton and (
             field.is_cuda or os.environ.get("TRITON_INTERPRET") == "1")
 
     def torch_forward(self, field: torch.Tensor) -> torch.Tensor:
         """Reference torch path (differentiable twice): (batch, *cells, sublattice, F)."""
         cells = tuple(field.shape[1:1 + self.dimension])
-        c = channels(field, self.module.CHANNELS, self.dimension)
-        return self.module.torch_features(pad(c, self.radius, self.dimension), cells)
+        outputs = [[] for _ in range(self.sublattices)]
+        for part in self.stencils:
+            p = pad(channels(field, part.CHANNELS, self.dimension), part.RADIUS, self.dimension)
+            for s, y in enumerate(outputs):
+                y += part.torch_outputs(p, *cells, s)
+        return torch.stack([self.module.invariants(y) for y in outputs], dim=-2)
+
+    def _launch(self, x):
+        cells = tuple(x.shape[1:1 + self.dimension])
+        total = x.shape[0] * math.prod(cells)
+        return cells, total, ((total + BLOCK - 1) // BLOCK,)
+
+    def triton_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of a contiguous (batch, *cells, S, M) field with the Triton kernels."""
+        cells, total, grid = self._launch(x)
+        out = x.new_empty((*x.shape[:1 + self.dimension], self.sublattices, self.n_features))
+        for s in range(self.sublattices):
+            self.module.forward_kernel[grid](x, out, *cells, total, SUB=s, BLOCK=BLOCK)
+        return out
+
+    def triton_backward(self, x: torch.Tensor, gout: torch.Tensor) -> torch.Tensor:
+        """∂L/∂x from ∂L/∂features: ∂L/∂y per sublattice, then each part's transposed
+        stencil (and spin pass) adds its share to ∂L/∂x, gathered (no atomics)."""
+        cells, total, grid = self._launch(x)
+        lead = x.shape[:1 + self.dimension]
+        gy = x.new_empty((*lead, self.sublattices, self.n_outputs))
+        for s in range(self.sublattices):
+            self.module.dy_kernel[grid](x, gout, gy, *cells, total, SUB=s, BLOCK=BLOCK)
+        gx, start = torch.zeros_like(x), 0
+        for part in self.stencils:
+            gc = x.new_empty((*lead, len(part.CHANNELS)))
+            part.dchannel_kernel[grid](gy, gx, gc, *cells, total, K=self.n_outputs, K0=start,
+                                       BLOCK=BLOCK)
+            if part.dspin_kernel is not None:
+                part.dspin_kernel[grid](x, gc, gx, *cells, total, BLOCK=BLOCK)
+            start += len(part.OUTPUTS)
+        return gx
 
     def jacobian_rank(self, seed: int = 3) -> int:
         """Completeness: rank of ∂(features of one site)/∂(field) at a random configuration
@@ -165,10 +247,10 @@ class GeneratedDescriptor:
             raise DescriptorInputError(
                 f"backend must be auto, torch, triton or compiled, not {backend!r}")
         if backend == "triton" or (backend == "auto" and self.use_triton(field)):
-            if self.module.triton_forward is None:
+            if not self.has_triton:
                 raise DescriptorInputError(f"{self.name} has no Triton kernels (family "
                                            f"{self.family}); use the torch backend")
-            out = TritonFeatures.apply(field.contiguous(), self.module)
+            out = TritonFeatures.apply(field.contiguous(), self)
         elif backend == "compiled":
             out = self.compiled_forward(field)
         else:
