@@ -193,10 +193,10 @@ def _count(minimum: int):
 def _generate(args) -> int:
     """`latticeff generate`: one descriptor module, the whole catalog, or the drift check."""
     from codegen import catalog
-    from codegen.generate import GENERATED, write
+    from codegen.generate import GENERATED, summary, write
 
     if args.check:
-        stale = catalog.check()
+        stale = catalog.check(report=lambda line: print(line, flush=True))
         if stale:
             print("generated modules out of date (run `latticeff generate --catalog`): "
                   + ", ".join(stale), file=sys.stderr)
@@ -204,20 +204,26 @@ def _generate(args) -> int:
         print(f"all {len(catalog.CATALOG)} catalog modules match their specs")
         return 0
     if args.catalog:
-        for name in catalog.CATALOG:
-            print(write(catalog.spec(name)))
+        catalog.write_all(report=print)
         return 0
     if not (args.lattice and args.field and args.descriptor):
         raise ValueError("give --lattice, --field and --descriptor (or --catalog / --check)")
-    from grouptheory import Lattice, build_descriptor
+    import generated
+    from grouptheory import Lattice
 
     if args.lattice in Lattice.PRESETS:
         check_neighborhood_size(Lattice.preset(args.lattice), args.shells, args.cutoff)
-    field = _field(args.field, args)
-    spec = build_descriptor(args.lattice, field, args.descriptor, shells=args.shells,
-                            cutoff=args.cutoff, name=args.name)
-    path = write(spec, args.output or GENERATED)
-    print(f"{path}: {spec.n_features} features, hash {spec.hash[:12]}")
+    spec = catalog.build(args.lattice, _field(args.field, args), args.descriptor,
+                         shells=args.shells, cutoff=args.cutoff, name=args.name)
+    path = write(spec, args.output or GENERATED, force=args.force)
+    rank = generated.load_file(path).jacobian_rank()
+    dim_u = spec.data["neighborhood"]["sites"] * len(spec.data["field"]["components"])
+    print(f"{path}: hash {spec.hash[:12]}")
+    for line in summary(spec) + [f"Jacobian rank {rank} of dim U = {dim_u}"
+                                 + (" (complete)" if rank == dim_u else "")]:
+        print(f"  {line}")
+    if catalog.hint(spec.data):
+        print(f"  {catalog.hint(spec.data)}")
     return 0
 
 
@@ -280,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--bond-shells", type=int, default=1, help="spin: off-center bond length")
     gen.add_argument("--chirality-shells", type=int, default=2, help="spin: triangle size")
     gen.add_argument("--spin-length", action="store_true", help="spin: include |S_j|²")
+    gen.add_argument("--force", action="store_true",
+                     help="replace an existing module generated from another spec")
     mode = gen.add_mutually_exclusive_group()
     mode.add_argument("--catalog", action="store_true", help="regenerate the whole catalog")
     mode.add_argument("--check", action="store_true",
