@@ -1,4 +1,4 @@
-"""cubic_scalar_reference: reference-IR invariants: power spectrum and the IR coefficients projected on reference irreps (eqs. 70–84).
+"""cubic_scalar_reference: reference-IR invariants: power spectra and projections on reference irreps (eqs. 70–84).
 
 reference descriptor on the cubic lattice (site group Oh), scalar field (Q).
 Neighborhood: 27 sites (3 shells), dim U = 27; smallest lattice 3 × 3 × 3 cells.

@@ -1,4 +1,4 @@
-"""honeycomb_scalar_reference: reference-IR invariants: power spectrum and the IR coefficients projected on reference irreps (eqs. 70–84).
+"""honeycomb_scalar_reference: reference-IR invariants: power spectra and projections on reference irreps (eqs. 70–84).
 
 reference descriptor on the honeycomb lattice (site group D3), scalar field (Q).
 Neighborhood: 19 sites (4 shells), dim U = 19; smallest lattice 5 × 5 cells.

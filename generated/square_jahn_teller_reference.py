@@ -1,4 +1,4 @@
-"""square_jahn_teller_reference: reference-IR invariants: power spectrum and the IR coefficients projected on reference irreps (eqs. 70–84).
+"""square_jahn_teller_reference: reference-IR invariants: power spectra and projections on reference irreps (eqs. 70–84).
 
 reference descriptor on the square lattice (site group D4), jahn_teller field (Qx, Qz).
 Neighborhood: 29 sites (6 shells), dim U = 58; smallest lattice 7 × 7 cells.

@@ -1,4 +1,4 @@
-"""square_scalar_raw: the raw neighborhood in the orthonormal IR basis, not invariant: the no-descriptor baseline (eqs. 18, 38, 48).
+"""square_scalar_raw: the raw neighborhood in the orthonormal IR basis (not invariant: the baseline) (eqs. 18, 38, 48).
 
 raw descriptor on the square lattice (site group D4), scalar field (Q).
 Neighborhood: 89 sites (14 shells), dim U = 89; smallest lattice 11 × 11 cells.

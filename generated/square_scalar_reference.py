@@ -1,4 +1,4 @@
-"""square_scalar_reference: reference-IR invariants: power spectrum and the IR coefficients projected on reference irreps (eqs. 70–84).
+"""square_scalar_reference: reference-IR invariants: power spectra and projections on reference irreps (eqs. 70–84).
 
 reference descriptor on the square lattice (site group D4), scalar field (Q).
 Neighborhood: 89 sites (14 shells), dim U = 89; smallest lattice 11 × 11 cells.
