@@ -23,12 +23,13 @@ from ..errors import GroupTheoryError
 from ..fields import Field
 from ..lattice import Lattice
 from . import invariants
+from .actions import site_group_actions
 from .acsf import acsf
 from .correlation_matrix import correlation_matrix
 from .stencil import from_decomposition, map_sublattices
 
 FAMILIES = ("power", "bispectrum", "reference", "phase", "corrmatrix", "acsf", "raw")
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # 2: the site-group actions ("symmetry")
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ def build_descriptor(lattice, field, family: str, shells: int | None = None, cut
         "features": [n for n, _ in features],
         "expressions": [None if e is None else str(e) for _, e in features],
         "special": special,
+        "symmetry": site_group_actions(lattice, group, field),
     }
     return DescriptorSpec(data)
 

@@ -139,7 +139,7 @@ def evaluate_job(model_path, data_path, output=None, *,
     output.mkdir(parents=True, exist_ok=True)
     fields = dataset.fields[:symmetry_snapshots]
     symmetry = equivariance_error(model.forces, fields, lattice_actions(
-        model.descriptor.lattice, model.descriptor.field, fields.shape[1:-2]))
+        model.descriptor, fields.shape[1:-2]))
     summary = {"model": str(model_path), "data": str(data_path),
                "descriptor": model.descriptor.name,
                "normalized_by": f"{coupling} = {parameters[coupling]:g}", **errors.summary(),

@@ -32,7 +32,7 @@ def test_invariant_under_every_site_group_operation(name):
     x = make_field(d)
     cells = tuple(x.shape[1:1 + d.dimension])
     base = d(x, backend="torch")
-    for perm, matrix in lattice_actions(d.lattice, d.field, cells):
+    for perm, matrix in lattice_actions(d, cells):
         moved = d(transform(x, perm, matrix), backend="torch")
         expected = move_sites(base, perm)
         scale = 1 + base.abs().max()
@@ -51,7 +51,7 @@ def test_raw_features_are_the_neighborhood_in_an_orthonormal_basis_and_not_invar
     assert len(offsets) == d.n_features == 89
     norm = sum(x.roll((-int(a), -int(b)), (1, 2)).square() for a, b in offsets)[..., 0]
     torch.testing.assert_close(features.square().sum(-1), norm, rtol=1e-12, atol=0)
-    moved = d(transform(x, *lattice_actions("square", "scalar", (15, 15))[1]), backend="torch")
+    moved = d(transform(x, *lattice_actions(d, (15, 15))[1]), backend="torch")
     assert (moved.square().sum(-1).sum() - features.square().sum(-1).sum()).abs() < 1e-9
     assert (moved.sort(-1).values - features.sort(-1).values).abs().max() > 1e-3
 
@@ -85,7 +85,7 @@ def test_forces_are_equivariant(name):
     x = make_field(d, batch=1).requires_grad_(True)
     (force,) = torch.autograd.grad(-_energy(d, x), x)
     cells = tuple(x.shape[1:1 + d.dimension])
-    for perm, matrix in lattice_actions(d.lattice, d.field, cells)[:8]:
+    for perm, matrix in lattice_actions(d, cells)[:8]:
         y = transform(x.detach(), perm, matrix).requires_grad_(True)
         (moved,) = torch.autograd.grad(-_energy(d, y), y)
         expected = transform(force, perm, matrix)

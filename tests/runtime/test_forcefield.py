@@ -43,7 +43,7 @@ def test_forces_are_exactly_equivariant(name, cells):
     model = random_model(name)
     field = random_field(model, cells)
     energy, forces = model.energy_and_forces(field)
-    maps = lattice_actions(model.descriptor.lattice, model.descriptor.field, cells)
+    maps = lattice_actions(model.descriptor, cells)
     assert len(maps) > 1
     for perm, matrix in maps:
         moved = transform(field, perm, matrix)
@@ -56,7 +56,7 @@ def test_forces_are_exactly_equivariant(name, cells):
 def test_equivariance_error_is_zero_with_a_descriptor_and_not_without():
     """The symmetry error of the paper's comparison: a network on the raw neighborhood."""
     fields = random_field(random_model("square_scalar_reference"), (14, 14))
-    actions = lattice_actions("square", "scalar", (14, 14))
+    actions = lattice_actions(generated.load("square_scalar_reference"), (14, 14))
     invariant = equivariance_error(random_model("square_scalar_reference").forces, fields,
                                    actions)
     raw = equivariance_error(random_model("square_scalar_raw").forces, fields, actions)

@@ -1,6 +1,9 @@
-"""The runtime's layout (runtime/__init__.py): each package imports only the ones below it."""
+"""The runtime's layout (runtime/__init__.py): each package imports only the ones below it,
+and the pipeline of the command line loads no sympy."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
@@ -43,3 +46,10 @@ def test_packages_import_only_downward():
             upward = rank[other] > rank[own] and not (own in BASICS and other in BASICS)
             assert not upward, f"{path.relative_to(RUNTIME)} imports {module}, above its layer"
 
+
+def test_pipeline_loads_no_sympy():
+    code = ("import sys, runtime.app.pipeline, runtime.app.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sympy')[:3])")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert output.stdout.strip() == "[]"
