@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.electrons.model import ElectronicModel
-from runtime.lattices import Lattice
+from runtime.electrons.model import PhononModel
 
 
-class Holstein(ElectronicModel):
+class Holstein(PhononModel):
     """Spinless electrons coupled to a scalar lattice distortion Q_i on any lattice:
 
         H = -t sum_<ij> (c^dag_i c_j + h.c.) - g sum_i Q_i n_i        (eq. 60)
@@ -24,21 +23,6 @@ class Holstein(ElectronicModel):
     vertices = np.ones((1, 1, 1))
     coupling_name = "g"
     force_names = ("F",)
-
-    def __init__(
-        self,
-        lattice: str | Lattice,
-        size,
-        t: float = 1.0,
-        g: float = 1.5,
-        K0: float = 1.0,
-        K1: float = 0.0,
-    ):
-        super().__init__(lattice, size, t=t, coupling=g, K0=K0, K1=K1)
-
-    @property
-    def g(self) -> float:
-        return self.coupling
 
     def _hopping_blocks(self) -> np.ndarray:
         return np.full((len(self.bonds), 1, 1), -self.t)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.electrons.model import ElectronicModel
-from runtime.lattices import Lattice
+from runtime.electrons.model import PhononModel
 
 _SIGMA_X = ((0.0, 1.0), (1.0, 0.0))
 _SIGMA_Z = ((1.0, 0.0), (0.0, -1.0))
 
 
-class JahnTeller(ElectronicModel):
+class JahnTeller(PhononModel):
     """e_g electrons, orbitals (a, b) = (d_{x^2-y^2}, d_{3z^2-r^2}), coupled to the Jahn–Teller
     doublet Q_i = (Q^x_i, Q^z_i):
 
@@ -36,21 +35,6 @@ class JahnTeller(ElectronicModel):
     vertices = np.array([_SIGMA_X, _SIGMA_Z])
     coupling_name = "g"
     force_names = ("F_x", "F_z")
-
-    def __init__(
-        self,
-        lattice: str | Lattice,
-        size,
-        t: float = 1.0,
-        g: float = 1.5,
-        K0: float = 1.0,
-        K1: float = 0.0,
-    ):
-        super().__init__(lattice, size, t=t, coupling=g, K0=K0, K1=K1)
-
-    @property
-    def g(self) -> float:
-        return self.coupling
 
     def _hopping_blocks(self) -> np.ndarray:
         direction = self.bonds.vectors / self.bonds.distance

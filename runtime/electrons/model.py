@@ -190,3 +190,23 @@ class ElectronicModel(ABC):
         generator = torch.Generator().manual_seed(seed)
         shape = self.field_shape if batch is None else (batch, *self.field_shape)
         return scale * torch.randn(shape, generator=generator, dtype=torch.float64)
+
+
+class PhononModel(ElectronicModel):
+    """A model whose field is a lattice distortion coupled with strength g (Holstein eq. 60,
+    Jahn–Teller eq. 85): the parameters t, g, K0, K1 and their defaults."""
+
+    def __init__(
+        self,
+        lattice: str | Lattice,
+        size,
+        t: float = 1.0,
+        g: float = 1.5,
+        K0: float = 1.0,
+        K1: float = 0.0,
+    ):
+        super().__init__(lattice, size, t=t, coupling=g, K0=K0, K1=K1)
+
+    @property
+    def g(self) -> float:
+        return self.coupling
