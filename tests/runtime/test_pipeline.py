@@ -143,13 +143,18 @@ def test_evaluate_command(tiny_run, tmp_path, capsys):
     assert (tmp_path / "parity.png").is_file()
 
 
+def simulate_config(path, run, output, size: str):
+    """A TDGL simulate config for the model of `run`, written to `path`."""
+    path.write_text(f'forcefield = "{run / "model.pt"}"\noutput = "{output}"\nsize = {size}\n'
+                    '[integrator]\nname = "tdgl"\ndt = 0.05\n')
+    return path
+
+
 def test_errors_are_clear(tiny_run, tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "none.pt"), "--data",
                  str(tiny_run / "test.h5")]) == 2
     assert "no model file" in capsys.readouterr().err
-    small = tmp_path / "small.toml"
-    small.write_text(f'forcefield = "{tiny_run / "model.pt"}"\noutput = "{tmp_path / "sim"}"\n'
-                     'size = [6, 6]\n[integrator]\nname = "tdgl"\ndt = 0.05\n')
+    small = simulate_config(tmp_path / "small.toml", tiny_run, tmp_path / "sim", "[6, 6]")
     assert main(["simulate", str(small), "--quiet"]) == 2
     assert "smaller than the stencil" in capsys.readouterr().err
     assert not (tmp_path / "sim").exists()
@@ -163,8 +168,6 @@ def test_errors_are_clear(tiny_run, tmp_path, capsys):
                     'descriptor = "square_scalar_reference"\n[training]\nepoch = 3\n')
     assert main(["train", str(typo), "--quiet"]) == 2
     assert "unknown key training.epoch" in capsys.readouterr().err
-    scalar = tmp_path / "scalar.toml"
-    scalar.write_text(f'forcefield = "{tiny_run / "model.pt"}"\noutput = "x"\nsize = 512\n'
-                      '[integrator]\nname = "tdgl"\ndt = 0.05\n')
+    scalar = simulate_config(tmp_path / "scalar.toml", tiny_run, "x", "512")
     assert main(["simulate", str(scalar), "--quiet"]) == 2
     assert "size must be a list" in capsys.readouterr().err

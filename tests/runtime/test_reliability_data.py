@@ -240,21 +240,26 @@ def test_a_stale_lock_is_taken_over_and_released(tmp_path):
     assert read_header(tmp_path / "data.h5").n_trajectories == 1
 
 
-# --- 3. Ctrl-C ----------------------------------------------------------------------------
-
-def test_ctrl_c_in_dataset_keeps_the_journal_and_says_how_to_resume(tmp_path, monkeypatch,
-                                                                     capsys):
-    config = dataset_config(tmp_path)
+def interrupt_dataset(config, monkeypatch, at_segment: int) -> None:
+    """`latticeff dataset config` with Ctrl-C pressed in segment `at_segment`: exit 130."""
     original, calls = generation.run_segment, []
 
     def segment(*args):
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == at_segment:
             raise KeyboardInterrupt
         return original(*args)
 
     monkeypatch.setattr(generation, "run_segment", segment)
     assert dataset(config) == 130
+
+
+# --- 3. Ctrl-C ----------------------------------------------------------------------------
+
+def test_ctrl_c_in_dataset_keeps_the_journal_and_says_how_to_resume(tmp_path, monkeypatch,
+                                                                     capsys):
+    config = dataset_config(tmp_path)
+    interrupt_dataset(config, monkeypatch, at_segment=2)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "journal" in err and "data.h5.partial" in err
     assert "rerun the same command to resume" in err
@@ -372,16 +377,7 @@ def test_missing_keys_in_a_dataset_file_name_the_file_and_key(tmp_path):
 
 def interrupted_journal(tmp_path, monkeypatch) -> Path:
     config = dataset_config(tmp_path, protocol__snapshots=3)
-    original, calls = generation.run_segment, []
-
-    def segment(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(*args)
-
-    monkeypatch.setattr(generation, "run_segment", segment)
-    assert dataset(config) == 130
+    interrupt_dataset(config, monkeypatch, at_segment=3)
     monkeypatch.undo()
     return config
 
