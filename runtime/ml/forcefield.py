@@ -11,26 +11,50 @@ are exact invariants of the site group and E is a sum over all sites, the forces
 exactly like the field under every lattice symmetry, and they are conservative by construction.
 
 A saved model is one file read with `torch.load(weights_only=True)`: tensors plus a JSON string
-of metadata (descriptor name and hash, network, field, training provenance). Loading it with
-a descriptor of another hash is refused.
+of metadata (descriptor name and hash, network, field, training provenance, and the SHA-256 of
+the weights). It is written atomically (`runtime.files.write_atomically`). Loading refuses a
+descriptor of another hash, weights that do not match their recorded hash, and a damaged file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import pickle
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from generated._support import DescriptorInputError
 from runtime.errors import ForceFieldError
+from runtime.files import write_atomically
 from runtime.ml.network import MLP, NetworkConfig, Standardizer
 
 FORMAT = "latticeff-forcefield"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the metadata records the SHA-256 of the weights
+READABLE_VERSIONS = (1, 2)  # format 1 files carry no weights hash, so none is checked
 BACKENDS = ("torch", "compiled", "triton", "auto")
+FIELD_DTYPES = (torch.float32, torch.float64)
+
+
+def weights_hash(state_dict: dict) -> str:
+    """SHA-256 over the tensors of a state dict in sorted-key order: each key, dtype, shape
+    and the tensor's bytes (contiguous, on the CPU)."""
+    digest = hashlib.sha256()
+    for key in sorted(state_dict):
+        tensor = state_dict[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_block_rows(value) -> int:
+    """`block_rows` as an int >= 0 (0: the whole lattice at once), else ForceFieldError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ForceFieldError(f"block_rows must be an integer >= 1 (rows per block) or 0 (the "
+                              f"whole lattice at once), got {value!r}")
+    return value
 
 
 class ForceField(nn.Module):
@@ -52,7 +76,7 @@ class ForceField(nn.Module):
                                   f"{backend!r}")
         self.descriptor = descriptor
         self.backend = backend
-        self.block_rows = block_rows
+        self.block_rows = block_rows  # checked by __setattr__
         self.standardizer = Standardizer(descriptor.n_features)
         self.network = MLP(descriptor.n_features, network or NetworkConfig()).double()
         self.register_buffer("shift", torch.zeros((), dtype=torch.float64))
@@ -63,22 +87,47 @@ class ForceField(nn.Module):
         return (f"ForceField({self.descriptor.name}, widths={list(self.network.config.widths)}, "
                 f"activation={self.network.config.activation!r}, backend={self.backend!r})")
 
+    def __setattr__(self, name, value) -> None:
+        if name == "block_rows":  # set after construction too (simulate_job does)
+            value = check_block_rows(value)
+        super().__setattr__(name, value)
+
     @property
     def field_shape_tail(self) -> tuple[int, int]:
         """(sublattice, component) of the fields it takes."""
         return self.descriptor.sublattices, self.descriptor.components
 
-    def features(self, field: torch.Tensor) -> torch.Tensor:
-        """Descriptor features (batch, *cells, sublattice, n_features); checks the field."""
+    def check_field(self, field) -> None:
+        """ForceFieldError unless `field` is a float32/float64 torch tensor of shape (batch,
+        *cells, sublattice, component) with this descriptor's sublattices and components
+        (the descriptor checks the lattice size and finiteness)."""
+        name = self.descriptor.name
         if not isinstance(field, torch.Tensor):
-            raise ForceFieldError(f"field must be a torch.Tensor, got {type(field).__name__}")
+            raise ForceFieldError(f"{name}: field must be a torch.Tensor, got "
+                                  f"{type(field).__name__}; convert it with torch.as_tensor("
+                                  f"field, dtype=torch.float64)")
+        if field.dtype not in FIELD_DTYPES:
+            raise ForceFieldError(f"{name}: field must be float32 or float64, got "
+                                  f"{field.dtype}; convert it with field.to(torch.float64)")
         if field.dim() != self.descriptor.dimension + 3:
             raise ForceFieldError(
-                f"{self.descriptor.name}: field must have shape (batch, "
+                f"{name}: field must have shape (batch, "
                 f"{', '.join(['cells'] * self.descriptor.dimension)}, sublattice, component) = "
                 f"(batch, ..., {', '.join(map(str, self.field_shape_tail))}), got "
                 f"{tuple(field.shape)}")
-        return self.descriptor(field.to(torch.float64), backend=self.backend)
+        if tuple(field.shape[-2:]) != self.field_shape_tail:
+            raise ForceFieldError(
+                f"{name}: the last two axes must be (sublattice, component) = "
+                f"{self.field_shape_tail} for a {self.descriptor.field} field on "
+                f"{self.descriptor.lattice}, got {tuple(field.shape[-2:])}")
+
+    def features(self, field: torch.Tensor) -> torch.Tensor:
+        """Descriptor features (batch, *cells, sublattice, n_features); checks the field."""
+        self.check_field(field)
+        try:
+            return self.descriptor(field.to(torch.float64), backend=self.backend)
+        except DescriptorInputError as error:
+            raise ForceFieldError(str(error)) from None
 
     def fit_scales(self, features: torch.Tensor, energy_per_site: torch.Tensor,
                    forces: torch.Tensor) -> None:
@@ -102,6 +151,7 @@ class ForceField(nn.Module):
     def energy_and_forces(self, field: torch.Tensor, *, create_graph: bool = False):
         """(E (batch,), F = -dE/dfield like the field). With `create_graph` the forces stay
         differentiable in the weights (the force loss of training)."""
+        self.check_field(field)
         if self.block_rows and not create_graph and field.dim() > 3 and \
                 field.shape[1] > self.block_rows:
             return self._blockwise(field.detach().to(torch.float64))
@@ -137,45 +187,69 @@ class ForceField(nn.Module):
         return self.energy_and_forces(field)[1]
 
     def save(self, path) -> Path:
-        """Write weights and metadata to `path` atomically (temporary file, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write weights and metadata (with the SHA-256 of the weights) to `path` atomically:
+        the file is either its old self or complete."""
+        state = self.state_dict()
         record = {
             **self.metadata,
             "descriptor": {"name": self.descriptor.name, "hash": self.descriptor.hash},
             "network": self.network.config.as_dict(),
+            "weights_sha256": weights_hash(state),
         }
-        temporary = path.with_name(path.name + ".tmp")
-        torch.save({"format": FORMAT, "format_version": FORMAT_VERSION,
-                    "metadata": json.dumps(record, sort_keys=True),
-                    "state_dict": self.state_dict()}, temporary)
-        os.replace(temporary, path)
-        return path
+        payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                   "metadata": json.dumps(record, sort_keys=True), "state_dict": state}
+        return write_atomically(path, lambda temporary: torch.save(payload, temporary))
 
     @classmethod
     def load(cls, path, descriptor=None, *, backend: str = "torch") -> ForceField:
         """The model saved at `path`, with `descriptor` (default: the generated descriptor of
-        the recorded name). Refuses a descriptor whose hash differs from the recorded one."""
-        record = read_metadata(path)
-        expected = record["descriptor"]
+        the recorded name). Refuses a descriptor whose hash differs from the recorded one, and
+        weights that differ from the ones saved."""
+        data = _read(path)
+        record = _metadata(path, data)
+        name = _key(path, record, "descriptor", "name")
+        recorded_hash = _key(path, record, "descriptor", "hash")
+        network = _key(path, record, "network")
         if descriptor is None:
             import generated
 
             try:
-                descriptor = generated.load(expected["name"])
+                descriptor = generated.load(name)
             except KeyError as error:
                 raise ForceFieldError(f"{path}: {error.args[0]}") from None
-        if descriptor.hash != expected["hash"]:
+        if descriptor.hash != recorded_hash:
             raise ForceFieldError(
-                f"{path} was trained with descriptor {expected['name']} (hash "
-                f"{expected['hash'][:12]}), but descriptor {descriptor.name} has hash "
+                f"{path} was trained with descriptor {name} (hash "
+                f"{str(recorded_hash)[:12]}), but descriptor {descriptor.name} has hash "
                 f"{descriptor.hash[:12]}: its features differ, so the network cannot be used "
                 f"with it. Retrain the model with this descriptor, or regenerate the original "
                 f"one with `latticeff generate`")
-        metadata = {k: v for k, v in record.items() if k not in ("descriptor", "network")}
-        model = cls(descriptor, NetworkConfig(**record["network"]), backend=backend,
-                    metadata=metadata)
-        model.load_state_dict(_read(path)["state_dict"])
+        state = data.get("state_dict")
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                                  for v in state.values()):
+            raise ForceFieldError(f"{path} holds no weights (key state_dict); the file is "
+                                  f"damaged: retrain the model or restore the file")
+        if data["format_version"] >= 2:
+            expected = _key(path, record, "weights_sha256")
+            if weights_hash(state) != expected:
+                raise ForceFieldError(
+                    f"the weights in {path} do not match the SHA-256 recorded when it was "
+                    f"saved: the file is damaged or was edited. Retrain the model or restore "
+                    f"the file")
+        metadata = {k: v for k, v in record.items()
+                    if k not in ("descriptor", "network", "weights_sha256")}
+        try:
+            config = NetworkConfig(**network)
+        except (TypeError, ValueError) as error:
+            raise ForceFieldError(f"{path}: metadata key network is invalid ({error})") from None
+        model = cls(descriptor, config, backend=backend, metadata=metadata)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()
+            raise ForceFieldError(f"{path}: the weights do not fit network {config.as_dict()} "
+                                  f"and descriptor {descriptor.name} ({first[0] if first else ''}"
+                                  f"); the file is damaged: retrain the model") from None
         return model
 
 
@@ -185,16 +259,45 @@ def _read(path) -> dict:
         raise ForceFieldError(f"no model file {path}; train one with `latticeff train CONFIG`")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
-        raise ForceFieldError(f"{path} is not a readable latticeff model ({error})") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError,
+            UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()
+        raise ForceFieldError(f"{path} is not a readable latticeff model "
+                              f"({reason[0] if reason else type(error).__name__}); it is "
+                              f"damaged or another kind of file: retrain the model or restore "
+                              f"it") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ForceFieldError(f"{path} is not a latticeff force-field model file")
-    if data["format_version"] != FORMAT_VERSION:
-        raise ForceFieldError(f"{path} has model format {data['format_version']}; this code "
-                              f"reads format {FORMAT_VERSION}")
+    version = data.get("format_version")
+    if version not in READABLE_VERSIONS:
+        raise ForceFieldError(f"{path} has model format {version!r}; this code reads formats "
+                              f"{', '.join(map(str, READABLE_VERSIONS))}")
     return data
+
+
+def _metadata(path, data: dict) -> dict:
+    try:
+        record = json.loads(data["metadata"])
+    except (KeyError, TypeError, ValueError):
+        record = None
+    if not isinstance(record, dict):
+        raise ForceFieldError(f"{path} has no readable metadata (key metadata); the file is "
+                              f"damaged: retrain the model or restore the file")
+    return record
+
+
+def _key(path, record: dict, *keys):
+    """record[keys[0]][keys[1]]..., or a ForceFieldError naming the file and the key."""
+    value = record
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict) or key not in value:
+            raise ForceFieldError(f"{path}: the model metadata lacks the key "
+                                  f"{'.'.join(keys[:depth + 1])}; the file is damaged or was "
+                                  f"not written by latticeff: retrain the model")
+        value = value[key]
+    return value
 
 
 def read_metadata(path) -> dict:
     """The JSON metadata of a saved model (descriptor, network, provenance)."""
-    return json.loads(_read(path)["metadata"])
+    return _metadata(path, _read(path))
