@@ -14,7 +14,10 @@ derivative of the descriptor (the torch backend). Adam, learning rate lowered on
 the validation loss, early stopping on it; the weights with the lowest validation loss are
 kept. Validation holds out whole trajectories (snapshots of one trajectory are correlated)
 chosen with the seed. The checkpoint, written atomically after every epoch, holds everything
-the loop needs, so a resumed run continues exactly as an uninterrupted one.
+the loop needs, so a resumed run continues exactly as an uninterrupted one; it records the
+SHA-256 of the training data, so it never resumes on other data. A non-finite loss or gradient
+stops the run (TrainingError naming the epoch and batch) before the weights are updated, and the
+checkpoint keeps the last finished epoch.
 
 Several processes (`torchrun --nproc_per_node N -m runtime.app.cli train CONFIG`, any
 torch.distributed process group): every process takes its share of each batch and the
@@ -26,17 +29,25 @@ floating-point sums. Process 0 writes the checkpoint and shows the progress bar.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
-import os
+import math
+import pickle
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from runtime.errors import ConfigError
+from runtime.errors import ConfigError, DatasetError, LatticeffError
+from runtime.files import write_atomically
 from runtime.ml.forcefield import ForceField
+
+
+class TrainingError(LatticeffError):
+    """Training that cannot go on: a non-finite loss, or a checkpoint that cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,10 @@ class TrainingOptions:
         for name in ("epochs", "batch_size", "patience", "lr_patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_rate", "energy_weight", "validation_fraction", "lr_factor",
+                     "min_learning_rate"):
+            if not math.isfinite(getattr(self, name)):  # NaN passes every comparison below
+                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)}")
         for name in ("learning_rate", "min_learning_rate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -92,6 +107,65 @@ class TrainingData:
     @property
     def sites(self) -> int:
         return self.fields[0, ..., 0].numel()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 over the bytes of fields, forces, energy and trajectory (each with its
+        dtype and shape), computed once: a checkpoint resumes only on the same data."""
+        digest = hashlib.sha256()
+        for name in ("fields", "forces", "energy", "trajectory"):
+            tensor = getattr(self, name).detach().cpu().contiguous()
+            digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
+
+
+def check_data(data: TrainingData, descriptor, *, lattice: str, source, holds: str = "") -> None:
+    """DatasetError unless `data` (from `source`, holding `holds` on `lattice`) fits
+    `descriptor`: same lattice, sublattices and components, a lattice no smaller than the
+    stencil, real float columns of matching shapes, and only finite values. Training and
+    evaluation both check their data with it."""
+    fields, forces = data.fields, data.forces
+    tail = (descriptor.sublattices, descriptor.components)
+    shape_ok = isinstance(fields, torch.Tensor) and fields.dim() == descriptor.dimension + 3
+    if lattice != descriptor.lattice or not shape_ok or tuple(fields.shape[-2:]) != tail:
+        got = tuple(fields.shape[1:]) if isinstance(fields, torch.Tensor) else "?"
+        raise DatasetError(
+            f"descriptor {descriptor.name} is for a {descriptor.field} field on the "
+            f"{descriptor.lattice} lattice (sublattice, component) = {tail}, but {source} "
+            f"holds {holds or 'a field'} on {lattice} with snapshots of shape {got}; use a "
+            f"dataset of this lattice and field, or a descriptor made for it")
+    n = len(fields)
+    for name, column in (("fields", fields), ("forces", forces), ("energy", data.energy)):
+        if not isinstance(column, torch.Tensor) or column.is_complex() or \
+                not column.dtype.is_floating_point:
+            kind = column.dtype if isinstance(column, torch.Tensor) else type(column).__name__
+            raise DatasetError(f"{source}: column {name} has dtype {kind}; it must hold real "
+                               f"floating-point numbers (float64). Recreate the dataset with "
+                               f"`latticeff dataset CONFIG`")
+    expected = {"fields": tuple(fields.shape), "forces": tuple(fields.shape), "energy": (n,),
+                "trajectory": (n,)}
+    for name, shape in expected.items():
+        actual = tuple(getattr(data, name).shape)
+        if actual != shape:
+            raise DatasetError(f"{source}: column {name} has shape {actual}, but the fields "
+                               f"need {shape}; the file is damaged: recreate the dataset with "
+                               f"`latticeff dataset CONFIG`")
+    if n < 1:
+        raise DatasetError(f"{source} holds no snapshots; add some with `latticeff dataset`")
+    cells = tuple(fields.shape[1:1 + descriptor.dimension])
+    if any(c < m for c, m in zip(cells, descriptor.min_size)):
+        raise DatasetError(f"{source}: lattice {cells} is smaller than the stencil of "
+                           f"{descriptor.name}; it needs at least {descriptor.min_size} cells")
+    for name in ("fields", "forces", "energy"):
+        column = getattr(data, name)
+        bad = ~torch.isfinite(column)
+        if bad.any():
+            where = bad.reshape(n, -1).any(1).nonzero()[:, 0]
+            raise DatasetError(f"{source}: column {name} has {int(bad.sum())} NaN/infinite "
+                               f"values, first in snapshot {int(where[0])} ({len(where)} "
+                               f"snapshots affected); recreate the dataset or remove those "
+                               f"snapshots")
 
 
 def split(trajectory: torch.Tensor, fraction: float, seed: int):
@@ -178,8 +252,9 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
           checkpoint=None, progress: bool = True) -> History:
     """Train `model` in place (ending with its best weights) and return the history. With
     `checkpoint` (a path), state is saved there after every epoch and, if the file exists
-    (made with the same options but perhaps fewer epochs, network, descriptor and data size),
-    the run resumes from it."""
+    (made with the same options but perhaps fewer epochs, network, descriptor and data, the
+    data compared by its SHA-256), the run resumes from it; a checkpoint with more finished
+    epochs than `options.epochs` is refused (ConfigError: nothing to do)."""
     train_index, valid_index = split(data.trajectory, options.validation_fraction,
                                      options.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
@@ -188,21 +263,37 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
         min_lr=options.min_learning_rate)
     history = History()
     best_state = None
-    signature = json.dumps({  # what a checkpoint must match; `epochs` may grow on resume
+    signature = json.loads(json.dumps({  # what a checkpoint must match; `epochs` may grow
         "options": {k: v for k, v in options.__dict__.items() if k != "epochs"},
         "network": model.network.config.as_dict(), "descriptor": model.descriptor.hash,
-        "snapshots": len(data), "field": list(data.fields.shape[1:])}, sort_keys=True)
+        "snapshots": len(data), "field": list(data.fields.shape[1:]),
+        "data": data.fingerprint}, sort_keys=True))
     checkpoint = None if checkpoint is None else Path(checkpoint)
     if checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if saved["signature"] != signature:
+        saved = _read_checkpoint(checkpoint)
+        recorded = _recorded_signature(checkpoint, saved)
+        if recorded != signature:
+            differ = sorted(k for k in set(signature) | set(recorded)
+                            if recorded.get(k) != signature.get(k))
+            names = {"data": "data (SHA-256 of fields, forces, energy, trajectory)"}
             raise ConfigError(f"{checkpoint} belongs to a training run with other options, "
-                              f"network, descriptor or data; delete it to start afresh")
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        best_state = saved["best"]
-        history = History(**json.loads(saved["history"]))
+                              f"network, descriptor or data (differs in: "
+                              f"{', '.join(names.get(k, k) for k in differ)}); delete it to "
+                              f"start afresh")
+        try:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            best_state = saved["best"]
+            history = History(**json.loads(saved["history"]))
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise _damaged_checkpoint(checkpoint, error) from None
+        if len(history.epochs) > options.epochs:
+            raise ConfigError(
+                f"{checkpoint} has already trained {len(history.epochs)} epochs, more than "
+                f"the {options.epochs} asked for; nothing to do: ask for {len(history.epochs)} "
+                f"epochs or more (training.epochs, --epochs) to continue, or delete the "
+                f"checkpoint to train {options.epochs} epochs afresh")
     else:
         torch.manual_seed(options.seed)
         for layer in model.network.layers:
@@ -221,21 +312,34 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
             options.seed * 1_000_003 + epoch))
         model.train()
         total = 0.0
-        for batch in train_index[order].split(options.batch_size):
+        batches = train_index[order].split(options.batch_size)
+        for number, batch in enumerate(batches):
             mine = batch[rank::size]
             optimizer.zero_grad()
+            loss_value = 0.0
             if len(mine):
                 force_mse, energy_mse = _loss_terms(model, data, mine, create_graph=True)
                 loss = (force_mse + options.energy_weight * energy_mse) * (len(mine) / len(batch))
                 # only the weights: the field's second-derivative path is pruned (faster)
                 loss.backward(inputs=[p for p in model.parameters() if p.requires_grad])
-                total += loss.item() * len(batch)
+                loss_value = loss.item()
+                total += loss_value * len(batch)
             if size > 1:
                 _sum_gradients(model)
+            finite = math.isfinite(loss_value) and all(
+                p.grad is None or bool(torch.isfinite(p.grad).all()) for p in model.parameters())
+            (bad,) = _sum_over_processes([0.0 if finite else 1.0])  # every process stops
+            if bad:
+                raise _diverged(f"the loss {loss_value:g} or its gradient is not finite at "
+                                f"epoch {epoch + 1} of {options.epochs}, batch {number + 1} of "
+                                f"{len(batches)}", checkpoint, epoch)
             optimizer.step()
         (total,) = _sum_over_processes([total])
         model.eval()
         valid_loss, valid_rmse = evaluate_loss(model, data, valid_index, options)
+        if not math.isfinite(valid_loss):
+            raise _diverged(f"the validation loss is {valid_loss:g} after epoch {epoch + 1} of "
+                            f"{options.epochs}", checkpoint, epoch)
         scheduler.step(valid_loss)
         record = {"epoch": epoch, "train_loss": total / len(train_index),
                   "valid_loss": valid_loss, "valid_force_rmse": valid_rmse,
@@ -250,21 +354,63 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
                         lr=f"{record['learning_rate']:.2g}")
         if checkpoint is not None and rank == 0:
             _save_checkpoint(checkpoint, {
-                "signature": signature, "model": model.state_dict(),
+                "signature": json.dumps(signature, sort_keys=True),
+                "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "best": best_state, "history": json.dumps(history.__dict__)})
     bar.close()
+    if best_state is None:
+        raise _damaged_checkpoint(checkpoint, "it holds no best weights")
     model.load_state_dict(best_state)
     model.metadata["training"] = {
         **{k: v for k, v in history.__dict__.items() if k != "epochs"},
         "epochs_run": len(history.epochs), "options": options.__dict__,
+        "data_sha256": data.fingerprint,
         "validation_snapshots": len(valid_index), "training_snapshots": len(train_index),
         "final": history.epochs[history.best_epoch] if history.epochs else None}
     return history
 
 
+def _diverged(what: str, checkpoint, epoch: int) -> TrainingError:
+    if checkpoint is None:
+        kept = "no checkpoint was asked for"
+    elif epoch > 0:
+        kept = f"the checkpoint {checkpoint} keeps the last good state ({epoch} finished epochs)"
+    else:
+        kept = "no epoch had finished, so there is no checkpoint"
+    return TrainingError(f"training diverged: {what}; no model was written and {kept}. "
+                         f"Check the data for NaN/inf, or lower training.learning_rate")
+
+
+def _damaged_checkpoint(path, reason) -> TrainingError:
+    reason = str(reason).strip().splitlines()
+    return TrainingError(f"{path} is not a readable training checkpoint "
+                         f"({reason[0] if reason else 'damaged'}); it is only a cache of the "
+                         f"training state: delete it and training restarts from the first "
+                         f"epoch")
+
+
+def _read_checkpoint(path: Path) -> dict:
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError,
+            UnicodeDecodeError) as error:
+        raise _damaged_checkpoint(path, error) from None
+    if not isinstance(saved, dict):
+        raise _damaged_checkpoint(path, "not a dictionary of training state")
+    return saved
+
+
+def _recorded_signature(path: Path, saved: dict) -> dict:
+    try:
+        recorded = json.loads(saved["signature"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise _damaged_checkpoint(path, f"no signature: {error}") from None
+    if not isinstance(recorded, dict):
+        raise _damaged_checkpoint(path, "no signature")
+    return recorded
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+    """Write the training state to `path` atomically (old checkpoint or the new one)."""
+    write_atomically(path, lambda temporary: torch.save(state, temporary))
