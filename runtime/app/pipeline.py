@@ -29,7 +29,7 @@ from runtime.dynamics.forces import TotalForce
 from runtime.dynamics.integrators import INTEGRATORS
 from runtime.dynamics.simulation import SimulationOptions, simulate
 from runtime.electrons.elastic import Elastic
-from runtime.errors import ConfigError
+from runtime.errors import ConfigError, DatasetError, ForceFieldError
 from runtime.files import (
     check_output_directory,
     check_output_path,
@@ -37,10 +37,10 @@ from runtime.files import (
     write_atomically,
 )
 from runtime.ml.evaluation import force_errors, plot_histogram, plot_parity
-from runtime.ml.forcefield import ForceField
+from runtime.ml.forcefield import ForceField, check_block_rows, read_metadata
 from runtime.ml.network import NetworkConfig
 from runtime.ml.symmetry import equivariance_error, lattice_actions
-from runtime.ml.training import TrainingData, TrainingOptions, train
+from runtime.ml.training import TrainingData, TrainingOptions, check_data, train
 from runtime.settings import as_table, from_table
 
 DEFAULT_RUN = Path(__file__).resolve().parents[2] / "configs" / "run_default.toml"
@@ -89,6 +89,52 @@ def train_settings(table: dict) -> tuple[TrainJob, NetworkConfig, TrainingOption
     return from_table(TrainJob, table), network, options
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def check_model_output(output: Path, descriptor, inputs=()) -> None:
+    """ConfigError unless `output` may receive a model of `descriptor`: it is none of the
+    `inputs`, and it is absent or already a latticeff model of the same descriptor hash
+    (anything else there, a dataset say, is never overwritten)."""
+    output = check_output_path(output)
+    for path in inputs:
+        if _same_file(output, Path(path)):
+            raise ConfigError(f"output {output} is the input {path}; give the model another "
+                              f"output path")
+    if not output.exists():
+        return
+    try:
+        recorded = read_metadata(output).get("descriptor", {})
+    except ForceFieldError:
+        raise ConfigError(f"output {output} exists and is not a latticeff model file, so train "
+                          f"will not overwrite it; give another output path, or delete "
+                          f"{output} first") from None
+    if not isinstance(recorded, dict) or recorded.get("hash") != descriptor.hash:
+        name = recorded.get("name") if isinstance(recorded, dict) else None
+        raise ConfigError(f"output {output} holds a model of descriptor {name} (another hash), "
+                          f"so train will not replace it with a model of {descriptor.name}; "
+                          f"give another output path, or delete {output} first")
+
+
+def checked_data(dataset, path, descriptor) -> TrainingData:
+    """The snapshots of `dataset` (read from `path`) after the checks that training and
+    evaluation share (`runtime.ml.training.check_data`): lattice, sublattices, components,
+    shapes, dtypes and finite values."""
+    model = dataset.parameters.get("model") if isinstance(dataset.parameters, dict) else None
+    if not isinstance(model, dict) or not isinstance(model.get("lattice"), str) or \
+            model.get("name") not in MODELS:
+        raise DatasetError(f"{path}: its parameters lack model.name (one of "
+                           f"{', '.join(MODELS)}) or model.lattice; recreate it with "
+                           f"`latticeff dataset CONFIG`")
+    data = TrainingData.from_dataset(dataset)
+    check_data(data, descriptor, lattice=model["lattice"], source=path, holds=model["name"])
+    return data
+
+
 def train_job(table: dict, *, progress: bool = True) -> Path:
     """Train a model on a dataset file; writes the model and `<model>.history.json`. A rerun
     resumes from `<model>.checkpoint`. Started by torchrun (WORLD_SIZE > 1), it joins the
@@ -100,23 +146,24 @@ def train_job(table: dict, *, progress: bool = True) -> Path:
         finally:
             dist.destroy_process_group()
     job, network, options = train_settings(table)
-    dataset = read_dataset(job.data)
     descriptor = _descriptor(job.descriptor)
-    if dataset.parameters["model"]["lattice"] != descriptor.lattice or \
-            dataset.fields.shape[-1] != descriptor.components:
-        raise ConfigError(
-            f"descriptor {descriptor.name} is for a {descriptor.field} field on the "
-            f"{descriptor.lattice} lattice, but {job.data} holds "
-            f"{dataset.parameters['model']['name']} on {dataset.parameters['model']['lattice']}")
+    output = Path(job.output)
+    checkpoint = output.with_name(output.name + ".checkpoint")
+    history_path = output.with_name(output.stem + ".history.json")
+    check_model_output(output, descriptor, inputs=[job.data])
+    for derived in (checkpoint, history_path):
+        if _same_file(derived, Path(job.data)):
+            raise ConfigError(f"the {derived.suffix[1:]} file of output {output} would be the "
+                              f"input {job.data}; give the model another output path")
+    dataset = read_dataset(job.data)
+    data = checked_data(dataset, job.data, descriptor)
     model = ForceField(descriptor, network, backend="torch", metadata={
         "data": {"path": str(job.data), "parameters": dataset.parameters},
         "code": code_version()})
-    output = Path(job.output)
-    history = train(model, TrainingData.from_dataset(dataset), options,
-                    checkpoint=output.with_name(output.name + ".checkpoint"), progress=progress)
+    history = train(model, data, options, checkpoint=checkpoint, progress=progress)
     if is_main_process():
         model.save(output)
-        write_json(output.with_name(output.stem + ".history.json"), history.__dict__)
+        write_json(history_path, history.__dict__)
     return output
 
 
@@ -130,10 +177,11 @@ def evaluate_job(model_path, data_path, output=None, *,
         Path(output) if output else Path(model_path).parent / f"evaluation-{Path(data_path).stem}")
     model = ForceField.load(model_path)
     dataset = read_dataset(data_path)
+    data = checked_data(dataset, data_path, model.descriptor)
     parameters = dataset.parameters["model"]
     hamiltonian = MODELS[parameters["name"]]
     coupling = hamiltonian.coupling_name
-    errors = force_errors(model, dataset.fields, dataset.forces,
+    errors = force_errors(model, data.fields, data.forces,
                           component_names=hamiltonian.force_names,
                           scale=parameters[coupling], scale_name=coupling)
     output.mkdir(parents=True, exist_ok=True)
@@ -166,6 +214,9 @@ class SimulateJob:
     initial_scale: float = 1.0
     backend: str = "torch"
     block_rows: int = 64
+
+    def __post_init__(self) -> None:
+        check_block_rows(self.block_rows)  # negative rows once gave zero forces
 
 
 def simulate_settings(table: dict):

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from runtime.files import write_atomically
+
 
 @dataclass(frozen=True)
 class ForceErrors:
@@ -108,9 +110,9 @@ def _per(errors: ForceErrors) -> str:
 
 
 def _save(plt, figure, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    try:
+        return write_atomically(path, lambda temporary: figure.savefig(
+            temporary, dpi=110, format=Path(path).suffix[1:] or "png"))
+    finally:
+        plt.close(figure)

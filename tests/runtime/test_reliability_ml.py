@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import generated
+from runtime.app.cli import main
 from runtime.electrons import Holstein
 from runtime.errors import ConfigError, DatasetError, ForceFieldError, LatticeffError
 from runtime.ml import forcefield as forcefield_module
@@ -249,8 +250,8 @@ def test_damaged_checkpoint_says_it_can_be_deleted(data, tmp_path, damage):
 def test_training_options_must_be_finite(name, value):
     with pytest.raises(ValueError, match=name):
         TrainingOptions(**{name: value})
-    from runtime.app.settings import from_table
-    with pytest.raises(ConfigError, match=f"training: {name} must be"):
+    from runtime.settings import from_table
+    with pytest.raises(ConfigError, match=f"training(: |.){name} must be"):
         from_table(TrainingOptions, {name: value}, "training.")
 
 
@@ -336,3 +337,226 @@ def test_check_data_refuses_foreign_or_damaged_data(data):
     with pytest.raises(DatasetError, match=r"column energy has shape \(5,\)"):
         check_data(with_column(data, energy=data.energy[:5]), square, lattice="square",
                    source="d.h5")
+
+
+# the commands: train, evaluate, simulate --------------------------------------------------
+
+DATASET = """
+output = "{output}"
+seed = 3
+trajectories = 2
+checkpoint_every = 3
+[model]
+name = "holstein"
+lattice = "{lattice}"
+size = [11, 11]
+[electrons]
+filling = 0.5
+[integrator]
+name = "langevin"
+dt = 0.05
+[protocol]
+kind = "quench"
+temperature = 0.05
+snapshots = 3
+sample_every = 2
+"""
+
+TRAIN = """
+data = "{data}"
+output = "{output}"
+descriptor = "square_scalar_reference"
+[network]
+widths = [8]
+[training]
+epochs = 2
+batch_size = 2
+validation_fraction = 0.5
+{extra}
+"""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A square and a triangular Holstein dataset and a model trained on the square one."""
+    root = tmp_path_factory.mktemp("reliability")
+    for lattice in ("square", "triangular"):
+        config = root / f"{lattice}.toml"
+        config.write_text(DATASET.format(output=root / f"{lattice}.h5", lattice=lattice))
+        assert main(["dataset", str(config), "--workers", "0", "--quiet"]) == 0
+    config = root / "train.toml"
+    config.write_text(TRAIN.format(data=root / "square.h5", output=root / "model.pt", extra=""))
+    assert main(["train", str(config), "--quiet"]) == 0
+    return root
+
+
+def train_config(tmp_path, data, output, extra="") -> str:
+    config = tmp_path / "train.toml"
+    config.write_text(TRAIN.format(data=data, output=output, extra=extra))
+    return str(config)
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("latticeff: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def copy_dataset(source, target, **columns):
+    """A copy of a dataset file with some columns replaced (ragged, complex, NaN ...)."""
+    import shutil
+
+    import h5py
+
+    shutil.copyfile(source, target)
+    with h5py.File(target, "a") as f:
+        for name, values in columns.items():
+            if name == "parameters":
+                f.attrs["parameters"] = json.dumps(values)
+                continue
+            del f[name]
+            f.create_dataset(name, data=values)
+    return target
+
+
+# case 1: train never overwrites what is not its own model
+
+@pytest.mark.parametrize("target", ["data", "other_dataset", "text", "other_model"])
+def test_train_refuses_to_overwrite_anything_but_its_own_model(files, tmp_path, capsys, target):
+    import shutil
+
+    data = tmp_path / "data.h5"
+    shutil.copyfile(files / "square.h5", data)
+    if target == "data":
+        output = data
+        expected = f"output {data} is the input {data}"
+    elif target == "other_dataset":
+        output = shutil.copyfile(files / "triangular.h5", tmp_path / "tri.h5")
+        expected = "exists and is not a latticeff model file, so train will not overwrite it"
+    elif target == "text":
+        output = tmp_path / "notes.pt"
+        output.write_text("my notes\n")
+        expected = "exists and is not a latticeff model file"
+    else:
+        output = tmp_path / "power.pt"
+        ForceField(generated.load("square_scalar_power"), SMALL).save(output)
+        expected = ("holds a model of descriptor square_scalar_power (another hash), so train "
+                    "will not replace it with a model of square_scalar_reference")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main(["train", train_config(tmp_path, data, output), "--quiet"]) == 2
+    assert expected in one_line_error(capsys)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "train.toml"}
+    assert after == before  # nothing written, nothing replaced
+
+
+def test_train_replaces_a_model_of_the_same_descriptor(files, tmp_path, capsys):
+    output = tmp_path / "model.pt"
+    output.write_bytes((files / "model.pt").read_bytes())
+    config = train_config(tmp_path, files / "square.h5", output, "seed = 9")
+    assert main(["train", config, "--quiet"]) == 0
+    assert ForceField.load(output).metadata["training"]["options"]["seed"] == 9
+
+
+# case 2: block_rows in a simulate config
+
+@pytest.mark.parametrize("value", ["-1", "-64", "true", "2.5"])
+def test_simulate_refuses_bad_block_rows(files, tmp_path, capsys, value):
+    config = tmp_path / "simulate.toml"
+    config.write_text(f'forcefield = "{files / "model.pt"}"\noutput = "{tmp_path / "sim"}"\n'
+                      f'size = [12, 12]\nblock_rows = {value}\n'
+                      '[integrator]\nname = "tdgl"\ndt = 0.05\n[simulation]\nsteps = 2\n')
+    assert main(["simulate", str(config), "--quiet"]) == 2
+    assert "block_rows must be" in one_line_error(capsys)
+    assert not (tmp_path / "sim").exists()
+
+
+# case 3: evaluate checks its data as train does
+
+def test_evaluate_refuses_data_of_another_lattice(files, tmp_path, capsys):
+    assert main(["evaluate", "--model", str(files / "model.pt"), "--data",
+                 str(files / "triangular.h5"), "--output", str(tmp_path / "ev")]) == 2
+    err = one_line_error(capsys)
+    assert "is for a scalar field on the square lattice" in err
+    assert f"{files / 'triangular.h5'} holds holstein on triangular" in err
+    assert not (tmp_path / "ev").exists()
+
+
+@pytest.mark.parametrize("damage", ["nan", "inf", "complex", "ragged", "lattice"])
+@pytest.mark.parametrize("command", ["evaluate", "train"])
+def test_train_and_evaluate_refuse_damaged_force_columns(files, tmp_path, capsys, damage,
+                                                         command):
+    import h5py
+
+    with h5py.File(files / "square.h5") as f:
+        forces, parameters = f["forces"][()], json.loads(f.attrs["parameters"])
+    columns = {}
+    if damage == "nan":
+        forces[1, 2, 3] = np.nan
+        columns["forces"] = forces
+        expected = "column forces has 1 NaN/infinite values, first in snapshot 1"
+    elif damage == "inf":
+        forces[4, 0, 0] = -np.inf
+        columns["forces"] = forces
+        expected = "column forces has 1 NaN/infinite values, first in snapshot 4"
+    elif damage == "complex":
+        columns["forces"], expected = forces + 1j, "column forces has dtype torch.complex128"
+    elif damage == "ragged":
+        columns["forces"], expected = forces[:, :, :9], "column forces has shape (6, 11, 9, 1, 1)"
+    else:
+        parameters["model"]["lattice"] = "triangular"
+        columns["parameters"], expected = parameters, "holds holstein on triangular"
+    data = copy_dataset(files / "square.h5", tmp_path / "bad.h5", **columns)
+    if command == "evaluate":
+        argv = ["evaluate", "--model", str(files / "model.pt"), "--data", str(data),
+                "--output", str(tmp_path / "ev")]
+    else:
+        argv = ["train", train_config(tmp_path, data, tmp_path / "m.pt"), "--quiet"]
+    assert main(argv) == 2
+    err = one_line_error(capsys)
+    assert expected in err and (str(data) in err)
+    assert not (tmp_path / "ev").exists() and not (tmp_path / "m.pt").exists()
+
+
+# case 4 and 6 through the command line
+
+def test_train_with_fewer_epochs_than_finished_says_nothing_to_do(files, tmp_path, capsys):
+    output = tmp_path / "model.pt"
+    config = train_config(tmp_path, files / "square.h5", output)
+    assert main(["train", config, "--quiet"]) == 0
+    before = output.read_bytes()
+    assert main(["train", config, "--quiet", "--epochs", "1"]) == 2
+    assert "has already trained 2 epochs, more than the 1 asked for; nothing to do" in \
+        one_line_error(capsys)
+    assert output.read_bytes() == before
+
+
+def test_train_resumes_only_on_the_same_data(files, tmp_path, capsys):
+    output = tmp_path / "model.pt"
+    data = tmp_path / "data.h5"
+    data.write_bytes((files / "square.h5").read_bytes())
+    config = train_config(tmp_path, data, output)
+    assert main(["train", config, "--quiet", "--epochs", "1"]) == 0
+    import h5py
+
+    with h5py.File(data, "a") as f:  # same size, other values
+        f["forces"][0] = -f["forces"][0]
+    assert main(["train", config, "--quiet"]) == 2
+    assert "differs in: data (SHA-256" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("option", ["learning_rate = inf", "learning_rate = nan",
+                                    "energy_weight = nan"])
+def test_train_refuses_non_finite_options(files, tmp_path, capsys, option):
+    config = train_config(tmp_path, files / "square.h5", tmp_path / "m.pt", option)
+    assert main(["train", config, "--quiet"]) == 2
+    assert f"training.{option.split()[0]} must be a finite number" in one_line_error(capsys)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_train_divergence_is_one_line_and_writes_no_model(files, tmp_path, capsys):
+    config = train_config(tmp_path, files / "square.h5", tmp_path / "m.pt",
+                          "learning_rate = 1e300")
+    assert main(["train", config, "--quiet"]) == 2
+    assert "training diverged: the loss" in one_line_error(capsys)
+    assert not (tmp_path / "m.pt").exists()
