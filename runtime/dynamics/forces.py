@@ -4,6 +4,8 @@ Every term (`ExactForces`, the ML `ForceField`, `Elastic`) offers
 `energy_and_forces(field) -> (energy per configuration, -dE/dΦ like the field)`.
 `TotalForce(*terms)` adds them up and is the callable `field -> force` of the integrators;
 it remembers its last evaluation, so the energy of the state just stepped to costs nothing.
+A field that is not finite gets NaN energy and force without calling the terms, so that the
+dynamics stop at that step (`runtime.dynamics.simulation`).
 
     forces = TotalForce(ForceField.load("model.pt"), Elastic("square", (512, 512), K0=1.0))
     state = integrator.step(state, forces)
@@ -11,6 +13,8 @@ it remembers its last evaluation, so the energy of the state just stepped to cos
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -27,6 +31,10 @@ class TotalForce:
         self._last: tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def energy_and_forces(self, field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not bool(torch.isfinite(field).all()):
+            # a step went non-finite: NaN energy and force, so that `simulate` stops at that
+            # step with its number (the terms themselves may refuse such a field)
+            return field.new_full(field.shape[:1], math.nan), torch.full_like(field, math.nan)
         if self._last is not None and self._last[0].shape == field.shape \
                 and torch.equal(self._last[0], field):
             return self._last[1]

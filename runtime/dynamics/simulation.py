@@ -8,9 +8,10 @@ size over time.
 
 The total force (`runtime.dynamics.forces.TotalForce`) is the ML electronic force plus the exact
 elastic force -dV/dPhi (the ML model learns only the electronic part, as the dataset stores
-it). A step whose field or force
-is not finite stops the run with `SimulationError` naming the step, after the last good state
-was saved to `last_good_state.npz`.
+it). A step whose field, force or energy is not finite (at any of its force evaluations) stops
+the run with `SimulationError` naming the step, after the last good state was saved
+(atomically) to `last_good_state.npz`; an initial field whose force is not finite stops it at
+step 0.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     state = integrator.init(field, forces, seed=seed)
+    if not _finite(state, forces):
+        raise SimulationError(
+            f"the initial field or its force is NaN/infinite (step 0; largest |field| "
+            f"{float(state.field.abs().max()):.3g}), so no step was made and no state was good "
+            f"enough to save. Lower initial_scale to the range of fields the model was trained "
+            f"on")
     sites = state.field[0, ..., 0].numel()
     rows, profiles = [], {}
 
@@ -87,9 +94,8 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
     for step in tqdm(range(1, options.steps + 1), desc="simulation", unit="step",
                      disable=not progress):
         new = integrator.step(state, forces)
-        if not (torch.isfinite(new.field).all() and torch.isfinite(new.forces).all()):
-            path = output / "last_good_state.npz"
-            save_npz(path, step=step - 1, **state.arrays())
+        if not _finite(new, forces):
+            path = save_npz(output / "last_good_state.npz", step=step - 1, **state.arrays())
             raise SimulationError(
                 f"the field or force became NaN/infinite at step {step} (time "
                 f"{step * integrator.dt:g}); the last good state (step {step - 1}) is saved in "
@@ -104,6 +110,15 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
     trace = Trace(*(np.array([r[i] for r in rows]) for i in range(6)), field=state.field[0])
     _write_observables(trace, profiles, output)
     return trace
+
+
+def _finite(state, forces) -> bool:
+    """Field and force of `state` finite, and its energy (a `TotalForce` has it from the
+    evaluation just made)."""
+    if not bool(torch.isfinite(state.field).all() and torch.isfinite(state.forces).all()):
+        return False
+    energy = getattr(forces, "energy", None)
+    return energy is None or bool(torch.isfinite(energy(state.field)).all())
 
 
 def _write_observables(trace: Trace, profiles: dict, output: Path) -> None:

@@ -12,8 +12,18 @@ import torch
 
 import generated
 from runtime.app.cli import main
+from runtime.dynamics.forces import TotalForce
+from runtime.dynamics.integrators import TDGL, StochasticLLG
+from runtime.dynamics.simulation import SimulationOptions, simulate
 from runtime.electrons import Holstein
-from runtime.errors import ConfigError, DatasetError, ForceFieldError, LatticeffError
+from runtime.electrons.elastic import Elastic
+from runtime.errors import (
+    ConfigError,
+    DatasetError,
+    ForceFieldError,
+    LatticeffError,
+    SimulationError,
+)
 from runtime.ml import forcefield as forcefield_module
 from runtime.ml import training
 from runtime.ml.forcefield import ForceField, weights_hash
@@ -560,3 +570,72 @@ def test_train_divergence_is_one_line_and_writes_no_model(files, tmp_path, capsy
     assert main(["train", config, "--quiet"]) == 2
     assert "training diverged: the loss" in one_line_error(capsys)
     assert not (tmp_path / "m.pt").exists()
+
+
+# case 7: a non-finite field or force at any step of a simulation
+
+def simulate_config(tmp_path, files, **settings) -> str:
+    table = {"initial_scale": 1.0, "dt": 0.05, **settings}
+    config = tmp_path / "simulate.toml"
+    config.write_text(f'forcefield = "{files / "model.pt"}"\noutput = "{tmp_path / "sim"}"\n'
+                      f'size = [12, 12]\ninitial_scale = {table["initial_scale"]}\n'
+                      f'[integrator]\nname = "tdgl"\ndt = {table["dt"]}\n'
+                      '[simulation]\nsteps = 4\nmeasure_every = 1\n')
+    return str(config)
+
+
+def test_a_field_that_overflows_in_a_step_stops_with_the_step_and_the_last_good_state(
+        files, tmp_path, capsys):
+    """dt = 1e308 moves the field to infinity in step 1: once a DescriptorInputError
+    without a step and without last_good_state.npz."""
+    assert main(["simulate", simulate_config(tmp_path, files, dt=1e308), "--quiet"]) == 2
+    err = one_line_error(capsys)
+    assert "became NaN/infinite at step 1" in err and "last good state (step 0)" in err
+    saved = np.load(tmp_path / "sim/last_good_state.npz")
+    assert int(saved["step"]) == 0 and np.isfinite(saved["field"]).all()
+    assert not [p for p in (tmp_path / "sim").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_initial_field_with_non_finite_forces_stops_at_step_0(files, tmp_path, capsys):
+    assert main(["simulate", simulate_config(tmp_path, files, initial_scale=1e200),
+                 "--quiet"]) == 2
+    err = one_line_error(capsys)
+    assert "the initial field or its force is NaN/infinite (step 0" in err
+    assert "Lower initial_scale" in err
+    assert not (tmp_path / "sim/last_good_state.npz").exists()
+
+
+def test_a_non_finite_midpoint_of_a_spin_step_is_caught(tmp_path):
+    """LLG evaluates the force twice per step; a non-finite midpoint field is that step's."""
+    torch.manual_seed(0)
+    model = ForceField(generated.load("square_spin_phase"), SMALL)
+    spins = field((6, 6), (1, 3))
+    spins = spins / spins.norm(dim=-1, keepdim=True)
+
+    class Midpoint(TotalForce):
+        calls = 0
+
+        def __call__(self, x):
+            self.calls += 1  # init, then 2 per step: the midpoint of step 3 is call 6
+            return super().__call__(x * math.inf if self.calls == 6 else x)
+
+    forces = Midpoint(model, Elastic("square", (6, 6)))
+    with pytest.raises(SimulationError, match=r"at step 3 .*last good state \(step 2\)"):
+        simulate(forces, StochasticLLG(dt=0.01), spins, SimulationOptions(steps=5), tmp_path,
+                 seed=1, progress=False)
+    assert int(np.load(tmp_path / "last_good_state.npz")["step"]) == 2
+
+
+def test_last_good_state_is_written_atomically(tmp_path, monkeypatch):
+    from runtime import files
+
+    written = []
+    real = files.write_atomically
+    monkeypatch.setattr(files, "write_atomically",  # save_npz writes through it
+                        lambda path, write: written.append(path) or real(path, write))
+    torch.manual_seed(0)
+    forces = TotalForce(scalar_model(), Elastic("square", (12, 12), K0=1.0))
+    with pytest.raises(SimulationError, match="at step 1"):
+        simulate(forces, TDGL(dt=1e308), field((12, 12)), SimulationOptions(steps=3), tmp_path,
+                 seed=1, progress=False)
+    assert written == [tmp_path / "last_good_state.npz"]
