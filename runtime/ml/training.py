@@ -293,7 +293,7 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
                 f"{checkpoint} has already trained {len(history.epochs)} epochs, more than "
                 f"the {options.epochs} asked for; nothing to do: ask for {len(history.epochs)} "
                 f"epochs or more (training.epochs, --epochs) to continue, or delete the "
-                f"checkpoint to train {options.epochs} epochs afresh")
+                f"checkpoint to train afresh")
     else:
         torch.manual_seed(options.seed)
         for layer in model.network.layers:
@@ -330,7 +330,7 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
                 p.grad is None or bool(torch.isfinite(p.grad).all()) for p in model.parameters())
             (bad,) = _sum_over_processes([0.0 if finite else 1.0])  # every process stops
             if bad:
-                raise _diverged(f"the loss {loss_value:g} or its gradient is not finite at "
+                raise _diverged(f"the loss ({loss_value:g}) or its gradient is not finite at "
                                 f"epoch {epoch + 1} of {options.epochs}, batch {number + 1} of "
                                 f"{len(batches)}", checkpoint, epoch)
             optimizer.step()

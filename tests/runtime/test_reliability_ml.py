@@ -281,7 +281,7 @@ def test_divergence_stops_at_the_batch_and_keeps_the_last_good_checkpoint(data, 
 
     monkeypatch.setattr(training, "_loss_terms", diverging)
     longer = TrainingOptions(**{**OPTIONS.__dict__, "epochs": 4})
-    with pytest.raises(TrainingError, match=r"training diverged: the loss nan or its gradient "
+    with pytest.raises(TrainingError, match=r"training diverged: the loss \(nan\) or its gradient "
                                             r"is not finite at epoch 3 of 4, batch 1 of 2; .*"
                                             r"keeps the last good state \(2 finished epochs\)"):
         train(scalar_model(), data, longer, checkpoint=checkpoint, progress=False)
