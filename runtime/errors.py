@@ -24,3 +24,11 @@ class SimulationError(LatticeffError):
 
 class DivergenceError(LatticeffError):
     """The field of a trajectory stopped being finite (the time step is too large)."""
+
+
+class TrainingError(LatticeffError):
+    """Training that cannot go on: a non-finite loss, or a checkpoint that cannot be read."""
+
+
+class OutputError(LatticeffError):
+    """An output that cannot be written where it was asked for; nothing was changed."""

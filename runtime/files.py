@@ -10,11 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from runtime.errors import LatticeffError
-
-
-class OutputError(LatticeffError):
-    """An output that cannot be written where it was asked for; nothing was changed."""
+from runtime.errors import OutputError
 
 
 def check_output_path(path: Path | str) -> Path:

@@ -41,13 +41,9 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from runtime.errors import ConfigError, DatasetError, LatticeffError
+from runtime.errors import ConfigError, DatasetError, TrainingError
 from runtime.files import write_atomically
 from runtime.ml.forcefield import ForceField
-
-
-class TrainingError(LatticeffError):
-    """Training that cannot go on: a non-finite loss, or a checkpoint that cannot be read."""
 
 
 @dataclass(frozen=True)

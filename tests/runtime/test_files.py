@@ -2,7 +2,8 @@ import errno
 
 import pytest
 
-from runtime.files import OutputError, check_output_path, write_atomically
+from runtime.errors import OutputError
+from runtime.files import check_output_path, write_atomically
 
 
 def test_writes_whole_file_and_leaves_no_temporary(tmp_path):

@@ -23,12 +23,13 @@ from runtime.errors import (
     ForceFieldError,
     LatticeffError,
     SimulationError,
+    TrainingError,
 )
 from runtime.ml import forcefield as forcefield_module
 from runtime.ml import training
 from runtime.ml.forcefield import ForceField, weights_hash
 from runtime.ml.network import NetworkConfig
-from runtime.ml.training import TrainingData, TrainingError, TrainingOptions, check_data, train
+from runtime.ml.training import TrainingData, TrainingOptions, check_data, train
 
 SMALL = NetworkConfig((8, 8))
 
