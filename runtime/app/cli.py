@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -308,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         args.shells = 2
     try:
         return args.handler(args)
+    except BrokenPipeError:  # the reader left (`latticeff inspect … --json | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ValueError as error:  # our errors are ValueError subclasses with a fix in them
         print(f"latticeff: error: {error}", file=sys.stderr)
         return 2

@@ -1,6 +1,9 @@
 """The `latticeff` command line: `inspect group`."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +72,14 @@ def test_inspect_decompose_bad_input(capsys):
     assert "not a representation of D6" in capsys.readouterr().err
     assert main(["inspect", "decompose", "square", "--field", "tensor"]) == 2
     assert "unknown field 'tensor'" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_ends_the_output_quietly():
+    """`latticeff inspect … --json | head -1`: no BrokenPipeError traceback, exit 0."""
+    command = (f"{sys.executable} -m runtime.app.cli inspect decompose square --field scalar "
+               "--shells 14 --json | head -1")
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], check=False,
+                            capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == "{"
+    assert result.stderr == "" and result.returncode == 0
