@@ -1,7 +1,17 @@
 """Dense exact diagonalization of batched single-particle Hamiltonians (float64).
 
-`torch.linalg.eigh` calls LAPACK's divide-and-conquer driver (syevd / heevd) on CPU and runs
-with `torch.get_num_threads()` threads (set them with `torch.set_num_threads`).
+Eigensolvers (`EIGENSOLVERS`, chosen with `diagonalize(..., solver=)`; `benchmarks/solvers.py`
+times them side by side on the models' own Hamiltonians):
+
+    torch       `torch.linalg.eigh`: LAPACK divide and conquer (dsyevd / zheevd) of the MKL
+                torch is built with, `torch.get_num_threads()` threads (the default: the
+                fastest here, see docs/performance.md)
+    numpy       `numpy.linalg.eigh`: dsyevd / zheevd of numpy's OpenBLAS
+    scipy-evd   `scipy.linalg.eigh(driver="evd")`, scipy's OpenBLAS (scipy is optional)
+    scipy-evr   `scipy.linalg.eigh(driver="evr")`: MRRR (dsyevr / zheevr)
+
+numpy and scipy run their OpenBLAS with as many threads as torch (`torch.get_num_threads()`),
+so `torch.set_num_threads(1)` in a dataset worker means one thread whichever solver runs.
 
 Memory: a dense M x M Hamiltonian per configuration; `check_memory` refuses a model whose
 estimate (`memory_estimate`) exceeds this machine's physical memory before anything is
@@ -10,8 +20,10 @@ allocated.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 
@@ -78,14 +90,100 @@ def _size(n: int) -> str:
     raise AssertionError
 
 
-def diagonalize(hamiltonians: torch.Tensor, ensemble: Ensemble, orbitals: int) -> Spectrum:
+EIGENSOLVERS = ("torch", "numpy", "scipy-evd", "scipy-evr")
+DEFAULT_EIGENSOLVER = "torch"
+
+
+def eigh(hamiltonians: torch.Tensor, solver: str = DEFAULT_EIGENSOLVER
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ascending eigenvalues `(batch, M)` and eigenvectors (columns) `(batch, M, M)` of the
+    Hermitian `hamiltonians` `(batch, M, M)` (lower triangle read), with `solver`, one of
+    EIGENSOLVERS."""
+    if solver == "torch":
+        return torch.linalg.eigh(hamiltonians)
+    if solver not in EIGENSOLVERS:
+        raise ValueError(f"unknown eigensolver {solver!r}; choose one of {', '.join(EIGENSOLVERS)}")
+    import numpy as np
+
+    matrices = hamiltonians.detach().cpu().numpy()
+    _openblas_threads(torch.get_num_threads())
+    if solver == "numpy":
+        values, vectors = np.linalg.eigh(matrices)
+    else:
+        try:
+            from scipy.linalg import eigh as scipy_eigh
+        except ImportError:
+            raise ValueError(f"eigensolver {solver!r} needs scipy, which is not installed; use "
+                             f"'torch' or 'numpy'") from None
+        driver = solver.removeprefix("scipy-")
+        values = np.empty(matrices.shape[:-1])
+        vectors = np.empty_like(matrices)
+        for k, matrix in enumerate(matrices):
+            values[k], vectors[k] = scipy_eigh(matrix, lower=True, driver=driver,
+                                               check_finite=False, overwrite_a=False)
+    device = hamiltonians.device
+    return torch.from_numpy(values).to(device), torch.from_numpy(vectors).to(device)
+
+
+_OPENBLAS = {}  # library path -> its set_num_threads function (None: not found)
+
+
+def _openblas_threads(threads: int) -> None:
+    """Set the threads of the OpenBLAS copies bundled with numpy and scipy (wheels:
+    numpy.libs/, scipy.libs/) to `threads`; nothing where they are not found."""
+    if not _OPENBLAS:
+        import importlib.util
+
+        for package in ("numpy", "scipy"):
+            spec = importlib.util.find_spec(package)
+            if spec is None or spec.origin is None:
+                continue
+            folder = Path(spec.origin).parent.parent / f"{package}.libs"
+            for library in sorted(folder.glob("libscipy_openblas*.so*")):
+                try:
+                    handle = ctypes.CDLL(str(library))
+                except OSError:
+                    continue
+                for name in ("scipy_openblas_set_num_threads64_",
+                             "scipy_openblas_set_num_threads", "openblas_set_num_threads"):
+                    if hasattr(handle, name):
+                        _OPENBLAS[str(library)] = getattr(handle, name)
+                        break
+        _OPENBLAS.setdefault("", None)
+    for function in _OPENBLAS.values():
+        if function is not None:
+            function(ctypes.c_int(threads))
+
+
+def onsite_density(vectors: torch.Tensor, occupations: torch.Tensor, orbitals: int
+                   ) -> torch.Tensor:
+    """On-site blocks rho_i[a, b] = sum_n V_{ia,n} conj(V_{ib,n}) occ_n `(batch, sites, d, d)`
+    of V occ V^H for eigenvectors `vectors` `(batch, M, M)` (columns, basis ordered (site,
+    orbital), d = `orbitals`) and `occupations` `(batch, M)`: one matrix-vector product
+    (V_a ∘ conj V_b) @ occ per orbital pair (a, b), over all sites at once."""
+    batch, m, _ = vectors.shape
+    d = orbitals
+    rows = vectors.reshape(batch, m // d, d, m)
+    occ = occupations.to(vectors.real.dtype).unsqueeze(-1)  # (batch, M, 1), real
+    density = torch.empty(batch, m // d, d, d, dtype=vectors.dtype, device=vectors.device)
+    for a in range(d):
+        va = rows[:, :, a]
+        weight = va.real.square() + va.imag.square() if va.is_complex() else va.square()
+        density[:, :, a, a] = (weight @ occ).squeeze(-1)
+        for b in range(a + 1, d):
+            block = ((va * rows[:, :, b].conj()) @ occ.to(va.dtype)).squeeze(-1)
+            density[:, :, a, b] = block
+            density[:, :, b, a] = block.conj()
+    return density
+
+
+def diagonalize(hamiltonians: torch.Tensor, ensemble: Ensemble, orbitals: int,
+                solver: str = DEFAULT_EIGENSOLVER) -> Spectrum:
     """Diagonalize Hermitian `hamiltonians` (batch, M, M) whose basis is ordered (site, orbital)
-    with `orbitals` states per site, occupy the levels in `ensemble`, and return the spectrum
-    with the on-site density-matrix blocks sum_n occ_n v_{ia,n} v*_{ib,n} (only the diagonal
-    blocks of V occ V^H are formed)."""
-    eigenvalues, vectors = torch.linalg.eigh(hamiltonians)
+    with `orbitals` states per site (with `solver`, one of EIGENSOLVERS), occupy the levels in
+    `ensemble`, and return the spectrum with the on-site density-matrix blocks
+    sum_n occ_n v_{ia,n} v*_{ib,n} (`onsite_density`: only the diagonal blocks of V occ V^H)."""
+    eigenvalues, vectors = eigh(hamiltonians, solver)
     occupations, energy = ensemble.occupy(eigenvalues)
-    batch, m = eigenvalues.shape
-    rows = vectors.reshape(batch, m // orbitals, orbitals, m)
-    density = (rows * occupations[:, None, None, :].to(rows.dtype)) @ rows.conj().transpose(-1, -2)
-    return Spectrum(eigenvalues, occupations, energy, density)
+    return Spectrum(eigenvalues, occupations, energy,
+                    onsite_density(vectors, occupations, orbitals))
