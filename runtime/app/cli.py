@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+# Only argparse (and sys, always loaded) at module level: `latticeff --help` and the parser
+# load nothing else; each handler imports what its command needs (torch, sympy, …) when it
+# runs. tests/runtime/test_cli_startup.py checks it.
 import argparse
-import json
-import os
 import sys
 
 
@@ -35,6 +36,8 @@ def _inspect_group(args) -> int:
             f"{', '.join(Lattice.PRESETS)}; point groups: {', '.join(GENERATORS_3D)}")
     table = group.character_table()
     if args.json:
+        import json
+
         data = {"source": where, **table.as_dict()}
         json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -133,6 +136,8 @@ def _inspect_decompose(args) -> int:
     hood = lattice.neighborhood(shells=args.shells, cutoff=args.cutoff, site=args.site)
     result = decompose(hood, _field(args.field, args))
     if args.json:
+        import json
+
         json.dump(result.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
@@ -310,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except BrokenPipeError:  # the reader left (`latticeff inspect … --json | head`): stop quietly
+        import os
+
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except ValueError as error:  # our errors are ValueError subclasses with a fix in them
