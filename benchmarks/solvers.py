@@ -139,7 +139,7 @@ def main() -> None:
             times, skipped, density, solve = measure(model, solvers, previous, args)
             m = model.n_states
             cells = [f"{times[s]:.3f}" if s in times else f"({skipped[s]:.0f})" for s in solvers]
-            fastest = min(times, key=times.get)
+            fastest = min(times, key=times.get) if times else "-"
             row = [name, f"{size}x{size}", str(m), str(model.dtype).removeprefix("torch."),
                    *cells, fastest, f"{density['old']:.4f}", f"{density['new']:.4f}",
                    f"{solve:.3f}"]
