@@ -29,6 +29,7 @@ from .stencil import (
     combine_lines,
     dchannel_body,
     dspin_body,
+    lean_taps,
     names,
     parts,
     tap_values,
@@ -106,7 +107,26 @@ def stencil_module(part: Part) -> str:
         arguments=[names([f"v{n}" for n in range(len(tap_values(t)))], " " * 12)
                    for t in part.taps],
         torch_body=torch_body(part), triton_body=triton_body(part), cell_lines=cell_lines(dim),
-        dchannel_body=dchannel_body(part), dspin_body=dspin_body(part) if part.spin else None)
+        dchannel_body=dchannel_body(part), dspin_body=dspin_body(part) if part.spin else None,
+        lean=[{"taps": _items([f"({c},{_tuple(o)})" for c, o in item["taps"]]),
+               "weights": _items([f"({k},{t},{v})" for k, t, v in item["weights"]])}
+              for item in lean_taps(part)])
+
+
+def _tuple(values) -> str:
+    return "(" + ",".join(map(str, values)) + ("," if len(values) == 1 else "") + ")"
+
+
+def _items(items, indent: str = "     ", width: int = 88) -> str:
+    """`a, b, …` wrapped to `width` columns between items (never inside one)."""
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + len(item) + 2 > width:
+            lines.append(line + ",")
+            line = item
+        else:
+            line = f"{line}, {item}" if line else item
+    return ("\n" + indent).join([*lines, line])
 
 
 def summary(spec: DescriptorSpec) -> list[str]:
@@ -156,6 +176,9 @@ def _invariant_code(spec: DescriptorSpec, part_list):
         "dy_lines": dy_lines,
         "dy_stores": [f"    tl.store(gy + {k}, {t}, mask=mask){comment(c)}"
                       for k, (t, c) in enumerate(dy_results)],
+        "gs": names([f"g{f}" for f in range(F)], " " * 14),
+        "dfeature_results": [f"        {t},{comment(n, c)}"
+                             for (t, c), n in zip(dy_results, spec.data["stencil"]["outputs"])],
     }
 
 

@@ -17,7 +17,9 @@ from functools import cached_property
 
 from generated._spec import content_hash
 
-from .printers import balanced, comment, grouped_sum
+from grouptheory import numbers
+
+from .printers import balanced, comment, grouped_sum, literal
 
 # what a part computes, by the name of its first output (eq. numbers: the paper)
 ALIASES = {"f": "irreps", "ref": "reference", "G2b": "acsf"}  # its name in a descriptor module
@@ -353,3 +355,22 @@ def dspin_body(part: Part) -> list[str]:
     stores = [f"    tl.store(X_GRAD, tl.load(X_GRAD, mask=mask) + {balanced(acc[a])}, mask=mask)"
               .replace("X_GRAD", f"GX + {coords.address(zero, M, a)}") for a in range(M)]
     return coords.lines + loads + stores
+
+
+def lean_taps(part: Part) -> list[dict]:
+    """Stage 2 as a matrix, per center sublattice: the distinct (channel, offset) taps in
+    `tap_values` order and the nonzero coefficients (k, t, value) of y_k = Σ_t W[k, t] v_t,
+    exact sums folded to float literals with repr (exact forms in the combine_s comments)."""
+    result = []
+    for taps in part.taps:
+        keys = tap_values(taps)
+        index = {key: t for t, key in enumerate(keys)}
+        exact: dict = {}
+        for k, c, o, v in taps:
+            key = (k, index[(c, tuple(o))])
+            exact[key] = exact.get(key, 0) + numbers.to_sympy(v)
+        result.append({
+            "taps": [(c, o) for c, o in keys],
+            "weights": [(k, t, literal(value)) for (k, t), value in sorted(exact.items())
+                        if value != 0]})
+    return result

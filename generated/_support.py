@@ -90,6 +90,104 @@ def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
     return x
 
 
+def _flat_index(cells, taps, stride: int, sign: int) -> torch.Tensor:
+    """(N, T) int64: flat index (cell + sign·offset_t) · stride + channel_t of every cell
+    (row-major, periodic) and tap t = (channel, offset)."""
+    grids = torch.meshgrid(*[torch.arange(n) for n in cells], indexing="ij")
+    columns = []
+    for c, offset in taps:
+        flat = torch.zeros((), dtype=torch.int64)
+        for a, n in enumerate(cells):
+            flat = flat * n + (grids[a] + sign * offset[a]) % n
+        columns.append(flat.reshape(-1) * stride + c)
+    return torch.stack(columns, dim=-1)
+
+
+def _rows(values, like: torch.Tensor) -> torch.Tensor:
+    """Stack generated results (tensors, or a number where a derivative is constant)."""
+    return torch.stack([v if isinstance(v, torch.Tensor) else torch.full_like(like, v)
+                        for v in values])
+
+
+class LeanStencil:
+    """One stencil part for one center sublattice as a matrix W (outputs × taps) and the
+    gathers of its taps: y = W·U with U the tap values of every cell (one gather, one GEMM);
+    the backward is the transposed GEMM and a gather at the negated offsets (no scatter)."""
+
+    def __init__(self, part, sub: int):
+        self.taps = [(c, tuple(o)) for c, o in part.LEAN_TAPS[sub]]
+        self.n_channels, self.n_outputs = len(part.CHANNELS), len(part.OUTPUTS)
+        weights = part.LEAN_WEIGHTS[sub]
+        self._dense = torch.zeros((self.n_outputs, len(self.taps)), dtype=torch.float64)
+        if weights:
+            k, t, v = zip(*weights)
+            self._dense[list(k), list(t)] = torch.tensor(v, dtype=torch.float64)
+        self._cache: dict = {}
+
+    def _get(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def weights(self, like: torch.Tensor) -> torch.Tensor:
+        return self._get(("W", like.dtype, like.device),
+                         lambda: self._dense.to(like.dtype).to(like.device))
+
+    def index(self, cells, device, sign: int) -> torch.Tensor:
+        stride = self.n_channels if sign > 0 else len(self.taps)
+        taps = self.taps if sign > 0 else [(t, o) for t, (_, o) in enumerate(self.taps)]
+        return self._get(("I", cells, str(device), sign),
+                         lambda: _flat_index(cells, taps, stride, sign).to(device))
+
+    def onehot(self, like: torch.Tensor) -> torch.Tensor:
+        """(taps, channels): which channel each tap reads."""
+        def make():
+            m = torch.zeros((len(self.taps), self.n_channels), dtype=like.dtype)
+            m[torch.arange(len(self.taps)), [c for c, _ in self.taps]] = 1.0
+            return m.to(like.device)
+        return self._get(("H", like.dtype, like.device), make)
+
+    def forward(self, ch: torch.Tensor, cells) -> torch.Tensor:
+        """Outputs (K, batch·N) from channels (batch, N, C)."""
+        u = ch.reshape(ch.shape[0], -1)[:, self.index(cells, ch.device, 1)]  # (B, N, T)
+        return self.weights(ch) @ u.reshape(-1, len(self.taps)).T
+
+    def backward(self, gy: torch.Tensor, cells, batch: int) -> torch.Tensor:
+        """∂L/∂channels (batch, N, C) from ∂L/∂outputs gy (K, batch·N)."""
+        gu = (gy.T @ self.weights(gy)).reshape(batch, -1)  # (B, N·T)
+        gathered = gu[:, self.index(cells, gy.device, -1)]  # (B, N, T): taps landing on x
+        return gathered @ self.onehot(gy)
+
+
+def _roll(x: torch.Tensor, offset, dim: int) -> torch.Tensor:
+    return _shift(x, offset, dim)
+
+
+def neg(offset) -> tuple:
+    return tuple(-v for v in offset)
+
+
+def spin_backward(field: torch.Tensor, gch: torch.Tensor, keys, dim: int) -> torch.Tensor:
+    """∂L/∂S (batch, *cells, M) from the gradients gch (batch, *cells, C) of the spin
+    channels (bonds, chiralities, lengths; field channels are skipped): stage 1 transposed."""
+    spin = field[..., 0, :]
+    grad = torch.zeros_like(spin)
+    for c, key in enumerate(keys):
+        kind, g = key[0], gch[..., c, None]
+        if kind == "length":
+            grad = grad + 2.0 * g * spin
+        elif kind == "dot":  # d(z) = S(z)·S(z+e): x = z and x = z + e
+            d = key[1]
+            grad = grad + g * _roll(spin, d, dim) + _roll(g * spin, neg(d), dim)
+        elif kind == "triple":  # t(z) = S(z)·(S(z+a)×S(z+b))
+            a, b = key[1], key[2]
+            sa, sb = _roll(spin, a, dim), _roll(spin, b, dim)
+            grad = (grad + g * torch.linalg.cross(sa, sb)
+                    + _roll(g * torch.linalg.cross(sb, spin), neg(a), dim)
+                    + _roll(g * torch.linalg.cross(spin, sa), neg(b), dim))
+    return grad
+
+
 class TritonFeatures(torch.autograd.Function):
     """A descriptor's Triton forward and backward wired into autograd (first derivatives
     only): `TritonFeatures.apply(field, descriptor)`."""
@@ -124,6 +222,7 @@ class GeneratedDescriptor:
         self.n_outputs = len(spec["stencil"]["outputs"])
         self.stencils = m.STENCILS
         self._compiled = None
+        self._lean = None
 
     @property
     def has_triton(self) -> bool:
@@ -183,6 +282,64 @@ class GeneratedDescriptor:
             for s, y in enumerate(outputs):
                 y += part.torch_outputs(p, *cells, s)
         return torch.stack([self.module.invariants(y) for y in outputs], dim=-2)
+
+    def _lean_parts(self):
+        if self._lean is None:
+            self._lean = [[LeanStencil(part, s) for s in range(self.sublattices)]
+                          for part in self.stencils]
+        return self._lean
+
+    def lean_forward(self, field: torch.Tensor):
+        """The lean torch path (inference, or training through its hand-written backward):
+        (features (batch, *cells, sublattice, F), saved values for `lean_backward`), a
+        handful of ops per stencil part and family (no autograd graph is needed). The field
+        must be batched and checked (`check`)."""
+        batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
+        ys = [[] for _ in range(self.sublattices)]
+        chs = []
+        for part, lean in zip(self.stencils, self._lean_parts()):
+            if all(k[0] == "field" for k in part.CHANNELS):
+                flat = field.reshape(batch, -1, self.sublattices * self.components)
+                ch = flat[..., [k[1] * self.components + k[2] for k in part.CHANNELS]]
+            else:
+                ch = channels(field, part.CHANNELS, self.dimension).reshape(
+                    batch, -1, len(part.CHANNELS))
+            chs.append(ch)
+            for s, stencil_s in enumerate(lean):
+                ys[s].append(stencil_s.forward(ch, cells))
+        rows = [list(torch.cat(y).unbind(0)) if len(y) > 1 else list(y[0].unbind(0))
+                for y in ys]
+        features = torch.stack([self.module.invariants(y) for y in rows], dim=-2)
+        return (features.reshape(*field.shape[:1 + self.dimension], self.sublattices, -1),
+                (field, rows))
+
+    def lean_backward(self, saved, gfeatures: torch.Tensor) -> torch.Tensor:
+        """∂L/∂field from ∂L/∂features (batch, *cells, sublattice, F): stage 3's generated
+        derivatives, then each part's transposed stencil and (spins) stage 1 transposed."""
+        field, rows = saved
+        batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
+        g = gfeatures.reshape(-1, self.sublattices, self.n_features)
+        gys = [_rows(self.module.dinvariants(y, list(g[:, s].T.unbind(0))), y[0])
+               for s, y in enumerate(rows)]
+        gx = torch.zeros_like(field).reshape(batch, -1, self.sublattices * self.components)
+        start = 0
+        for part, lean in zip(self.stencils, self._lean_parts()):
+            k = len(part.OUTPUTS)
+            gch = sum(stencil_s.backward(gy[start:start + k], cells, batch)
+                      for stencil_s, gy in zip(lean, gys))
+            start += k
+            fields = [(c, key) for c, key in enumerate(part.CHANNELS) if key[0] == "field"]
+            if fields:
+                cols = [key[1] * self.components + key[2] for _, key in fields]
+                gx = gx.index_add(2, torch.tensor(cols, device=gx.device),
+                                  gch[..., [c for c, _ in fields]])
+            if len(fields) < len(part.CHANNELS):
+                shape = (batch, *cells, len(part.CHANNELS))
+                gs = spin_backward(field, gch.reshape(shape), part.CHANNELS, self.dimension)
+                gx = gx + torch.nn.functional.pad(
+                    gs.reshape(batch, -1, self.components),
+                    (0, (self.sublattices - 1) * self.components))
+        return gx.reshape(field.shape)
 
     def _launch(self, x):
         cells = tuple(x.shape[1:1 + self.dimension])

@@ -70,6 +70,107 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
+def dinvariants(y, g):
+    """The lean backward of stage 3 on the torch path: ∂L/∂y_k (a tensor or a number 0.0)
+    from the rows y_k and g_f = ∂L/∂F_f."""
+    return dfeatures(*y, *g)
+
+
+def dfeatures(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
+             y19, y20, y21,
+              g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14, g15, g16, g17, g18, g19):
+    """∂L/∂y_k = Σ_f g_f · ∂F_f/∂y_k (sympy's derivatives, as in dy_kernel), for torch."""
+    t0 = y19*y19
+    t1 = t0 + 0.01  # 0.01 = 1/100
+    t2 = 1.0/t1.sqrt()
+    t3 = t2*y19
+    t4 = y20*y20
+    t5 = y21*y21
+    t6 = t4 + t5 + 0.01  # 0.01 = 1/100
+    t7 = 1.0/t6.sqrt()
+    t8 = g7*t7
+    t9 = t7*y21
+    t10 = g8*t3
+    t11 = t7*y20
+    t12 = g10*t3
+    t13 = g11*t7
+    t14 = g12*t3
+    t15 = g13*t7
+    t16 = g14*t3
+    t17 = g15*t7
+    t18 = g16*t3
+    t19 = g17*t7
+    t20 = g18*t3
+    t21 = 1.0/(t1*t1.sqrt())
+    t22 = t0*t21
+    t23 = t7*y9
+    t24 = t2*y21
+    t25 = t7*y10
+    t26 = t2*y20
+    t27 = t22*y20
+    t28 = t22*y21
+    t29 = t7*y12
+    t30 = t7*y11
+    t31 = t7*y14
+    t32 = t7*y13
+    t33 = t7*y16
+    t34 = t7*y15
+    t35 = t7*y18
+    t36 = t7*y17
+    t37 = t7*y7
+    t38 = t7*y8
+    t39 = 1.0/(t6*t6.sqrt())
+    t40 = t39*y20*y21
+    t41 = t40*y12
+    t42 = t39*t4
+    t43 = t40*y14
+    t44 = t40*y16
+    t45 = t40*y18
+    t46 = t40*y8
+    t47 = t40*y10
+    t48 = t40*y9
+    t49 = t40*y11
+    t50 = t40*y13
+    t51 = t40*y15
+    t52 = t40*y17
+    t53 = t40*y7
+    t55 = 1.4142135623730951*(y20*y20*y20)  # 1.4142135623730951 = sqrt(2)
+    t56 = 3.0*(1.0/(t6*t6*t6.sqrt()))
+    t57 = 2.0*t4 + 2.0*t5 + 0.02  # 0.02 = 1/50
+    t58 = 1.4142135623730951*(1.0/t57)  # 1.4142135623730951 = sqrt(2)
+    t59 = t4*t58 - t5*t58
+    t60 = 2.0*t58
+    t61 = 1.0/(t57*t57)
+    t62 = 4.0*t61
+    t63 = 1.4142135623730951*t62  # 1.4142135623730951 = sqrt(2)
+    t64 = t39*t5
+    t65 = t3*t64
+    return (
+        g0,  # f(A1,1)
+        g1,  # f(A1,2)
+        g2,  # f(A1,3)
+        g3,  # f(A1,4)
+        g4,  # f(A1,5)
+        g5*t3,  # f(A2,1)
+        g6*t3,  # f(A2,2)
+        t10*t9 + t8*y20,  # f(E,1)_1
+        -t10*t11 + t8*y21,  # f(E,1)_2
+        g9*t7*y20 + t12*t9,  # f(E,2)_1
+        g9*t7*y21 - t11*t12,  # f(E,2)_2
+        t13*y20 + t14*t9,  # f(E,3)_1
+        -t11*t14 + t13*y21,  # f(E,3)_2
+        t15*y20 + t16*t9,  # f(E,4)_1
+        -t11*t16 + t15*y21,  # f(E,4)_2
+        t17*y20 + t18*t9,  # f(E,5)_1
+        -t11*t18 + t17*y21,  # f(E,5)_2
+        t19*y20 + t20*t9,  # f(E,6)_1
+        -t11*t20 + t19*y21,  # f(E,6)_2
+        g10*(t23*t24 - t23*t28 - t25*t26 + t25*t27) + g12*(t0*t21*t7*y12*y20 + t2*t7*y11*y21 - t26*t29 - t28*t30) + g14*(t0*t21*t7*y14*y20 + t2*t7*y13*y21 - t26*t31 - t28*t32) + g16*(t0*t21*t7*y16*y20 + t2*t7*y15*y21 - t26*t33 - t28*t34) + g18*(t0*t21*t7*y18*y20 + t2*t7*y17*y21 - t26*t35 - t28*t36) + g5*(t2*y5 - t22*y5) + g6*(t2*y6 - t22*y6) + g8*(t24*t37 - t26*t38 + t27*t38 - t28*t37),  # ref(A2)
+        g10*(t2*t39*t4*y10*y19 - t25*t3 - t3*t48) + g11*(-t41 - t42*y11 + t7*y11) + g12*(t2*t39*t4*y12*y19 - t29*t3 - t3*t49) + g13*(-t42*y13 - t43 + t7*y13) + g14*(t2*t39*t4*y14*y19 - t3*t31 - t3*t50) + g15*(-t42*y15 - t44 + t7*y15) + g16*(t2*t39*t4*y16*y19 - t3*t33 - t3*t51) + g17*(-t42*y17 - t45 + t7*y17) + g18*(t2*t39*t4*y18*y19 - t3*t35 - t3*t52) + g19*(2.8284271247461903*t39*y20*y21 - t40*t59 - t55*t56*y21 + t7*y21*(t5*t63*y20 - t55*t62 + t60*y20)) + g7*(-t42*y7 - t46 + t7*y7) + g8*(t2*t39*t4*y19*y8 - t3*t38 - t3*t53) + g9*(-t42*y9 - t47 + t7*y9),  # ref(E)_1; 2.8284271247461903 = 2*sqrt(2)
+        g10*(t23*t3 + t3*t47 - t65*y9) + g11*(-t49 - t64*y12 + t7*y12) + g12*(t3*t30 + t3*t41 - t65*y11) + g13*(-t50 - t64*y14 + t7*y14) + g14*(t3*t32 + t3*t43 - t65*y13) + g15*(-t51 - t64*y16 + t7*y16) + g16*(t3*t34 + t3*t44 - t65*y15) + g17*(-t52 - t64*y18 + t7*y18) + g18*(t3*t36 + t3*t45 - t65*y17) + g19*(-1.4142135623730951*t4*t5*t56 + 1.4142135623730951*t42 - t59*t64 + t59*t7 + t9*(-t4*t63*y21 - t60*y21 + 5.656854249492381*t61*(y21*y21*y21))) + g7*(-t53 - t64*y8 + t7*y8) + g8*(t3*t37 + t3*t46 - t65*y7) + g9*(-t48 - t64*y10 + t7*y10),  # ref(E)_2; 1.4142135623730951 = sqrt(2); 5.656854249492381 = 4*sqrt(2)
+    )
+
+
 @triton.jit
 def forward_kernel(X, OUT, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
     """Features of center sublattice SUB at BLOCK cells: stages 2 and 3 in registers."""

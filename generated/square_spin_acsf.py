@@ -74,6 +74,57 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
+def dinvariants(y, g):
+    """The lean backward of stage 3 on the torch path: ∂L/∂y_k (a tensor or a number 0.0)
+    from the rows y_k and g_f = ∂L/∂F_f."""
+    return dfeatures(*y, *g)
+
+
+def dfeatures(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
+             y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
+              g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14, g15, g16, g17, g18,
+              g19, g20, g21, g22, g23, g24, g25, g26, g27, g28, g29, g30, g31, g32, g33, g34, g35):
+    """∂L/∂y_k = Σ_f g_f · ∂F_f/∂y_k (sympy's derivatives, as in dy_kernel), for torch."""
+    return (
+        g0,  # G2b(1)
+        g1,  # G2b(1.414)
+        g2,  # G2b(2)
+        g3,  # G2b(2.236)
+        g4,  # G3a(1,1)
+        2.0*g5*y5,  # C3b(1,1)
+        g6,  # G3a(1,1.414)
+        2.0*g7*y7,  # C3b(1,1.414)
+        g8,  # G3a(1,2)
+        2.0*g9*y9,  # C3b(1,2)
+        g10,  # G3a(1,2.236)
+        2.0*g11*y11,  # C3b(1,2.236)
+        g12,  # G3a(1.414,1)
+        2.0*g13*y13,  # C3b(1.414,1)
+        g14,  # G3a(1.414,1.414)
+        2.0*g15*y15,  # C3b(1.414,1.414)
+        g16,  # G3a(1.414,2)
+        2.0*g17*y17,  # C3b(1.414,2)
+        g18,  # G3a(1.414,2.236)
+        2.0*g19*y19,  # C3b(1.414,2.236)
+        g20,  # G3a(2,1)
+        2.0*g21*y21,  # C3b(2,1)
+        g22,  # G3a(2,1.414)
+        2.0*g23*y23,  # C3b(2,1.414)
+        g24,  # G3a(2,2)
+        2.0*g25*y25,  # C3b(2,2)
+        g26,  # G3a(2,2.236)
+        2.0*g27*y27,  # C3b(2,2.236)
+        g28,  # G3a(2.236,1)
+        2.0*g29*y29,  # C3b(2.236,1)
+        g30,  # G3a(2.236,1.414)
+        2.0*g31*y31,  # C3b(2.236,1.414)
+        g32,  # G3a(2.236,2)
+        2.0*g33*y33,  # C3b(2.236,2)
+        g34,  # G3a(2.236,2.236)
+        2.0*g35*y35,  # C3b(2.236,2.236)
+    )
+
+
 @triton.jit
 def forward_kernel(X, OUT, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
     """Features of center sublattice SUB at BLOCK cells: stages 2 and 3 in registers."""
