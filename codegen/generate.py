@@ -22,6 +22,7 @@ import sympy as sp
 from grouptheory import numbers
 from grouptheory.descriptors.spec import DescriptorSpec, parse_expressions
 
+from .lean import lean_code
 from .printers import comment, literal, statements
 from .stencil import (
     CHANNEL_MEANING,
@@ -176,9 +177,7 @@ def _invariant_code(spec: DescriptorSpec, part_list):
         "dy_lines": dy_lines,
         "dy_stores": [f"    tl.store(gy + {k}, {t}, mask=mask){comment(c)}"
                       for k, (t, c) in enumerate(dy_results)],
-        "gs": names([f"g{f}" for f in range(F)], " " * 14),
-        "dfeature_results": [f"        {t},{comment(n, c)}"
-                             for (t, c), n in zip(dy_results, spec.data["stencil"]["outputs"])],
+        **lean_code(exprs, spec.feature_names),
     }
 
 

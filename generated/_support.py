@@ -103,12 +103,6 @@ def _flat_index(cells, taps, stride: int, sign: int) -> torch.Tensor:
     return torch.stack(columns, dim=-1)
 
 
-def _rows(values, like: torch.Tensor) -> torch.Tensor:
-    """Stack generated results (tensors, or a number where a derivative is constant)."""
-    return torch.stack([v if isinstance(v, torch.Tensor) else torch.full_like(like, v)
-                        for v in values])
-
-
 class LeanStencil:
     """One stencil part for one center sublattice as a matrix W (outputs × taps) and the
     gathers of its taps: y = W·U with U the tap values of every cell (one gather, one GEMM);
@@ -307,20 +301,20 @@ class GeneratedDescriptor:
             chs.append(ch)
             for s, stencil_s in enumerate(lean):
                 ys[s].append(stencil_s.forward(ch, cells))
-        rows = [list(torch.cat(y).unbind(0)) if len(y) > 1 else list(y[0].unbind(0))
-                for y in ys]
-        features = torch.stack([self.module.invariants(y) for y in rows], dim=-2)
+        outputs = [torch.cat(y) if len(y) > 1 else y[0] for y in ys]  # (K, batch·N) each
+        features = [self.module.lean_features(y).T for y in outputs]  # (batch·N, F) views
+        features = features[0][:, None] if len(features) == 1 else torch.stack(features, 1)
         return (features.reshape(*field.shape[:1 + self.dimension], self.sublattices, -1),
-                (field, rows))
+                (field, outputs))
 
     def lean_backward(self, saved, gfeatures: torch.Tensor) -> torch.Tensor:
         """∂L/∂field from ∂L/∂features (batch, *cells, sublattice, F): stage 3's generated
         derivatives, then each part's transposed stencil and (spins) stage 1 transposed."""
-        field, rows = saved
+        field, outputs = saved
         batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
         g = gfeatures.reshape(-1, self.sublattices, self.n_features)
-        gys = [_rows(self.module.dinvariants(y, list(g[:, s].T.unbind(0))), y[0])
-               for s, y in enumerate(rows)]
+        gys = [self.module.lean_dfeatures(y, g[:, s].T.contiguous())
+               for s, y in enumerate(outputs)]
         gx = torch.zeros_like(field).reshape(batch, -1, self.sublattices * self.components)
         start = 0
         for part, lean in zip(self.stencils, self._lean_parts()):

@@ -70,105 +70,136 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-def dinvariants(y, g):
-    """The lean backward of stage 3 on the torch path: ∂L/∂y_k (a tensor or a number 0.0)
-    from the rows y_k and g_f = ∂L/∂F_f."""
-    return dfeatures(*y, *g)
+_I0 = torch.tensor([19, 19])
+_I1 = torch.tensor([7, 9, 11, 13, 15, 17])
+_I2 = torch.tensor([8, 10, 12, 14, 16, 18])
+_I3 = torch.tensor([20, 20, 20, 20, 20, 20])
+_I4 = torch.tensor([21, 21, 21, 21, 21, 21])
+_I5 = torch.tensor([19, 19, 19, 19, 19, 19])
+_I6 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 13, 8, 14, 9, 15, 10, 16, 11, 17, 12, 18, 19])
 
 
-def dfeatures(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21,
-              g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14, g15, g16, g17, g18, g19):
-    """∂L/∂y_k = Σ_f g_f · ∂F_f/∂y_k (sympy's derivatives, as in dy_kernel), for torch."""
-    t0 = y19*y19
+def lean_features(Y):
+    """Stage 3 on the lean torch path: the features (F, N) of the outputs Y (K, N), grouped
+    (codegen.lean): a few ops per group of features of the same form."""
+    # group 0: 5 feature(s) g(A1,1), g(A1,2), g(A1,3), …
+    a0 = Y[0:5]
+    r0 = a0
+    # group 1: 2 feature(s) g(A2,1), g(A2,2)
+    a0 = Y[5:7]
+    a1 = Y[_I0]
+    r1 = a0*a1/((a1*a1) + 0.01).sqrt()
+    # group 2: 6 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
+    a0 = Y[_I1]
+    a1 = Y[_I2]
+    a2 = Y[_I3]
+    a3 = Y[_I4]
+    t0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
+    r2 = a0*a2*t0 + a1*a3*t0
+    # group 3: 6 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
+    a0 = Y[_I1]
+    a1 = Y[_I2]
+    a2 = Y[_I5]
+    a3 = Y[_I3]
+    a4 = Y[_I4]
+    t0 = a2/(((a2*a2) + 0.01).sqrt()*((a3*a3) + (a4*a4) + 0.01).sqrt())  # 0.01 = 1/100
+    r3 = a0*a4*t0 - a1*a3*t0
+    # group 4: 1 feature(s) b*(E;E,E)
+    a0 = Y[20:21]
+    a1 = Y[21:22]
+    t1 = a0*a0
+    t2 = a1*a1
+    t3 = t1 + t2 + 0.01  # 0.01 = 1/100
+    t4 = 1.4142135623730951*(1.0/(2.0*t1 + 2.0*t2 + 0.02))  # 0.02 = 1/50; 1.4142135623730951 = sqrt(2)
+    r4 = 1.4142135623730951*a1*t1/(t3*t3.sqrt()) + a1*(t1*t4 - t2*t4)/t3.sqrt()
+    return torch.cat((r0, r1, r2, r3, r4, ))[_I6]
+
+
+def lean_dfeatures(Y, G):
+    """The lean backward of stage 3: ∂L/∂Y (K, N) from ∂L/∂features G (F, N), by the
+    groups' partial derivatives (sympy, as in dy_kernel)."""
+    dY = torch.zeros_like(Y)
+    # group 0: 5 feature(s) g(A1,1), g(A1,2), g(A1,3), …
+    a0 = Y[0:5]
+    g = G[0:5]
+    dY[0:5] += g
+    # group 1: 2 feature(s) g(A2,1), g(A2,2)
+    a0 = Y[5:7]
+    a1 = Y[_I0]
+    g = G[5:7]
+    t0 = a1*a1
     t1 = t0 + 0.01  # 0.01 = 1/100
     t2 = 1.0/t1.sqrt()
-    t3 = t2*y19
-    t4 = y20*y20
-    t5 = y21*y21
+    dY[5:7] += a1*g*t2
+    dY.index_add_(0, _I0, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
+    # group 2: 6 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
+    a0 = Y[_I1]
+    a1 = Y[_I2]
+    a2 = Y[_I3]
+    a3 = Y[_I4]
+    g = G[_I1]
+    t0 = a2*a2
+    t1 = a3*a3
+    t2 = t0 + t1 + 0.01  # 0.01 = 1/100
+    t3 = 1.0/t2.sqrt()
+    t4 = g*t3
+    t5 = 1.0/(t2*t2.sqrt())
+    t6 = a1*t5
+    t7 = a2*a3
+    t8 = a0*t5
+    dY.index_add_(0, _I1, a2*t4)
+    dY.index_add_(0, _I2, a3*t4)
+    dY.index_add_(0, _I3, g*(a0*t3 - t0*t8 - t6*t7))
+    dY.index_add_(0, _I4, g*(a1*t3 - t1*t6 - t7*t8))
+    # group 3: 6 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
+    a0 = Y[_I1]
+    a1 = Y[_I2]
+    a2 = Y[_I5]
+    a3 = Y[_I3]
+    a4 = Y[_I4]
+    g = G[_I2]
+    t0 = a2*a4
+    t1 = a2*a2
+    t2 = t1 + 0.01  # 0.01 = 1/100
+    t3 = 1.0/t2.sqrt()
+    t4 = a3*a3
+    t5 = a4*a4
     t6 = t4 + t5 + 0.01  # 0.01 = 1/100
     t7 = 1.0/t6.sqrt()
-    t8 = g7*t7
-    t9 = t7*y21
-    t10 = g8*t3
-    t11 = t7*y20
-    t12 = g10*t3
-    t13 = g11*t7
-    t14 = g12*t3
-    t15 = g13*t7
-    t16 = g14*t3
-    t17 = g15*t7
-    t18 = g16*t3
-    t19 = g17*t7
-    t20 = g18*t3
-    t21 = 1.0/(t1*t1.sqrt())
-    t22 = t0*t21
-    t23 = t7*y9
-    t24 = t2*y21
-    t25 = t7*y10
-    t26 = t2*y20
-    t27 = t22*y20
-    t28 = t22*y21
-    t29 = t7*y12
-    t30 = t7*y11
-    t31 = t7*y14
-    t32 = t7*y13
-    t33 = t7*y16
-    t34 = t7*y15
-    t35 = t7*y18
-    t36 = t7*y17
-    t37 = t7*y7
-    t38 = t7*y8
-    t39 = 1.0/(t6*t6.sqrt())
-    t40 = t39*y20*y21
-    t41 = t40*y12
-    t42 = t39*t4
-    t43 = t40*y14
-    t44 = t40*y16
-    t45 = t40*y18
-    t46 = t40*y8
-    t47 = t40*y10
-    t48 = t40*y9
-    t49 = t40*y11
-    t50 = t40*y13
-    t51 = t40*y15
-    t52 = t40*y17
-    t53 = t40*y7
-    t55 = 1.4142135623730951*(y20*y20*y20)  # 1.4142135623730951 = sqrt(2)
-    t56 = 3.0*(1.0/(t6*t6*t6.sqrt()))
-    t57 = 2.0*t4 + 2.0*t5 + 0.02  # 0.02 = 1/50
-    t58 = 1.4142135623730951*(1.0/t57)  # 1.4142135623730951 = sqrt(2)
-    t59 = t4*t58 - t5*t58
-    t60 = 2.0*t58
-    t61 = 1.0/(t57*t57)
-    t62 = 4.0*t61
-    t63 = 1.4142135623730951*t62  # 1.4142135623730951 = sqrt(2)
-    t64 = t39*t5
-    t65 = t3*t64
-    return (
-        g0,  # f(A1,1)
-        g1,  # f(A1,2)
-        g2,  # f(A1,3)
-        g3,  # f(A1,4)
-        g4,  # f(A1,5)
-        g5*t3,  # f(A2,1)
-        g6*t3,  # f(A2,2)
-        t10*t9 + t8*y20,  # f(E,1)_1
-        -t10*t11 + t8*y21,  # f(E,1)_2
-        g9*t7*y20 + t12*t9,  # f(E,2)_1
-        g9*t7*y21 - t11*t12,  # f(E,2)_2
-        t13*y20 + t14*t9,  # f(E,3)_1
-        -t11*t14 + t13*y21,  # f(E,3)_2
-        t15*y20 + t16*t9,  # f(E,4)_1
-        -t11*t16 + t15*y21,  # f(E,4)_2
-        t17*y20 + t18*t9,  # f(E,5)_1
-        -t11*t18 + t17*y21,  # f(E,5)_2
-        t19*y20 + t20*t9,  # f(E,6)_1
-        -t11*t20 + t19*y21,  # f(E,6)_2
-        g10*(t23*t24 - t23*t28 - t25*t26 + t25*t27) + g12*(t0*t21*t7*y12*y20 + t2*t7*y11*y21 - t26*t29 - t28*t30) + g14*(t0*t21*t7*y14*y20 + t2*t7*y13*y21 - t26*t31 - t28*t32) + g16*(t0*t21*t7*y16*y20 + t2*t7*y15*y21 - t26*t33 - t28*t34) + g18*(t0*t21*t7*y18*y20 + t2*t7*y17*y21 - t26*t35 - t28*t36) + g5*(t2*y5 - t22*y5) + g6*(t2*y6 - t22*y6) + g8*(t24*t37 - t26*t38 + t27*t38 - t28*t37),  # ref(A2)
-        g10*(t2*t39*t4*y10*y19 - t25*t3 - t3*t48) + g11*(-t41 - t42*y11 + t7*y11) + g12*(t2*t39*t4*y12*y19 - t29*t3 - t3*t49) + g13*(-t42*y13 - t43 + t7*y13) + g14*(t2*t39*t4*y14*y19 - t3*t31 - t3*t50) + g15*(-t42*y15 - t44 + t7*y15) + g16*(t2*t39*t4*y16*y19 - t3*t33 - t3*t51) + g17*(-t42*y17 - t45 + t7*y17) + g18*(t2*t39*t4*y18*y19 - t3*t35 - t3*t52) + g19*(2.8284271247461903*t39*y20*y21 - t40*t59 - t55*t56*y21 + t7*y21*(t5*t63*y20 - t55*t62 + t60*y20)) + g7*(-t42*y7 - t46 + t7*y7) + g8*(t2*t39*t4*y19*y8 - t3*t38 - t3*t53) + g9*(-t42*y9 - t47 + t7*y9),  # ref(E)_1; 2.8284271247461903 = 2*sqrt(2)
-        g10*(t23*t3 + t3*t47 - t65*y9) + g11*(-t49 - t64*y12 + t7*y12) + g12*(t3*t30 + t3*t41 - t65*y11) + g13*(-t50 - t64*y14 + t7*y14) + g14*(t3*t32 + t3*t43 - t65*y13) + g15*(-t51 - t64*y16 + t7*y16) + g16*(t3*t34 + t3*t44 - t65*y15) + g17*(-t52 - t64*y18 + t7*y18) + g18*(t3*t36 + t3*t45 - t65*y17) + g19*(-1.4142135623730951*t4*t5*t56 + 1.4142135623730951*t42 - t59*t64 + t59*t7 + t9*(-t4*t63*y21 - t60*y21 + 5.656854249492381*t61*(y21*y21*y21))) + g7*(-t53 - t64*y8 + t7*y8) + g8*(t3*t37 + t3*t46 - t65*y7) + g9*(-t48 - t64*y10 + t7*y10),  # ref(E)_2; 1.4142135623730951 = sqrt(2); 5.656854249492381 = 4*sqrt(2)
-    )
+    t8 = t3*t7
+    t9 = g*t8
+    t10 = a1*t8
+    t11 = 1.0/(t2*t2.sqrt())
+    t12 = 1.0/(t6*t6.sqrt())
+    t13 = t12*t3
+    t14 = t0*t13
+    dY.index_add_(0, _I1, t0*t9)
+    dY.index_add_(0, _I2, -a2*a3*t9)
+    dY.index_add_(0, _I5, g*(-a0*a4*t1*t11*t7 + a0*a4*t3*t7 + a1*a3*t1*t11*t7 - a3*t10))
+    dY.index_add_(0, _I3, g*(-a0*a3*t14 + a1*a2*t12*t3*t4 - a2*t10))
+    dY.index_add_(0, _I4, g*(-a0*a2*t13*t5 + a0*a2*t8 + a1*a3*t14))
+    # group 4: 1 feature(s) b*(E;E,E)
+    a0 = Y[20:21]
+    a1 = Y[21:22]
+    g = G[19:20]
+    t1 = a0*a0
+    t2 = a1*a1
+    t3 = t1 + t2 + 0.01  # 0.01 = 1/100
+    t4 = 1.0/(t3*t3.sqrt())
+    t5 = 1.4142135623730951*(a0*a0*a0)  # 1.4142135623730951 = sqrt(2)
+    t6 = 3.0*(1.0/(t3*t3*t3.sqrt()))
+    t7 = 2.0*t1 + 2.0*t2 + 0.02  # 0.02 = 1/50
+    t8 = 1.4142135623730951*(1.0/t7)  # 1.4142135623730951 = sqrt(2)
+    t9 = t1*t8 - t2*t8
+    t10 = t4*t9
+    t11 = 1.0/t3.sqrt()
+    t12 = 2.0*t8
+    t13 = 1.0/(t7*t7)
+    t14 = 4.0*t13
+    t15 = 1.4142135623730951*t14  # 1.4142135623730951 = sqrt(2)
+    dY[20:21] += g*(-a0*a1*t10 + 2.8284271247461903*a0*a1*t4 + a1*t11*(a0*t12 + a0*t15*t2 - t14*t5) - a1*t5*t6)
+    dY[21:22] += g*(a1*t11*(5.656854249492381*(a1*a1*a1)*t13 - a1*t1*t15 - a1*t12) - 1.4142135623730951*t1*t2*t6 + 1.4142135623730951*t1*t4 - t10*t2 + t11*t9)
+    return dY
 
 
 @triton.jit

@@ -120,16 +120,21 @@ def invariants(y):
     return torch.flip(torch.linalg.eigvalsh(c), dims=(-1,))
 
 
-def dinvariants(y, g):
-    """The lean backward of stage 3 (torch, no autograd graph of its own): ∂L/∂y_k from the
-    rows y_k and g_f = ∂L/∂(eigenvalue f, largest first). With C = V diag(λ) Vᵀ,
-    ∂L/∂C = V diag(g) Vᵀ and ∂L/∂y_j = 2 Σ_k (∂L/∂C)_jk W_jk y_k (C and W symmetric)."""
-    u = torch.stack(y, dim=-1)
+def lean_features(Y):
+    """Stage 3 on the lean torch path: the eigenvalues (F, N) of the outputs Y (K, N)."""
+    return invariants(list(Y.unbind(0))).T
+
+
+def lean_dfeatures(Y, G):
+    """The lean backward of stage 3: ∂L/∂Y (K, N) from G = ∂L/∂(eigenvalues, largest
+    first) (F, N). With C = V diag(λ) Vᵀ, ∂L/∂C = V diag(g) Vᵀ and ∂L/∂y_j = 2 Σ_k
+    (∂L/∂C)_jk W_jk y_k (C and W symmetric)."""
+    u = Y.T
     w = torch.tensor(WEIGHTS, dtype=u.dtype, device=u.device)
     _, v = torch.linalg.eigh(u[..., :, None] * w * u[..., None, :])
     v = torch.flip(v, dims=(-1,))
-    gc = (v * torch.stack(g, dim=-1)[..., None, :]) @ v.transpose(-1, -2)
-    return (2.0 * ((gc * w) @ u[..., None])[..., 0]).unbind(-1)
+    gc = (v * G.T[..., None, :]) @ v.transpose(-1, -2)
+    return (2.0 * ((gc * w) @ u[..., None])[..., 0]).T
 
 
 # the correlation-matrix eigenvalues have no closed form: no Triton kernels; the torch path (torch.linalg.eigvalsh) serves every device

@@ -109,136 +109,39 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-def dinvariants(y, g):
-    """The lean backward of stage 3 on the torch path: ∂L/∂y_k (a tensor or a number 0.0)
-    from the rows y_k and g_f = ∂L/∂F_f."""
-    return dfeatures(*y, *g)
+_I0 = torch.tensor([45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 85, 87])
+_I1 = torch.tensor([46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 84, 86, 88])
 
 
-def dfeatures(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-             y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-             y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
-             y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
-             y87, y88,
-              g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14, g15, g16, g17, g18,
-              g19, g20, g21, g22, g23, g24, g25, g26, g27, g28, g29, g30, g31, g32, g33, g34, g35,
-              g36, g37, g38, g39, g40, g41, g42, g43, g44, g45, g46, g47, g48, g49, g50, g51, g52,
-              g53, g54, g55, g56, g57, g58, g59, g60, g61, g62, g63, g64, g65, g66):
-    """∂L/∂y_k = Σ_f g_f · ∂F_f/∂y_k (sympy's derivatives, as in dy_kernel), for torch."""
-    t0 = 2.0*g45
-    t1 = 2.0*g46
-    t2 = 2.0*g47
-    t3 = 2.0*g48
-    t4 = 2.0*g49
-    t5 = 2.0*g50
-    t6 = 2.0*g51
-    t7 = 2.0*g52
-    t8 = 2.0*g53
-    t9 = 2.0*g54
-    t10 = 2.0*g55
-    t11 = 2.0*g56
-    t12 = 2.0*g57
-    t13 = 2.0*g58
-    t14 = 2.0*g59
-    t15 = 2.0*g60
-    t16 = 2.0*g61
-    t17 = 2.0*g62
-    t18 = 2.0*g63
-    t19 = 2.0*g64
-    t20 = 2.0*g65
-    t21 = 2.0*g66
-    return (
-        2.0*g0*y0,  # f(A1,1)
-        2.0*g1*y1,  # f(A1,2)
-        2.0*g2*y2,  # f(A1,3)
-        2.0*g3*y3,  # f(A1,4)
-        2.0*g4*y4,  # f(A1,5)
-        2.0*g5*y5,  # f(A1,6)
-        2.0*g6*y6,  # f(A1,7)
-        2.0*g7*y7,  # f(A1,8)
-        2.0*g8*y8,  # f(A1,9)
-        2.0*g9*y9,  # f(A1,10)
-        2.0*g10*y10,  # f(A1,11)
-        2.0*g11*y11,  # f(A1,12)
-        2.0*g12*y12,  # f(A1,13)
-        2.0*g13*y13,  # f(A1,14)
-        2.0*g14*y14,  # f(A1,15)
-        2.0*g15*y15,  # f(A1,16)
-        2.0*g16*y16,  # f(A2,1)
-        2.0*g17*y17,  # f(A2,2)
-        2.0*g18*y18,  # f(A2,3)
-        2.0*g19*y19,  # f(A2,4)
-        2.0*g20*y20,  # f(A2,5)
-        2.0*g21*y21,  # f(A2,6)
-        2.0*g22*y22,  # f(A2,7)
-        2.0*g23*y23,  # f(B1,1)
-        2.0*g24*y24,  # f(B1,2)
-        2.0*g25*y25,  # f(B1,3)
-        2.0*g26*y26,  # f(B1,4)
-        2.0*g27*y27,  # f(B1,5)
-        2.0*g28*y28,  # f(B1,6)
-        2.0*g29*y29,  # f(B1,7)
-        2.0*g30*y30,  # f(B1,8)
-        2.0*g31*y31,  # f(B1,9)
-        2.0*g32*y32,  # f(B1,10)
-        2.0*g33*y33,  # f(B1,11)
-        2.0*g34*y34,  # f(B1,12)
-        2.0*g35*y35,  # f(B2,1)
-        2.0*g36*y36,  # f(B2,2)
-        2.0*g37*y37,  # f(B2,3)
-        2.0*g38*y38,  # f(B2,4)
-        2.0*g39*y39,  # f(B2,5)
-        2.0*g40*y40,  # f(B2,6)
-        2.0*g41*y41,  # f(B2,7)
-        2.0*g42*y42,  # f(B2,8)
-        2.0*g43*y43,  # f(B2,9)
-        2.0*g44*y44,  # f(B2,10)
-        t0*y45,  # f(E,1)_1
-        t0*y46,  # f(E,1)_2
-        t1*y47,  # f(E,2)_1
-        t1*y48,  # f(E,2)_2
-        t2*y49,  # f(E,3)_1
-        t2*y50,  # f(E,3)_2
-        t3*y51,  # f(E,4)_1
-        t3*y52,  # f(E,4)_2
-        t4*y53,  # f(E,5)_1
-        t4*y54,  # f(E,5)_2
-        t5*y55,  # f(E,6)_1
-        t5*y56,  # f(E,6)_2
-        t6*y57,  # f(E,7)_1
-        t6*y58,  # f(E,7)_2
-        t7*y59,  # f(E,8)_1
-        t7*y60,  # f(E,8)_2
-        t8*y61,  # f(E,9)_1
-        t8*y62,  # f(E,9)_2
-        t9*y63,  # f(E,10)_1
-        t9*y64,  # f(E,10)_2
-        t10*y65,  # f(E,11)_1
-        t10*y66,  # f(E,11)_2
-        t11*y67,  # f(E,12)_1
-        t11*y68,  # f(E,12)_2
-        t12*y69,  # f(E,13)_1
-        t12*y70,  # f(E,13)_2
-        t13*y71,  # f(E,14)_1
-        t13*y72,  # f(E,14)_2
-        t14*y73,  # f(E,15)_1
-        t14*y74,  # f(E,15)_2
-        t15*y75,  # f(E,16)_1
-        t15*y76,  # f(E,16)_2
-        t16*y77,  # f(E,17)_1
-        t16*y78,  # f(E,17)_2
-        t17*y79,  # f(E,18)_1
-        t17*y80,  # f(E,18)_2
-        t18*y81,  # f(E,19)_1
-        t18*y82,  # f(E,19)_2
-        t19*y83,  # f(E,20)_1
-        t19*y84,  # f(E,20)_2
-        t20*y85,  # f(E,21)_1
-        t20*y86,  # f(E,21)_2
-        t21*y87,  # f(E,22)_1
-        t21*y88,  # f(E,22)_2
-    )
+def lean_features(Y):
+    """Stage 3 on the lean torch path: the features (F, N) of the outputs Y (K, N), grouped
+    (codegen.lean): a few ops per group of features of the same form."""
+    # group 0: 45 feature(s) p(A1,1), p(A1,2), p(A1,3), …
+    a0 = Y[0:45]
+    r0 = a0*a0
+    # group 1: 22 feature(s) p(E,1), p(E,2), p(E,3), …
+    a0 = Y[_I0]
+    a1 = Y[_I1]
+    r1 = (a0*a0) + (a1*a1)
+    return torch.cat((r0, r1, ))
+
+
+def lean_dfeatures(Y, G):
+    """The lean backward of stage 3: ∂L/∂Y (K, N) from ∂L/∂features G (F, N), by the
+    groups' partial derivatives (sympy, as in dy_kernel)."""
+    dY = torch.zeros_like(Y)
+    # group 0: 45 feature(s) p(A1,1), p(A1,2), p(A1,3), …
+    a0 = Y[0:45]
+    g = G[0:45]
+    dY[0:45] += 2.0*a0*g
+    # group 1: 22 feature(s) p(E,1), p(E,2), p(E,3), …
+    a0 = Y[_I0]
+    a1 = Y[_I1]
+    g = G[45:67]
+    t0 = 2.0*g
+    dY.index_add_(0, _I0, a0*t0)
+    dY.index_add_(0, _I1, a1*t0)
+    return dY
 
 
 @triton.jit

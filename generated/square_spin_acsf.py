@@ -74,55 +74,36 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-def dinvariants(y, g):
-    """The lean backward of stage 3 on the torch path: ∂L/∂y_k (a tensor or a number 0.0)
-    from the rows y_k and g_f = ∂L/∂F_f."""
-    return dfeatures(*y, *g)
+_I0 = torch.tensor([0, 1, 2, 3, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34])
+_I1 = torch.tensor([5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35])
+_I2 = torch.tensor([0, 1, 2, 3, 4, 20, 5, 21, 6, 22, 7, 23, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31, 16, 32, 17, 33, 18, 34, 19, 35])
 
 
-def dfeatures(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-              g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14, g15, g16, g17, g18,
-              g19, g20, g21, g22, g23, g24, g25, g26, g27, g28, g29, g30, g31, g32, g33, g34, g35):
-    """∂L/∂y_k = Σ_f g_f · ∂F_f/∂y_k (sympy's derivatives, as in dy_kernel), for torch."""
-    return (
-        g0,  # G2b(1)
-        g1,  # G2b(1.414)
-        g2,  # G2b(2)
-        g3,  # G2b(2.236)
-        g4,  # G3a(1,1)
-        2.0*g5*y5,  # C3b(1,1)
-        g6,  # G3a(1,1.414)
-        2.0*g7*y7,  # C3b(1,1.414)
-        g8,  # G3a(1,2)
-        2.0*g9*y9,  # C3b(1,2)
-        g10,  # G3a(1,2.236)
-        2.0*g11*y11,  # C3b(1,2.236)
-        g12,  # G3a(1.414,1)
-        2.0*g13*y13,  # C3b(1.414,1)
-        g14,  # G3a(1.414,1.414)
-        2.0*g15*y15,  # C3b(1.414,1.414)
-        g16,  # G3a(1.414,2)
-        2.0*g17*y17,  # C3b(1.414,2)
-        g18,  # G3a(1.414,2.236)
-        2.0*g19*y19,  # C3b(1.414,2.236)
-        g20,  # G3a(2,1)
-        2.0*g21*y21,  # C3b(2,1)
-        g22,  # G3a(2,1.414)
-        2.0*g23*y23,  # C3b(2,1.414)
-        g24,  # G3a(2,2)
-        2.0*g25*y25,  # C3b(2,2)
-        g26,  # G3a(2,2.236)
-        2.0*g27*y27,  # C3b(2,2.236)
-        g28,  # G3a(2.236,1)
-        2.0*g29*y29,  # C3b(2.236,1)
-        g30,  # G3a(2.236,1.414)
-        2.0*g31*y31,  # C3b(2.236,1.414)
-        g32,  # G3a(2.236,2)
-        2.0*g33*y33,  # C3b(2.236,2)
-        g34,  # G3a(2.236,2.236)
-        2.0*g35*y35,  # C3b(2.236,2.236)
-    )
+def lean_features(Y):
+    """Stage 3 on the lean torch path: the features (F, N) of the outputs Y (K, N), grouped
+    (codegen.lean): a few ops per group of features of the same form."""
+    # group 0: 20 feature(s) G2b(1), G2b(1.414), G2b(2), …
+    a0 = Y[_I0]
+    r0 = a0
+    # group 1: 16 feature(s) G3b(1,1), G3b(1,1.414), G3b(1,2), …
+    a0 = Y[_I1]
+    r1 = a0*a0
+    return torch.cat((r0, r1, ))[_I2]
+
+
+def lean_dfeatures(Y, G):
+    """The lean backward of stage 3: ∂L/∂Y (K, N) from ∂L/∂features G (F, N), by the
+    groups' partial derivatives (sympy, as in dy_kernel)."""
+    dY = torch.zeros_like(Y)
+    # group 0: 20 feature(s) G2b(1), G2b(1.414), G2b(2), …
+    a0 = Y[_I0]
+    g = G[_I0]
+    dY.index_add_(0, _I0, g)
+    # group 1: 16 feature(s) G3b(1,1), G3b(1,1.414), G3b(1,2), …
+    a0 = Y[_I1]
+    g = G[_I1]
+    dY.index_add_(0, _I1, 2.0*a0*g)
+    return dY
 
 
 @triton.jit

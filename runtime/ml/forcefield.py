@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -29,13 +30,30 @@ from torch import nn
 from generated._support import DescriptorInputError
 from runtime.errors import ForceFieldError
 from runtime.files import write_atomically
-from runtime.ml.network import MLP, NetworkConfig, Standardizer
+from runtime.ml.network import (
+    MLP,
+    NetworkConfig,
+    Standardizer,
+    folded_layers,
+    lean_energy_and_gradient,
+)
 
 FORMAT = "latticeff-forcefield"
 FORMAT_VERSION = 2  # 2: the metadata records the SHA-256 of the weights
 READABLE_VERSIONS = (1, 2)  # format 1 files carry no weights hash, so none is checked
 BACKENDS = ("torch", "compiled", "triton", "auto")
 FIELD_DTYPES = (torch.float32, torch.float64)
+PATHS = ("lean", "autograd")
+PRECISIONS = {"float64": torch.float64, "float32": torch.float32}
+
+
+def precision_dtype(precision) -> torch.dtype:
+    """torch.float64 / torch.float32 from a dtype or its name ("float64", "float32")."""
+    if isinstance(precision, torch.dtype) and precision in FIELD_DTYPES:
+        return precision
+    if isinstance(precision, str) and precision in PRECISIONS:
+        return PRECISIONS[precision]
+    raise ForceFieldError(f"precision must be 'float64' or 'float32', got {precision!r}")
 
 
 def weights_hash(state_dict: dict) -> str:
@@ -66,16 +84,30 @@ class ForceField(nn.Module):
     lattice rows, each with a halo of the descriptor radius: the same result with memory
     bounded by the block, so the cost per site stays constant on large lattices.
     `metadata` holds JSON-serialisable records (e.g. the training provenance) saved with it.
+
+    `dtype` (torch.float64 or torch.float32, or their names) is the precision of the force
+    evaluation; weights are kept in float64 and cast per call, and energies are summed in
+    float64. `path` "lean" (default, torch backend) evaluates forces without an autograd
+    graph: the descriptor's generated backward (`lean_forward`/`lean_backward`) and the
+    network's hand-written one, the standardizer folded into the first layer, under
+    inference mode; with `create_graph` (training) the same ops build a small graph in the
+    weights. "autograd" is the reference path (features by the per-tap torch descriptor,
+    forces by autograd); other backends always use it.
     """
 
     def __init__(self, descriptor, network: NetworkConfig | None = None, *,
-                 backend: str = "torch", block_rows: int = 0, metadata: dict | None = None):
+                 backend: str = "torch", block_rows: int = 0, metadata: dict | None = None,
+                 dtype=torch.float64, path: str = "lean"):
         super().__init__()
         if backend not in BACKENDS:
             raise ForceFieldError(f"backend must be one of {', '.join(BACKENDS)}, got "
                                   f"{backend!r}")
+        if path not in PATHS:
+            raise ForceFieldError(f"path must be one of {', '.join(PATHS)}, got {path!r}")
         self.descriptor = descriptor
         self.backend = backend
+        self.dtype = precision_dtype(dtype)
+        self.path = path
         self.block_rows = block_rows  # checked by __setattr__
         self.standardizer = Standardizer(descriptor.n_features)
         self.network = MLP(descriptor.n_features, network or NetworkConfig()).double()
@@ -85,7 +117,13 @@ class ForceField(nn.Module):
 
     def __repr__(self) -> str:
         return (f"ForceField({self.descriptor.name}, widths={list(self.network.config.widths)}, "
-                f"activation={self.network.config.activation!r}, backend={self.backend!r})")
+                f"activation={self.network.config.activation!r}, backend={self.backend!r}, "
+                f"precision={self.precision!r}, path={self.path!r})")
+
+    @property
+    def precision(self) -> str:
+        """"float64" or "float32": the dtype of the force evaluation, by name."""
+        return str(self.dtype).removeprefix("torch.")
 
     def __setattr__(self, name, value) -> None:
         if name == "block_rows":  # set after construction too (simulate_job does)
@@ -152,9 +190,15 @@ class ForceField(nn.Module):
         """(E (batch,), F = -dE/dfield like the field). With `create_graph` the forces stay
         differentiable in the weights (the force loss of training)."""
         self.check_field(field)
+        lean = self.uses_lean(field)
         if self.block_rows and not create_graph and field.dim() > 3 and \
                 field.shape[1] > self.block_rows:
+            if lean:
+                return self._lean_blockwise(field)
             return self._blockwise(field.detach().to(torch.float64))
+        if lean:
+            energy, gradient = self._lean(field.detach(), create_graph)
+            return energy, -gradient.to(field.dtype)
         with torch.enable_grad():
             x = field.detach().to(torch.float64).requires_grad_(True)
             energy = self.energy(x)
@@ -162,6 +206,52 @@ class ForceField(nn.Module):
         if not create_graph:
             energy = energy.detach()
         return energy, -gradient
+
+    def uses_lean(self, field: torch.Tensor) -> bool:
+        """Whether energy_and_forces takes the lean path for `field`."""
+        return self.path == "lean" and (self.backend == "torch" or (
+            self.backend == "auto" and not self.descriptor.use_triton(field)))
+
+    def _lean(self, field: torch.Tensor, create_graph: bool = False, rows=None):
+        """(E (batch,) in float64, dE/dfield in self.dtype) by the lean path; `rows` = (lo,
+        hi) counts only the local energies of those rows of the first cell axis."""
+        x = field.to(self.dtype)
+        try:
+            x, _ = self.descriptor.check(x)
+        except DescriptorInputError as error:
+            raise ForceFieldError(str(error)) from None
+        context = nullcontext() if create_graph else torch.inference_mode()
+        with context:
+            with torch.no_grad():
+                features, saved = self.descriptor.lean_forward(x)
+            layers = folded_layers(self.network, self.standardizer, self.dtype)
+            out, gfeatures = lean_energy_and_gradient(
+                layers, self.network.config.activation, features.reshape(-1, features.shape[-1]))
+            scale = self.scale.to(self.dtype)
+            out = out.reshape(x.shape[0], x.shape[1], -1)
+            gfeatures = (scale * gfeatures).reshape(*out.shape, -1)
+            if rows is not None:
+                out, keep = out[:, rows[0]:rows[1]], torch.zeros_like(gfeatures[:1, :, :1])
+                keep[:, rows[0]:rows[1]] = 1.0
+                gfeatures = gfeatures * keep
+            energy = (self.shift * out[0].numel()
+                      + self.scale * out.reshape(out.shape[0], -1).sum(1, dtype=torch.float64))
+            gradient = self.descriptor.lean_backward(saved, gfeatures.reshape(features.shape))
+        return energy, gradient
+
+    def _lean_blockwise(self, field: torch.Tensor):
+        """The lean path over blocks of `block_rows` rows with their halos (as _blockwise)."""
+        halo, rows = self.descriptor.radius[0], field.shape[1]
+        energy = torch.zeros(field.shape[0], dtype=torch.float64)
+        gradient = torch.zeros_like(field, dtype=self.dtype)
+        for start in range(0, rows, self.block_rows):
+            stop = min(start + self.block_rows, rows)
+            index = torch.arange(start - halo, stop + halo) % rows
+            part, block_gradient = self._lean(field[:, index].detach(),
+                                              rows=(halo, halo + stop - start))
+            energy += part
+            gradient.index_add_(1, index, block_gradient)
+        return energy, -gradient.to(field.dtype)
 
     def _blockwise(self, field: torch.Tensor):
         """energy_and_forces over blocks of `block_rows` rows of the first cell axis: the local
@@ -201,7 +291,8 @@ class ForceField(nn.Module):
         return write_atomically(path, lambda temporary: torch.save(payload, temporary))
 
     @classmethod
-    def load(cls, path, descriptor=None, *, backend: str = "torch") -> ForceField:
+    def load(cls, path, descriptor=None, *, backend: str = "torch", dtype=torch.float64,
+             path_kind: str = "lean") -> ForceField:
         """The model saved at `path`, with `descriptor` (default: the generated descriptor of
         the recorded name). Refuses a descriptor whose hash differs from the recorded one, and
         weights that differ from the ones saved."""
@@ -242,7 +333,8 @@ class ForceField(nn.Module):
             config = NetworkConfig(**network)
         except (TypeError, ValueError) as error:
             raise ForceFieldError(f"{path}: metadata key network is invalid ({error})") from None
-        model = cls(descriptor, config, backend=backend, metadata=metadata)
+        model = cls(descriptor, config, backend=backend, metadata=metadata, dtype=dtype,
+                    path=path_kind)
         try:
             model.load_state_dict(state)
         except RuntimeError as error:

@@ -86,3 +86,51 @@ class Standardizer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean.to(x.dtype)) / self.scale.to(x.dtype)
+
+
+def _activation_and_slope(name: str, z: torch.Tensor):
+    """(act(z), act'(z)) for the activations of ACTIVATIONS with their torch defaults."""
+    if name == "silu":
+        s = torch.sigmoid(z)
+        a = z * s
+        return a, s + a * (1.0 - s)
+    if name == "tanh":
+        a = torch.tanh(z)
+        return a, 1.0 - a * a
+    if name == "softplus":  # nn.Softplus(): beta 1, linear above threshold 20
+        return (torch.nn.functional.softplus(z),
+                torch.where(z > 20.0, torch.ones_like(z), torch.sigmoid(z)))
+    if name == "celu":  # nn.CELU(): alpha 1
+        return torch.celu(z), torch.where(z > 0, torch.ones_like(z), torch.exp(z))
+    if name == "gelu":  # exact (erf) GELU
+        phi = torch.exp(-0.5 * z * z) * 0.3989422804014327  # 1/sqrt(2 pi)
+        return (torch.nn.functional.gelu(z),
+                0.5 * (1.0 + torch.erf(z * 0.7071067811865476)) + z * phi)
+    raise ValueError(f"no lean slope for activation {name!r}")
+
+
+def folded_layers(network: MLP, standardizer: Standardizer, dtype: torch.dtype):
+    """[(W, b)] of the network in `dtype` with the standardizer folded into the first layer
+    (W1 / scale, b1 - (W1 / scale)·mean); differentiable in the weights (training)."""
+    linears = [m for m in network.layers if isinstance(m, nn.Linear)]
+    first = linears[0]
+    w1 = first.weight / standardizer.scale.to(first.weight.dtype)
+    b1 = first.bias - w1 @ standardizer.mean.to(first.weight.dtype)
+    layers = [(w1, b1)] + [(m.weight, m.bias) for m in linears[1:]]
+    return [(w.to(dtype), b.to(dtype)) for w, b in layers]
+
+
+def lean_energy_and_gradient(layers, activation: str, x: torch.Tensor):
+    """(network output (N,), ∂output/∂x (N, n_in)) for raw features x (N, n_in) through the
+    folded `layers`: the forward keeps act'(z) of every hidden layer, the backward is the
+    transposed GEMMs (plain torch ops: no autograd graph, or a differentiable one)."""
+    h, slopes = x, []
+    for w, b in layers[:-1]:
+        h, slope = _activation_and_slope(activation, torch.addmm(b, h, w.T))
+        slopes.append(slope)
+    w_out, b_out = layers[-1]
+    out = torch.addmm(b_out, h, w_out.T)[:, 0]
+    g = slopes[-1] * w_out  # (N, H) · (1, H)
+    for (w, _), slope in zip(reversed(layers[1:-1]), reversed(slopes[:-1])):
+        g = (g @ w) * slope
+    return out, g @ layers[0][0]

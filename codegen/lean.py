@@ -1,0 +1,96 @@
+"""Stage 3 for the lean torch path: the invariants grouped into a few batched ops.
+
+Features whose expressions are the same function of their (index-sorted) outputs — the power
+spectrum of every copy r of an irrep, the reference-IR projections of every E pair, … — form
+one group: their outputs are gathered as rows of the (K, N) tensor Y (slot a_j of every
+member; a slice when the rows are consecutive), the shared expression is evaluated once on
+(members, N) tensors, and its partial derivatives (sympy, at codegen time) give the backward:
+∂L/∂Y[rows of slot j] += g · ∂T/∂a_j (index_add_, so shared outputs accumulate). A group is
+a handful of ops whatever its size, so stage 3 costs a few dozen ops per call, not one per
+term.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .printers import statements
+
+
+def _index(name: str, rows: list[int]) -> tuple[str, str | None]:
+    """(the rows of a tensor `name` as a slice or an index constant, the constant's line)."""
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        return f"{name}[{rows[0]}:{rows[0] + len(rows)}]", None
+    return None, repr(rows)
+
+
+class _Constants:
+    """Module-level index tensors, one per distinct row list."""
+
+    def __init__(self):
+        self.names: dict[tuple, str] = {}
+
+    def rows(self, tensor: str, rows: list[int]) -> str:
+        text, literal = _index(tensor, rows)
+        if text is not None:
+            return text
+        key = tuple(rows)
+        if key not in self.names:
+            self.names[key] = f"_I{len(self.names)}"
+        return f"{tensor}[{self.names[key]}]"
+
+    def lines(self) -> list[str]:
+        return [f"{name} = torch.tensor({list(key)})" for key, name in self.names.items()]
+
+
+def groups(exprs) -> list[tuple[sp.Expr, list[int], list[list[int]]]]:
+    """[(template in a0, a1, …, features, slot rows: slots × members)] in order of first
+    appearance."""
+    found: dict = {}
+    for f, e in enumerate(exprs):
+        syms = sorted(e.free_symbols, key=lambda s: int(s.name[1:]))
+        slots = [sp.Symbol(f"a{j}", real=True) for j in range(len(syms))]
+        template = e.xreplace(dict(zip(syms, slots)))
+        entry = found.setdefault(template, ([], [[] for _ in syms]))
+        entry[0].append(f)
+        for j, s in enumerate(syms):
+            entry[1][j].append(int(s.name[1:]))
+    return [(t, fs, rows) for t, (fs, rows) in found.items()]
+
+
+def lean_code(exprs, names: list[str]) -> dict:
+    """Template variables: index constants and the bodies of lean_features(Y) -> (F, N) and
+    lean_dfeatures(Y, G) -> (K, N)."""
+    constants = _Constants()
+    forward, backward, order = [], ["    dY = torch.zeros_like(Y)"], []
+    for n, (template, features, rows) in enumerate(groups(exprs)):
+        order += features
+        label = ", ".join(names[f] for f in features[:3]) + (", …" if len(features) > 3 else "")
+        head = [f"    # group {n}: {len(features)} feature(s) {label}"]
+        slots = [sp.Symbol(f"a{j}", real=True) for j in range(len(rows))]
+        loads = [f"    a{j} = {constants.rows('Y', r)}" for j, r in enumerate(rows)]
+        if not slots:  # a constant feature
+            value = statements([template])[1][0][0]
+            forward += head + [f"    r{n} = Y[:1].expand({len(features)}, -1) * 0.0 + {value}"]
+            continue
+        lines, results = statements([template], prefix="t")
+        forward += head + loads + lines + [f"    r{n} = {results[0][0]}"]
+        g = sp.Symbol("g", real=True)
+        dlines, dresults = statements([g * sp.diff(template, a) for a in slots], prefix="t")
+        backward += head + loads + [f"    g = {constants.rows('G', features)}"] + dlines
+        for j, (text, _) in enumerate(dresults):
+            target, literal = _index("dY", rows[j])
+            if target is not None and len(set(rows[j])) == len(rows[j]):
+                backward.append(f"    {target} += {text}")
+            else:
+                index = constants.rows("Y", rows[j]).removeprefix("Y[").removesuffix("]")
+                backward.append(f"    dY.index_add_(0, {index}, {text})")
+    count = len(groups(exprs))
+    cat = (f"torch.cat(({''.join(f'r{n}, ' for n in range(count))}))" if count > 1
+           else "r0")
+    perm = [order.index(f) for f in range(len(order))]
+    forward.append(f"    return {cat}" if perm == list(range(len(perm))) else
+                   f"    return {cat}[{constants.rows('X', perm).removeprefix('X[')}")
+    return {"lean_constants": constants.lines(), "lean_forward": forward,
+            "lean_backward": [*backward, "    return dY"]}
+
