@@ -17,11 +17,11 @@ import sympy as sp
 from .printers import statements
 
 
-def _index(name: str, rows: list[int]) -> tuple[str, str | None]:
-    """(the rows of a tensor `name` as a slice or an index constant, the constant's line)."""
+def _index(name: str, rows: list[int]) -> str | None:
+    """The rows of a tensor `name` as a slice when they are consecutive, else None."""
     if rows == list(range(rows[0], rows[0] + len(rows))):
-        return f"{name}[{rows[0]}:{rows[0] + len(rows)}]", None
-    return None, repr(rows)
+        return f"{name}[{rows[0]}:{rows[0] + len(rows)}]"
+    return None
 
 
 class _Constants:
@@ -31,7 +31,7 @@ class _Constants:
         self.names: dict[tuple, str] = {}
 
     def rows(self, tensor: str, rows: list[int]) -> str:
-        text, literal = _index(tensor, rows)
+        text = _index(tensor, rows)
         if text is not None:
             return text
         key = tuple(rows)
@@ -79,7 +79,7 @@ def lean_code(exprs, names: list[str]) -> dict:
         dlines, dresults = statements([g * sp.diff(template, a) for a in slots], prefix="t")
         backward += head + loads + [f"    g = {constants.rows('G', features)}"] + dlines
         for j, (text, _) in enumerate(dresults):
-            target, literal = _index("dY", rows[j])
+            target = _index("dY", rows[j])
             if target is not None and len(set(rows[j])) == len(rows[j]):
                 backward.append(f"    {target} += {text}")
             else:

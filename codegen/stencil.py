@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from generated._spec import content_hash
-
 from grouptheory import numbers
 
 from .printers import balanced, comment, grouped_sum, literal
