@@ -120,12 +120,13 @@ class LeanStencil:
 
     def _get(self, key, make):
         if key not in self._cache:
-            self._cache[key] = make()
+            with torch.inference_mode(False):  # normal tensors: training uses them too
+                self._cache[key] = make()
         return self._cache[key]
 
     def weights(self, like: torch.Tensor) -> torch.Tensor:
         return self._get(("W", like.dtype, like.device),
-                         lambda: self._dense.to(like.dtype).to(like.device))
+                         lambda: self._dense.to(like.dtype).to(like.device).clone())
 
     def index(self, cells, device, sign: int) -> torch.Tensor:
         stride = self.n_channels if sign > 0 else len(self.taps)
@@ -279,8 +280,9 @@ class GeneratedDescriptor:
 
     def _lean_parts(self):
         if self._lean is None:
-            self._lean = [[LeanStencil(part, s) for s in range(self.sublattices)]
-                          for part in self.stencils]
+            with torch.inference_mode(False):  # normal tensors: training uses them too
+                self._lean = [[LeanStencil(part, s) for s in range(self.sublattices)]
+                              for part in self.stencils]
         return self._lean
 
     def lean_forward(self, field: torch.Tensor):

@@ -37,7 +37,7 @@ from runtime.files import (
     write_atomically,
 )
 from runtime.ml.evaluation import force_errors, plot_histogram, plot_parity
-from runtime.ml.forcefield import ForceField, check_block_rows, read_metadata
+from runtime.ml.forcefield import ForceField, check_block_rows, precision_dtype, read_metadata
 from runtime.ml.network import NetworkConfig
 from runtime.ml.symmetry import equivariance_error, lattice_actions
 from runtime.ml.training import TrainingData, TrainingOptions, check_data, train
@@ -204,7 +204,11 @@ class SimulateJob:
     """Top level of a simulate config: the trained model file (`forcefield`), the output
     directory, the lattice size, bath temperature, initial field (Gaussian of `initial_scale`; unit spins for LLG), the
     descriptor backend ("compiled" fuses it with torch.compile: faster on large lattices) and
-    the rows per block of the force evaluation (0: the whole lattice at once)."""
+    the rows per block of the force evaluation (0: the whole lattice at once), and the
+    precision of the force evaluation: "float32", "float64", or "auto" (float32, whose forces
+    differ from float64 by ~1e-6 relative, below the 1e-5 bar measured in
+    docs/performance.md; float64 for the correlation-matrix descriptor, whose float32
+    eigenvectors miss it). The resolved precision is recorded in config.json."""
 
     forcefield: str
     output: str
@@ -214,9 +218,24 @@ class SimulateJob:
     initial_scale: float = 1.0
     backend: str = "torch"
     block_rows: int = 64
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         check_block_rows(self.block_rows)  # negative rows once gave zero forces
+        if self.precision not in PRECISION_CHOICES:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, got "
+                              f"{self.precision!r}")
+
+
+PRECISION_CHOICES = ("auto", "float32", "float64")
+
+
+def dynamics_precision(precision: str, descriptor) -> str:
+    """The precision of ML dynamics: `precision`, or for "auto" float32 unless the descriptor
+    is a correlation matrix (float32 eigenvectors: force error above 1e-5 relative)."""
+    if precision != "auto":
+        return precision
+    return "float64" if descriptor.family == "corrmatrix" else "float32"
 
 
 def simulate_settings(table: dict):
@@ -281,6 +300,7 @@ def simulate_job(table: dict, *, progress: bool = True):
     job, integrator, options = simulate_settings(table)
     model = ForceField.load(job.forcefield, backend=job.backend)
     model.block_rows = job.block_rows
+    model.dtype = precision_dtype(dynamics_precision(job.precision, model.descriptor))
     parameters = model.metadata.get("data", {}).get("parameters", {}).get("model", {})
     lattice = parameters.get("lattice", model.descriptor.lattice)
     elastic = Elastic(lattice, job.size, parameters.get("K0", 0.0), parameters.get("K1", 0.0))
@@ -293,7 +313,7 @@ def simulate_job(table: dict, *, progress: bool = True):
     output = Path(job.output)
     output.mkdir(parents=True, exist_ok=True)
     write_json(output / "config.json", {
-        **as_table(job), "integrator": table["integrator"],
+        **as_table(job), "precision": model.precision, "integrator": table["integrator"],
         "simulation": as_table(options), "code": code_version()})
     forces = _Recorded(model, elastic)
     try:

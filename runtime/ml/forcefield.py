@@ -122,8 +122,10 @@ class ForceField(nn.Module):
 
     @property
     def precision(self) -> str:
-        """"float64" or "float32": the dtype of the force evaluation, by name."""
-        return str(self.dtype).removeprefix("torch.")
+        """"float64" or "float32": the dtype of the force evaluation, by name (the autograd
+        path and the compiled and Triton backends evaluate in float64)."""
+        lean = self.path == "lean" and self.backend in ("torch", "auto")
+        return str(self.dtype if lean else torch.float64).removeprefix("torch.")
 
     def __setattr__(self, name, value) -> None:
         if name == "block_rows":  # set after construction too (simulate_job does)

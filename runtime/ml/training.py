@@ -61,6 +61,7 @@ class TrainingOptions:
     lr_patience: int = 5
     min_learning_rate: float = 1e-6
     seed: int = 0
+    precision: str = "float64"  # of the training batches; validation is always float64
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "lr_patience"):
@@ -78,6 +79,9 @@ class TrainingOptions:
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got "
                              f"{self.validation_fraction}")
+        if self.precision not in ("float64", "float32"):
+            raise ValueError(f"precision must be 'float64' or 'float32', got "
+                             f"{self.precision!r}")
         if not 0 < self.lr_factor < 1:
             raise ValueError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
 
@@ -190,8 +194,15 @@ class History:
 
 
 def _loss_terms(model: ForceField, data: TrainingData, index: torch.Tensor,
-                create_graph: bool):
-    energy, forces = model.energy_and_forces(data.fields[index], create_graph=create_graph)
+                create_graph: bool, dtype: torch.dtype = torch.float64):
+    """Force and energy MSE of the snapshots `index`, forces evaluated in `dtype` (the
+    lean path: with `create_graph` a small graph through the hand-written backward)."""
+    kept, model.dtype = model.dtype, dtype
+    try:
+        energy, forces = model.energy_and_forces(data.fields[index], create_graph=create_graph)
+    finally:
+        model.dtype = kept
+    forces = forces.to(data.forces.dtype)
     force_mse = (forces - data.forces[index]).square().mean()
     energy_mse = ((energy - data.energy[index]) / data.sites).square().mean()
     return force_mse, energy_mse
@@ -314,7 +325,8 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
             optimizer.zero_grad()
             loss_value = 0.0
             if len(mine):
-                force_mse, energy_mse = _loss_terms(model, data, mine, create_graph=True)
+                force_mse, energy_mse = _loss_terms(model, data, mine, create_graph=True,
+                                                    dtype=getattr(torch, options.precision))
                 loss = (force_mse + options.energy_weight * energy_mse) * (len(mine) / len(batch))
                 # only the weights: the field's second-derivative path is pruned (faster)
                 loss.backward(inputs=[p for p in model.parameters() if p.requires_grad])

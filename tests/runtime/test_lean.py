@@ -1,0 +1,107 @@
+"""The lean torch path (generated stencil matrix, grouped stage 3 and its generated
+backward, the hand-written network backward) against the autograd reference path."""
+
+import pytest
+import torch
+
+import generated
+from runtime.ml.forcefield import ForceField
+from runtime.ml.network import NetworkConfig
+
+NAMES = generated.available()
+
+
+def _field(descriptor, batch=2, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    size = tuple(max(m, 4) + 1 for m in descriptor.min_size)
+    x = torch.randn((batch, *size, descriptor.sublattices, descriptor.components),
+                    generator=gen, dtype=torch.float64)
+    return x / x.norm(dim=-1, keepdim=True) if descriptor.field == "spin" else x
+
+
+def _model(descriptor, activation="silu"):
+    torch.manual_seed(1)
+    model = ForceField(descriptor, NetworkConfig((16, 8), activation), path="autograd")
+    with torch.no_grad():
+        model.standardizer.mean.normal_()
+        model.standardizer.scale.uniform_(0.5, 2.0)
+        model.shift.fill_(0.3)
+        model.scale.fill_(1.7)
+    return model
+
+
+def _relative(a, b):
+    return float((a - b).abs().max() / b.abs().max())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lean_features_and_backward_equal_autograd(name):
+    d = generated.load(name)
+    x = _field(d)
+    xr = x.clone().requires_grad_(True)
+    reference = d(xr, backend="torch")
+    g = torch.randn_like(reference)
+    (gx_reference,) = torch.autograd.grad((reference * g).sum(), xr)
+    with torch.inference_mode():
+        features, saved = d.lean_forward(x)
+        gx = d.lean_backward(saved, g)
+    assert _relative(features, reference) < 1e-12
+    assert _relative(gx, gx_reference) < 1e-12
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lean_forces_equal_autograd_float64_and_float32(name):
+    d = generated.load(name)
+    model, x = _model(d), _field(d)
+    energy, forces = model.energy_and_forces(x)
+    model.path = "lean"
+    lean_energy, lean_forces = model.energy_and_forces(x)
+    assert _relative(lean_energy, energy) < 1e-12
+    assert _relative(lean_forces, forces) < 1e-12
+    model.dtype = torch.float32
+    energy32, forces32 = model.energy_and_forces(x)
+    assert forces32.dtype == torch.float64 and model.precision == "float32"
+    # corrmatrix: float32 eigenvectors of nearly degenerate eigenvalues give ~2e-4
+    bar = 1e-3 if d.family == "corrmatrix" else 1e-5
+    assert _relative(energy32, energy) < 1e-5
+    assert _relative(forces32, forces) < bar
+
+
+@pytest.mark.parametrize("activation", ["silu", "tanh", "softplus", "celu", "gelu"])
+def test_lean_network_backward_for_every_activation(activation):
+    d = generated.load("square_scalar_power")
+    model, x = _model(d, activation), _field(d)
+    energy, forces = model.energy_and_forces(x)
+    model.path = "lean"
+    lean_energy, lean_forces = model.energy_and_forces(x)
+    assert _relative(lean_energy, energy) < 1e-12
+    assert _relative(lean_forces, forces) < 1e-12
+
+
+def test_lean_blocks_equal_the_whole_lattice():
+    d = generated.load("square_scalar_reference")
+    model, x = _model(d), _field(d)
+    model.path = "lean"
+    energy, forces = model.energy_and_forces(x)
+    model.block_rows = 4
+    block_energy, block_forces = model.energy_and_forces(x)
+    assert _relative(block_energy, energy) < 1e-12
+    assert _relative(block_forces, forces) < 1e-12
+
+
+def test_lean_training_gradients_equal_autograd():
+    """The force loss through the lean path (create_graph) has the weight gradients of the
+    double-backward autograd path."""
+    d = generated.load("square_scalar_reference")
+    model, x = _model(d), _field(d)
+    target = torch.randn_like(x)
+
+    def gradients():
+        energy, forces = model.energy_and_forces(x, create_graph=True)
+        loss = (forces - target).square().mean() + 1e-3 * energy.square().mean()
+        return torch.autograd.grad(loss, list(model.network.parameters()))
+
+    reference = gradients()
+    model.path = "lean"
+    for a, b in zip(gradients(), reference):
+        assert _relative(a, b) < 1e-12
