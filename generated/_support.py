@@ -285,14 +285,12 @@ class GeneratedDescriptor:
                               for part in self.stencils]
         return self._lean
 
-    def lean_forward(self, field: torch.Tensor):
-        """The lean torch path (inference, or training through its hand-written backward):
-        (features (batch, *cells, sublattice, F), saved values for `lean_backward`), a
-        handful of ops per stencil part and family (no autograd graph is needed). The field
-        must be batched and checked (`check`)."""
+    def lean_outputs(self, field: torch.Tensor):
+        """Stages 1–2 of the lean torch path for a batched, checked field: saved values whose
+        `[1]` is the stencil outputs (K, batch·N) of each center sublattice (one gather and
+        one GEMM per part and sublattice)."""
         batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
         ys = [[] for _ in range(self.sublattices)]
-        chs = []
         for part, lean in zip(self.stencils, self._lean_parts()):
             if all(k[0] == "field" for k in part.CHANNELS):
                 flat = field.reshape(batch, -1, self.sublattices * self.components)
@@ -300,23 +298,26 @@ class GeneratedDescriptor:
             else:
                 ch = channels(field, part.CHANNELS, self.dimension).reshape(
                     batch, -1, len(part.CHANNELS))
-            chs.append(ch)
             for s, stencil_s in enumerate(lean):
                 ys[s].append(stencil_s.forward(ch, cells))
-        outputs = [torch.cat(y) if len(y) > 1 else y[0] for y in ys]  # (K, batch·N) each
-        features = [self.module.lean_features(y).T for y in outputs]  # (batch·N, F) views
-        features = features[0][:, None] if len(features) == 1 else torch.stack(features, 1)
-        return (features.reshape(*field.shape[:1 + self.dimension], self.sublattices, -1),
-                (field, outputs))
+        return field, [torch.cat(y) if len(y) > 1 else y[0] for y in ys]
 
-    def lean_backward(self, saved, gfeatures: torch.Tensor) -> torch.Tensor:
-        """∂L/∂field from ∂L/∂features (batch, *cells, sublattice, F): stage 3's generated
-        derivatives, then each part's transposed stencil and (spins) stage 1 transposed."""
-        field, outputs = saved
+    def lean_invariants(self, saved, columns=slice(None)) -> torch.Tensor:
+        """Stage 3 (grouped, generated) of the cells `columns` of batch·N: (cells, S, F)."""
+        features = [self.module.lean_features(y[:, columns]).T for y in saved[1]]
+        return features[0][:, None] if len(features) == 1 else torch.stack(features, 1)
+
+    def lean_dinvariants(self, saved, gfeatures: torch.Tensor, columns=slice(None)):
+        """∂L/∂outputs (K, cells) per sublattice from ∂L/∂features (cells, S, F) of the cells
+        `columns`: the generated derivatives of the groups."""
+        return [self.module.lean_dfeatures(y[:, columns], gfeatures[:, s].T.contiguous())
+                for s, y in enumerate(saved[1])]
+
+    def lean_transpose(self, saved, gys) -> torch.Tensor:
+        """∂L/∂field from ∂L/∂outputs (K, batch·N) per sublattice: each part's transposed
+        stencil (a GEMM and a gather) and, for spin channels, stage 1 transposed."""
+        field = saved[0]
         batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
-        g = gfeatures.reshape(-1, self.sublattices, self.n_features)
-        gys = [self.module.lean_dfeatures(y, g[:, s].T.contiguous())
-               for s, y in enumerate(outputs)]
         gx = torch.zeros_like(field).reshape(batch, -1, self.sublattices * self.components)
         start = 0
         for part, lean in zip(self.stencils, self._lean_parts()):
@@ -336,6 +337,18 @@ class GeneratedDescriptor:
                     gs.reshape(batch, -1, self.components),
                     (0, (self.sublattices - 1) * self.components))
         return gx.reshape(field.shape)
+
+    def lean_forward(self, field: torch.Tensor):
+        """The lean torch path at once: (features (batch, *cells, S, F), saved values for
+        `lean_backward`); the field batched and checked (`check`)."""
+        saved = self.lean_outputs(field)
+        features = self.lean_invariants(saved)
+        return features.reshape(*field.shape[:1 + self.dimension], *features.shape[1:]), saved
+
+    def lean_backward(self, saved, gfeatures: torch.Tensor) -> torch.Tensor:
+        """∂L/∂field from ∂L/∂features (batch, *cells, S, F)."""
+        g = gfeatures.reshape(-1, self.sublattices, self.n_features)
+        return self.lean_transpose(saved, self.lean_dinvariants(saved, g))
 
     def _launch(self, x):
         cells = tuple(x.shape[1:1 + self.dimension])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import pickle
 from contextlib import nullcontext
 from pathlib import Path
@@ -31,6 +32,7 @@ from generated._support import DescriptorInputError
 from runtime.errors import ForceFieldError
 from runtime.files import write_atomically
 from runtime.ml.network import (
+    CHUNK,
     MLP,
     NetworkConfig,
     Standardizer,
@@ -223,22 +225,39 @@ class ForceField(nn.Module):
         except DescriptorInputError as error:
             raise ForceFieldError(str(error)) from None
         context = nullcontext() if create_graph else torch.inference_mode()
+        d, sites = self.descriptor, math.prod(x.shape[1:1 + self.descriptor.dimension])
         with context:
             with torch.no_grad():
-                features, saved = self.descriptor.lean_forward(x)
+                saved = d.lean_outputs(x)
             layers = folded_layers(self.network, self.standardizer, self.dtype)
-            out, gfeatures = lean_energy_and_gradient(
-                layers, self.network.config.activation, features.reshape(-1, features.shape[-1]))
             scale = self.scale.to(self.dtype)
-            out = out.reshape(x.shape[0], x.shape[1], -1)
-            gfeatures = (scale * gfeatures).reshape(*out.shape, -1)
-            if rows is not None:
-                out, keep = out[:, rows[0]:rows[1]], torch.zeros_like(gfeatures[:1, :, :1])
+            keep = None
+            if rows is not None:  # the cells (batch·N, row-major) whose energies count
+                keep = torch.zeros((x.shape[0], x.shape[1], sites // x.shape[1]),
+                                   dtype=self.dtype)
                 keep[:, rows[0]:rows[1]] = 1.0
-                gfeatures = gfeatures * keep
-            energy = (self.shift * out[0].numel()
-                      + self.scale * out.reshape(out.shape[0], -1).sum(1, dtype=torch.float64))
-            gradient = self.descriptor.lean_backward(saved, gfeatures.reshape(features.shape))
+                keep = keep.reshape(-1, 1)
+            outs, gys = [], []
+            # stage 3, the network and their backward, CHUNK cells at a time (in cache)
+            for start in range(0, x.shape[0] * sites, CHUNK):
+                columns = slice(start, start + CHUNK)
+                with torch.no_grad():
+                    features = d.lean_invariants(saved, columns)
+                cells = features.shape[0]
+                out, g = lean_energy_and_gradient(
+                    layers, self.network.config.activation, features.reshape(-1, d.n_features))
+                out, g = out.reshape(cells, -1), scale * g.reshape(features.shape)
+                if keep is not None:
+                    out, g = out * keep[columns], g * keep[columns, :, None]
+                outs.append(out)
+                gys.append(d.lean_dinvariants(saved, g, columns))
+            gys = [torch.cat(parts, 1) if len(parts) > 1 else parts[0] for parts in zip(*gys)]
+            out = torch.cat(outs) if len(outs) > 1 else outs[0]
+            count = out.shape[1] * (sites if rows is None else sites // x.shape[1] *
+                                    (rows[1] - rows[0]))
+            energy = (self.shift * count + self.scale *
+                      out.reshape(x.shape[0], -1).sum(1, dtype=torch.float64))
+            gradient = d.lean_transpose(saved, gys)
         return energy, gradient
 
     def _lean_blockwise(self, field: torch.Tensor):

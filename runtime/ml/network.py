@@ -93,7 +93,7 @@ def _activation_and_slope(name: str, z: torch.Tensor):
     if name == "silu":
         s = torch.sigmoid(z)
         a = z * s
-        return a, s + a * (1.0 - s)
+        return a, torch.addcmul(s, a, 1.0 - s)
     if name == "tanh":
         a = torch.tanh(z)
         return a, 1.0 - a * a
@@ -120,10 +120,21 @@ def folded_layers(network: MLP, standardizer: Standardizer, dtype: torch.dtype):
     return [(w.to(dtype), b.to(dtype)) for w, b in layers]
 
 
-def lean_energy_and_gradient(layers, activation: str, x: torch.Tensor):
+CHUNK = 1024  # sites per GEMM chain: the activations of a chunk stay in cache
+
+
+def lean_energy_and_gradient(layers, activation: str, x: torch.Tensor, chunk: int = CHUNK):
     """(network output (N,), ∂output/∂x (N, n_in)) for raw features x (N, n_in) through the
-    folded `layers`: the forward keeps act'(z) of every hidden layer, the backward is the
+    folded `layers`, `chunk` sites at a time (large activations cost page faults and cache
+    misses, not flops): the forward keeps act'(z) of every hidden layer, the backward is the
     transposed GEMMs (plain torch ops: no autograd graph, or a differentiable one)."""
+    if x.shape[0] > chunk:
+        parts = [_lean_chunk(layers, activation, part) for part in x.split(chunk)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    return _lean_chunk(layers, activation, x)
+
+
+def _lean_chunk(layers, activation: str, x: torch.Tensor):
     h, slopes = x, []
     for w, b in layers[:-1]:
         h, slope = _activation_and_slope(activation, torch.addmm(b, h, w.T))
