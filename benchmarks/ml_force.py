@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from itertools import pairwise
 
 import torch
 
@@ -64,7 +65,7 @@ def best(functions: dict, repeats: int) -> dict:
 def network_flops(n_in: int, sites: int) -> float:
     """Forward and input-gradient GEMM flops of the network for `sites` sites."""
     sizes = (n_in, *WIDTHS)
-    per_site = sum(a * b for a, b in zip(sizes, sizes[1:])) * 2 + WIDTHS[-1]
+    per_site = sum(a * b for a, b in pairwise(sizes)) * 2 + WIDTHS[-1]
     return 2.0 * per_site * sites
 
 
@@ -79,7 +80,7 @@ def gemm_alone(sites: int, dtype, repeats: int) -> float:
     sizes = (96, *WIDTHS)
     xs = [torch.randn(sites, a, dtype=dtype) for a in sizes[:-1]]
     gs = [torch.randn(sites, b, dtype=dtype) for b in sizes[1:]]
-    ws = [torch.randn(b, a, dtype=dtype) for a, b in zip(sizes, sizes[1:])]
+    ws = [torch.randn(b, a, dtype=dtype) for a, b in pairwise(sizes)]
     bs = [torch.randn(b, dtype=dtype) for b in sizes[1:]]
 
     def run():
@@ -109,9 +110,8 @@ def force_tables(sizes, repeats: int) -> None:
     for n in sizes:
         x = torch.randn(1, n, n, 1, 1, dtype=torch.float64,
                         generator=torch.Generator().manual_seed(n))
-        t = best({"base": lambda: base.energy_and_forces(x),
-                  "f64": lambda: lean64.energy_and_forces(x),
-                  "f32": lambda: lean32.energy_and_forces(x)}, repeats)
+        t = best({key: (lambda ff=ff, x=x: ff.energy_and_forces(x))
+                  for key, ff in (("base", base), ("f64", lean64), ("f32", lean32))}, repeats)
         f64, f32 = lean64.forces(x), lean32.forces(x)
         error = float((f32 - f64).abs().max() / f64.abs().max())
         print(f"| {n}×{n} | {1e3 * t['base']:.3g} | {1e3 * t['f64']:.3g} | "
