@@ -202,7 +202,7 @@ class ForceField(nn.Module):
             return self._blockwise(field.detach().to(torch.float64))
         if lean:
             energy, gradient = self._lean(field.detach(), create_graph)
-            return energy, -gradient.to(field.dtype)
+            return energy, -gradient.to(torch.float64)
         with torch.enable_grad():
             x = field.detach().to(torch.float64).requires_grad_(True)
             energy = self.energy(x)
@@ -272,7 +272,7 @@ class ForceField(nn.Module):
                                               rows=(halo, halo + stop - start))
             energy += part
             gradient.index_add_(1, index, block_gradient)
-        return energy, -gradient.to(field.dtype)
+        return energy, -gradient.to(torch.float64)
 
     def _blockwise(self, field: torch.Tensor):
         """energy_and_forces over blocks of `block_rows` rows of the first cell axis: the local
