@@ -5,8 +5,9 @@
     field_force.save("model.pt");  ForceField.load("model.pt")
 
 Local energy eps_i = scale * NN(standardized descriptor features of site i) + shift (eq. 9),
-total energy E = sum_i eps_i (eq. 7), generalized force F_i = -dE/dPhi_i by automatic
-differentiation (eq. 6; for spins the effective field H_i = -dE/dS_i). Because the features
+total energy E = sum_i eps_i (eq. 7), generalized force F_i = -dE/dPhi_i (eq. 6; for spins
+the effective field H_i = -dE/dS_i): on the lean path by the descriptor's generated backward
+and the network's hand-written one, on the reference path by automatic differentiation. Because the features
 are exact invariants of the site group and E is a sum over all sites, the forces transform
 exactly like the field under every lattice symmetry, and they are conservative by construction.
 
