@@ -173,7 +173,8 @@ def training(repeats: int, batch: int = 8, size: int = 30) -> None:
 
         def run():
             optimizer.zero_grad()
-            force_mse, energy_mse = _loss_terms(ff, data, index, create_graph=True, dtype=dtype)
+            ff.dtype = dtype
+            force_mse, energy_mse = _loss_terms(ff, data, index, create_graph=True)
             (force_mse + 0.1 * energy_mse).backward(
                 inputs=[p for p in ff.parameters() if p.requires_grad])
             optimizer.step()

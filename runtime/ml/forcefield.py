@@ -221,6 +221,10 @@ class ForceField(nn.Module):
         """(E (batch,) in float64, dE/dfield in self.dtype) by the lean path; `rows` = (lo,
         hi) counts only the local energies of those rows of the first cell axis."""
         x = field.to(self.dtype)
+        if x.dtype != field.dtype and bool(torch.isfinite(field).all()) and \
+                not bool(torch.isfinite(x).all()):  # finite, but beyond float32: NaN, as
+            nan = torch.full((x.shape[0],), math.nan, dtype=torch.float64)  # float64 gives
+            return nan, torch.full_like(x, math.nan)
         try:
             x, _ = self.descriptor.check(x)
         except DescriptorInputError as error:

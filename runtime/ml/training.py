@@ -194,14 +194,10 @@ class History:
 
 
 def _loss_terms(model: ForceField, data: TrainingData, index: torch.Tensor,
-                create_graph: bool, dtype: torch.dtype = torch.float64):
-    """Force and energy MSE of the snapshots `index`, forces evaluated in `dtype` (the
+                create_graph: bool):
+    """Force and energy MSE of the snapshots `index`, forces evaluated in `model.dtype` (the
     lean path: with `create_graph` a small graph through the hand-written backward)."""
-    kept, model.dtype = model.dtype, dtype
-    try:
-        energy, forces = model.energy_and_forces(data.fields[index], create_graph=create_graph)
-    finally:
-        model.dtype = kept
+    energy, forces = model.energy_and_forces(data.fields[index], create_graph=create_graph)
     forces = forces.to(data.forces.dtype)
     force_mse = (forces - data.forces[index]).square().mean()
     energy_mse = ((energy - data.energy[index]) / data.sites).square().mean()
@@ -325,8 +321,11 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
             optimizer.zero_grad()
             loss_value = 0.0
             if len(mine):
-                force_mse, energy_mse = _loss_terms(model, data, mine, create_graph=True,
-                                                    dtype=getattr(torch, options.precision))
+                kept, model.dtype = model.dtype, getattr(torch, options.precision)
+                try:  # the training batches in options.precision, validation in float64
+                    force_mse, energy_mse = _loss_terms(model, data, mine, create_graph=True)
+                finally:
+                    model.dtype = kept
                 loss = (force_mse + options.energy_weight * energy_mse) * (len(mine) / len(batch))
                 # only the weights: the field's second-derivative path is pruned (faster)
                 loss.backward(inputs=[p for p in model.parameters() if p.requires_grad])
