@@ -12,6 +12,8 @@ term.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from .printers import statements
@@ -77,7 +79,10 @@ def lean_code(exprs, names: list[str]) -> dict:
         forward += head + loads + lines + [f"    r{n} = {results[0][0]}"]
         g = sp.Symbol("g", real=True)
         dlines, dresults = statements([g * sp.diff(template, a) for a in slots], prefix="t")
-        backward += head + loads + [f"    g = {constants.rows('G', features)}"] + dlines
+        used = " ".join(dlines + [text for text, _ in dresults])
+        backward += head + [line for j, line in enumerate(loads)
+                            if re.search(rf"\ba{j}\b", used)]
+        backward += [f"    g = {constants.rows('G', features)}"] + dlines
         for j, (text, _) in enumerate(dresults):
             target = _index("dY", rows[j])
             if target is not None and len(set(rows[j])) == len(rows[j]):

@@ -589,7 +589,6 @@ def lean_dfeatures(Y, G):
     groups' partial derivatives (sympy, as in dy_kernel)."""
     dY = torch.zeros_like(Y)
     # group 0: 4 feature(s) g(A1g,1), g(A1g,2), g(A1g,3), …
-    a0 = Y[0:4]
     g = G[0:4]
     dY[0:4] += g
     # group 1: 2 feature(s) g(Eg,1)_1, g(Eg,2)_1

@@ -120,7 +120,6 @@ def lean_dfeatures(Y, G):
     groups' partial derivatives (sympy, as in dy_kernel)."""
     dY = torch.zeros_like(Y)
     # group 0: 5 feature(s) g(A1,1), g(A1,2), g(A1,3), …
-    a0 = Y[0:5]
     g = G[0:5]
     dY[0:5] += g
     # group 1: 2 feature(s) g(A2,1), g(A2,2)

@@ -198,7 +198,6 @@ def lean_dfeatures(Y, G):
     groups' partial derivatives (sympy, as in dy_kernel)."""
     dY = torch.zeros_like(Y)
     # group 0: 11 feature(s) g(A1,1), g(A1,2), g(A1,3), …
-    a0 = Y[0:11]
     g = G[0:11]
     dY[0:11] += g
     # group 1: 19 feature(s) g(A2,1), g(A2,2), g(A2,3), …

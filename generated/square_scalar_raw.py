@@ -147,7 +147,6 @@ def lean_dfeatures(Y, G):
     groups' partial derivatives (sympy, as in dy_kernel)."""
     dY = torch.zeros_like(Y)
     # group 0: 89 feature(s) f(A1,1), f(A1,2), f(A1,3), …
-    a0 = Y[0:89]
     g = G[0:89]
     dY[0:89] += g
     return dY

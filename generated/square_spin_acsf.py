@@ -96,7 +96,6 @@ def lean_dfeatures(Y, G):
     groups' partial derivatives (sympy, as in dy_kernel)."""
     dY = torch.zeros_like(Y)
     # group 0: 20 feature(s) G2b(1), G2b(1.414), G2b(2), …
-    a0 = Y[_I0]
     g = G[_I0]
     dY.index_add_(0, _I0, g)
     # group 1: 16 feature(s) G3b(1,1), G3b(1,1.414), G3b(1,2), …

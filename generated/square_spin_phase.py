@@ -205,7 +205,6 @@ def lean_dfeatures(Y, G):
     groups' partial derivatives (sympy, as in dy_kernel)."""
     dY = torch.zeros_like(Y)
     # group 0: 9 feature(s) f(A1,1), f(A1,2), f(A1,3), …
-    a0 = Y[0:9]
     g = G[0:9]
     dY[0:9] += g
     # group 1: 21 feature(s) p(A2,1), p(A2,2), p(A2,3), …

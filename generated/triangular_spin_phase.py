@@ -243,7 +243,6 @@ def lean_dfeatures(Y, G):
     groups' partial derivatives (sympy, as in dy_kernel)."""
     dY = torch.zeros_like(Y)
     # group 0: 8 feature(s) f(A1,1), f(A1,2), f(A1,3), …
-    a0 = Y[0:8]
     g = G[0:8]
     dY[0:8] += g
     # group 1: 20 feature(s) p(A2,1), p(A2,2), p(A2,3), …
