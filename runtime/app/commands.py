@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -61,9 +60,13 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from runtime.app.pipeline import evaluate_job
 
+    from runtime.ml.evaluation import summary_line
+
     summary, output = evaluate_job(args.model, args.data, args.output)
-    print(json.dumps(summary, indent=1))
-    print(f"metrics and plots in {output}")
+    print(f"{summary['descriptor']} on {args.data}: force error {summary_line(summary)}; "
+          f"symmetry error {summary['symmetry_error']['mean']:.2g}")
+    print(f"all figures (keys \"rmse\", \"mean\", \"sigma\", \"exact_rms\", per component) in "
+          f"{output / 'metrics.json'}; plots in {output}")
     return 0
 
 
@@ -91,10 +94,10 @@ def _run(args) -> int:
         raise Interrupted("interrupted: finished dataset segments are kept in the journals "
                           "(<directory>/*.h5.partial) and training in <model>.checkpoint; "
                           "rerun the same command to resume") from None
+    from runtime.ml.evaluation import summary_line
+
     for name, summary in result["results"].items():
-        print(f"{name}: test force error RMSE {summary['rmse']:.4g}, sigma "
-              f"{summary['sigma']:.4g} (divided by the coupling: sigma "
-              f"{summary['normalized']['sigma']:.4g}); symmetry error "
+        print(f"{name}: test force error {summary_line(summary)}; symmetry error "
               f"{summary['symmetry_error']['mean']:.2g}")
     print(f"model {result['model']}, evaluation {result['evaluation']}"
           + (f", simulation {result['simulation']}" if result["simulation"] else ""))
