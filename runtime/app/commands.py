@@ -59,7 +59,6 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from runtime.app.pipeline import evaluate_job
-
     from runtime.ml.evaluation import summary_line
 
     summary, output = evaluate_job(args.model, args.data, args.output)
@@ -75,8 +74,9 @@ def _simulate(args) -> int:
     from runtime.settings import read_toml
 
     trace = simulate_job(read_toml(args.config), progress=not args.quiet)
+    order = "".join(f", {name} {values[-1]:.4g}" for name, values in trace.order.items())
     print(f"{int(trace.step[-1])} steps; final energy per site {trace.energy_per_site[-1]:.6g}, "
-          f"domain size {trace.domain_size[-1]:.4g}")
+          f"domain size {trace.domain_size[-1]:.4g}{order}")
     return 0
 
 

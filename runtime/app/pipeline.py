@@ -299,7 +299,8 @@ def simulate_job(table: dict, *, progress: bool = True):
     try:
         with torch.no_grad():
             return simulate(forces, integrator, field, options, output,
-                            seed=job.seed + 1, progress=progress)
+                            seed=job.seed + 1, progress=progress, lattice=lattice,
+                            model=MODELS.get(parameters.get("name")))
     except KeyboardInterrupt:
         raise _interrupted_simulation(forces, output) from None
 
