@@ -34,7 +34,8 @@ def _interrupted_training(model: Path) -> Interrupted:
 
 
 EPOCHS_HELP = ("training epochs, instead of the config's (a larger number later continues "
-               "from the checkpoint)")
+               "from the checkpoint; on data grown by appended trajectories, a new run of "
+               "that many epochs starts from the finished weights)")
 
 
 def _train(args) -> int:
@@ -119,7 +120,8 @@ def add_commands(commands, count) -> None:
                      help="Dask worker processes for the datasets (default 0: this process)")
     run.add_argument("--trajectories", type=count(1),
                      help="training trajectories, instead of the config's (a reduced run; a "
-                          "larger number later appends to the dataset)")
+                          "larger number later appends to the dataset and warm-starts the "
+                          "training from the finished model: a new schedule over all the data)")
     run.add_argument("--epochs", type=count(1), help=EPOCHS_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)

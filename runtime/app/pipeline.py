@@ -326,7 +326,9 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
     """(RunJob, its sections, training and test DatasetConfig) of a run config, with every
     section checked, so that a typo fails before anything runs (a missing catalog descriptor
     is generated here). `trajectories` and `epochs` override the config's (a reduced run;
-    raising them later appends trajectories and continues training)."""
+    raising them later appends trajectories and continues training: more epochs on the same
+    data resume the checkpoint, appended trajectories warm-start a new schedule of `epochs`
+    epochs from its weights, see `runtime.ml.training.train`)."""
     table = dict(table)
     sections = {key: dict(table.pop(key, {})) for key in ("dataset", "network", "training",
                                                           "simulate")}

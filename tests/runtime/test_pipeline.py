@@ -201,3 +201,23 @@ def test_evaluate_and_run_print_rmse_mean_and_exact_rms(tiny_run, tmp_path, caps
     out = capsys.readouterr().out
     assert "square_scalar_reference: test force error RMSE" in out
     assert "mean error" in out and "exact force RMS" in out
+
+
+def test_run_with_more_trajectories_and_epochs_warm_starts(tmp_path, capsys):
+    """`run --trajectories 2 --epochs 2`, then `--trajectories 3 --epochs 3`: the data grow
+    and training continues from the first model, as --help and docs/results.md say."""
+    from runtime.ml.forcefield import read_metadata
+
+    config = tmp_path / "run.toml"
+    text = TINY.format(directory=tmp_path / "out").replace(
+        'compare = ["square_scalar_raw"]\n', "")
+    config.write_text(text[:text.index("[simulate]")])
+    assert main(["run", str(config), "--quiet", "--trajectories", "2", "--epochs", "2"]) == 0
+    assert main(["run", str(config), "--quiet", "--trajectories", "3", "--epochs", "3"]) == 0
+    history = json.loads((tmp_path / "out/model.history.json").read_text())
+    assert len(history["epochs"]) == 3
+    assert history["warm_start"]["snapshots"] == 6 and history["warm_start"]["epochs_run"] == 2
+    metadata = read_metadata(tmp_path / "out/model.pt")
+    assert metadata["training"]["warm_start"]["snapshots"] == 6
+    assert metadata["training"]["training_snapshots"] + metadata["training"][
+        "validation_snapshots"] == 9
