@@ -60,7 +60,9 @@ class CharacterTable:
     def latex(self) -> str:
         group = self.group
         cols = "l" + "r" * len(group.classes)
-        head = " & ".join([f"${_tex(group.name)}$"]
+        from .latex import group_name
+
+        head = " & ".join([f"${group_name(group.name)}$"]
                           + [f"${_tex(c.name)}$" for c in group.classes])
         body = [" & ".join([f"${_tex(i.name)}$"] + [str(x) for x in i.characters]) + r" \\"
                 for i in group.irreps]
