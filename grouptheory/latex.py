@@ -20,10 +20,12 @@ def text(value: str) -> str:
 
 
 def mulliken(name: str) -> str:
-    """An irrep or class name in math mode: A1g → A_{1g}, 2C2' → 2C_{2}^{\\prime}."""
-    from .characters import _tex
-
-    return _tex(name)
+    """An irrep or class name in math mode: A1g → A_{1g}, 2C2' → 2C_{2}^{\\prime},
+    σv → \\sigma_v."""
+    name = name.replace("σ", r"\sigma_").replace("ε", r"\epsilon")
+    name = re.sub(r"([A-Z])(\d*)([gu]?)", lambda m: m.group(1) + (
+        f"_{{{m.group(2)}{m.group(3)}}}" if m.group(2) or m.group(3) else ""), name)
+    return name.replace("''", "^{\\prime\\prime}").replace("'", "^{\\prime}")
 
 
 def group_name(name: str) -> str:
