@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .latex import group_name, mulliken
+
 
 def multiplicity(group, chi: list[int], irrep) -> int:
     """How often `irrep` occurs in a representation with character `chi` (per element)."""
@@ -60,7 +62,7 @@ class CharacterTable:
     def latex(self) -> str:
         group = self.group
         cols = "l" + "r" * len(group.classes)
-        head = " & ".join([f"${_tex(group.name)}$"]
+        head = " & ".join([f"${group_name(group.name)}$"]
                           + [f"${_tex(c.name)}$" for c in group.classes])
         body = [" & ".join([f"${_tex(i.name)}$"] + [str(x) for x in i.characters]) + r" \\"
                 for i in group.irreps]
@@ -96,9 +98,4 @@ class CharacterTable:
 
 def _tex(name: str) -> str:
     """Mulliken / class names in LaTeX: A1g → A_{1g}, 2C2' → 2C_2', σv → \\sigma_v."""
-    import re
-
-    name = name.replace("σ", r"\sigma_").replace("ε", r"\epsilon")
-    name = re.sub(r"([A-Z])(\d*)([gu]?)", lambda m: m.group(1) + (
-        f"_{{{m.group(2)}{m.group(3)}}}" if m.group(2) or m.group(3) else ""), name)
-    return name.replace("''", "^{\\prime\\prime}").replace("'", "^{\\prime}")
+    return mulliken(name)

@@ -127,8 +127,6 @@ def check_neighborhood_size(lattice, shells: int | None, cutoff: float | None,
 
 
 def _inspect_decompose(args) -> int:
-    import sympy as sp
-
     from grouptheory import Lattice, decompose
 
     lattice = Lattice.preset(args.lattice)
@@ -141,10 +139,15 @@ def _inspect_decompose(args) -> int:
         json.dump(result.as_dict(), sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
-    printer = sp.latex if args.latex else str
-    print(f"{lattice.name} lattice, site {args.site}: point group {result.group.name}; "
-          f"{len(hood)} sites, field {result.field.name} "
-          f"({', '.join(result.component_names)}); dim U = {result.dimension}")
+    header = (f"{lattice.name} lattice, site {args.site}: point group {result.group.name}; "
+              f"{len(hood)} sites, field {result.field.name} "
+              f"({', '.join(result.component_names)}); dim U = {result.dimension}")
+    if args.latex:  # a fragment pdflatex accepts (grouptheory.latex)
+        from grouptheory.latex import decomposition_latex
+
+        print(decomposition_latex(result, header))
+        return 0
+    print(header)
     expressions = result.expressions()
     for b, block in enumerate(result.blocks):
         first = result.entries[block.entries[0]]
@@ -155,11 +158,11 @@ def _inspect_decompose(args) -> int:
                 exprs = expressions[c.irrep, c.copy]
                 for mu, expr in enumerate(exprs):
                     index = f"_{mu + 1}" if len(exprs) > 1 else ""
-                    print(f"  f^({c.irrep},{c.copy}){index} = {printer(expr)}")
+                    print(f"  f^({c.irrep},{c.copy}){index} = {expr}")
     if result.field.internal:
         print("\nbuilding blocks:")
         for symbol, expr in result.building_block_expressions().items():
-            print(f"  {printer(symbol)} = {printer(expr)}")
+            print(f"  {symbol} = {expr}")
     total = " ⊕ ".join(f"{m}{n}" if m > 1 else n for n, m in result.multiplicities.items())
     print(f"\n{result.dimension} = {total}")
     return 0
@@ -257,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--chirality-shells", type=int, default=2, help="spin: triangle size")
     dec.add_argument("--spin-length", action="store_true", help="spin: include |S_j|²")
     fmt = dec.add_mutually_exclusive_group()
-    fmt.add_argument("--latex", action="store_true", help="expressions in LaTeX")
+    fmt.add_argument("--latex", action="store_true",
+                     help="a LaTeX fragment (plain LaTeX2e, for \\input; pdflatex accepts it)")
     fmt.add_argument("--json", action="store_true", help="everything as JSON")
     dec.set_defaults(handler=_inspect_decompose)
 

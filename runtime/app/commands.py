@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -35,7 +34,8 @@ def _interrupted_training(model: Path) -> Interrupted:
 
 
 EPOCHS_HELP = ("training epochs, instead of the config's (a larger number later continues "
-               "from the checkpoint)")
+               "from the checkpoint; on data grown by appended trajectories, a new run of "
+               "that many epochs starts from the finished weights)")
 
 
 def _train(args) -> int:
@@ -60,10 +60,13 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from runtime.app.pipeline import evaluate_job
+    from runtime.ml.evaluation import summary_line
 
     summary, output = evaluate_job(args.model, args.data, args.output)
-    print(json.dumps(summary, indent=1))
-    print(f"metrics and plots in {output}")
+    print(f"{summary['descriptor']} on {args.data}: force error {summary_line(summary)}; "
+          f"symmetry error {summary['symmetry_error']['mean']:.2g}")
+    print(f"all figures (keys \"rmse\", \"mean\", \"sigma\", \"exact_rms\", per component) in "
+          f"{output / 'metrics.json'}; plots in {output}")
     return 0
 
 
@@ -72,8 +75,9 @@ def _simulate(args) -> int:
     from runtime.settings import read_toml
 
     trace = simulate_job(read_toml(args.config), progress=not args.quiet)
+    order = "".join(f", {name} {values[-1]:.4g}" for name, values in trace.order.items())
     print(f"{int(trace.step[-1])} steps; final energy per site {trace.energy_per_site[-1]:.6g}, "
-          f"domain size {trace.domain_size[-1]:.4g}")
+          f"domain size {trace.domain_size[-1]:.4g}{order}")
     return 0
 
 
@@ -91,10 +95,10 @@ def _run(args) -> int:
         raise Interrupted("interrupted: finished dataset segments are kept in the journals "
                           "(<directory>/*.h5.partial) and training in <model>.checkpoint; "
                           "rerun the same command to resume") from None
+    from runtime.ml.evaluation import summary_line
+
     for name, summary in result["results"].items():
-        print(f"{name}: test force error RMSE {summary['rmse']:.4g}, sigma "
-              f"{summary['sigma']:.4g} (divided by the coupling: sigma "
-              f"{summary['normalized']['sigma']:.4g}); symmetry error "
+        print(f"{name}: test force error {summary_line(summary)}; symmetry error "
               f"{summary['symmetry_error']['mean']:.2g}")
     print(f"model {result['model']}, evaluation {result['evaluation']}"
           + (f", simulation {result['simulation']}" if result["simulation"] else ""))
@@ -116,7 +120,8 @@ def add_commands(commands, count) -> None:
                      help="Dask worker processes for the datasets (default 0: this process)")
     run.add_argument("--trajectories", type=count(1),
                      help="training trajectories, instead of the config's (a reduced run; a "
-                          "larger number later appends to the dataset)")
+                          "larger number later appends to the dataset and warm-starts the "
+                          "training from the finished model: a new schedule over all the data)")
     run.add_argument("--epochs", type=count(1), help=EPOCHS_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)

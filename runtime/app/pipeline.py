@@ -319,7 +319,8 @@ def simulate_job(table: dict, *, progress: bool = True):
     try:
         with torch.no_grad():
             return simulate(forces, integrator, field, options, output,
-                            seed=job.seed + 1, progress=progress)
+                            seed=job.seed + 1, progress=progress, lattice=lattice,
+                            model=MODELS.get(parameters.get("name")))
     except KeyboardInterrupt:
         raise _interrupted_simulation(forces, output) from None
 
@@ -345,7 +346,9 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
     """(RunJob, its sections, training and test DatasetConfig) of a run config, with every
     section checked, so that a typo fails before anything runs (a missing catalog descriptor
     is generated here). `trajectories` and `epochs` override the config's (a reduced run;
-    raising them later appends trajectories and continues training)."""
+    raising them later appends trajectories and continues training: more epochs on the same
+    data resume the checkpoint, appended trajectories warm-start a new schedule of `epochs`
+    epochs from its weights, see `runtime.ml.training.train`)."""
     table = dict(table)
     sections = {key: dict(table.pop(key, {})) for key in ("dataset", "network", "training",
                                                           "simulate")}

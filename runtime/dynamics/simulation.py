@@ -19,18 +19,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from dataclasses import field as _default
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from runtime.dynamics.observables import (
-    domain_size,
-    ordering_wavevector,
-    radial_profile,
-    structure_factor,
-)
+from runtime.dynamics.observables import StructureFactor
 from runtime.errors import SimulationError
 from runtime.files import save_npz, write_atomically
 
@@ -57,18 +53,24 @@ class Trace:
     step: np.ndarray
     time: np.ndarray
     energy_per_site: np.ndarray
-    domain_size: np.ndarray
-    peak: np.ndarray           # S(Q) at the ordering wavevector Q
-    wavevector: np.ndarray     # Q, (measurements, dim)
+    domain_size: np.ndarray    # StructureFactor.domain_size: at most the cluster size
+    peak: np.ndarray           # S(Q) at the ordering wavevector Q (dominant sublattice mode)
+    wavevector: np.ndarray     # Q, (measurements, dim), Cartesian
     field: torch.Tensor        # the final field (*cells, sublattice, component)
+    order: dict = _default(default_factory=dict)  # order parameter name -> (measurements,)
 
 
 def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions, output, *,
-             seed: int, progress: bool = True) -> Trace:
+             seed: int, progress: bool = True, lattice=None, model=None) -> Trace:
     """Run `options.steps` steps of `integrator` from `field` (batch 1) with the force
     function `forces` (a `TotalForce`: it keeps its last evaluation); write snapshots
     (snapshot_<step>.png), observables.npz/json, structure_factor.png, domain_size.png and
-    final_state.npz into the directory `output`."""
+    final_state.npz into the directory `output`.
+
+    `lattice` (a runtime Lattice or preset name; None: a square grid) places the sites for
+    the structure factor and the snapshots; `model` (an electronic model class, e.g.
+    `runtime.electrons.Holstein`) gives the order parameters recorded at every measurement
+    (`order_parameters`, `order_centred`)."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     state = integrator.init(field, forces, seed=seed)
@@ -79,18 +81,21 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
             f"enough to save. Lower initial_scale to the range of fields the model was trained "
             f"on")
     sites = state.field[0, ..., 0].numel()
-    rows, profiles = [], {}
+    rows, profiles, orders = [], {}, []
+    centre = getattr(model, "order_centred", True)
 
     def measure(step: int, current) -> None:
-        s, k = structure_factor(current.field[0])
+        sf = StructureFactor.of(current.field[0], lattice, centre=centre)
         rows.append((step, step * integrator.dt, float(forces.energy(current.field)[0]) / sites,
-                     domain_size(s, k), float(s.max()), ordering_wavevector(s, k).numpy()))
-        profiles[step] = radial_profile(s, k)
+                     sf.domain_size(), sf.peak, sf.wavevector.numpy()))
+        orders.append(model.order_parameters(sf) if model is not None else
+                      {"order": sf.amplitude()})
+        profiles[step] = sf.radial_profile()
 
     snapshot_steps = {0, options.steps} | (
         set(range(0, options.steps, options.snapshot_every)) if options.snapshot_every else set())
     measure(0, state)
-    _plot_field(state.field[0], output / f"snapshot_{0:07d}.png", "step 0")
+    _plot_field(state.field[0], output / f"snapshot_{0:07d}.png", "step 0", lattice, centre)
     for step in tqdm(range(1, options.steps + 1), desc="simulation", unit="step",
                      disable=not progress):
         new = integrator.step(state, forces)
@@ -105,9 +110,11 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
         if step % options.measure_every == 0 or step == options.steps:
             measure(step, state)
         if step in snapshot_steps:
-            _plot_field(state.field[0], output / f"snapshot_{step:07d}.png", f"step {step}")
+            _plot_field(state.field[0], output / f"snapshot_{step:07d}.png", f"step {step}",
+                        lattice, centre)
     save_npz(output / "final_state.npz", step=options.steps, **state.arrays())
-    trace = Trace(*(np.array([r[i] for r in rows]) for i in range(6)), field=state.field[0])
+    trace = Trace(*(np.array([r[i] for r in rows]) for i in range(6)), field=state.field[0],
+                  order={name: np.array([o[name] for o in orders]) for name in orders[0]})
     _write_observables(trace, profiles, output)
     return trace
 
@@ -124,12 +131,17 @@ def _finite(state, forces) -> bool:
 def _write_observables(trace: Trace, profiles: dict, output: Path) -> None:
     save_npz(output / "observables.npz", step=trace.step, time=trace.time,
              energy_per_site=trace.energy_per_site, domain_size=trace.domain_size,
-             peak=trace.peak, wavevector=trace.wavevector)
+             peak=trace.peak, wavevector=trace.wavevector,
+             **{f"order_{name}": values for name, values in trace.order.items()})
+    names = list(trace.order)
     write_atomically(output / "observables.json", lambda path: path.write_text(json.dumps({
-        "columns": ["step", "time", "energy_per_site", "domain_size", "peak"],
-        "rows": [[int(a), float(b), float(c), float(d), float(e)] for a, b, c, d, e in
-                 zip(trace.step, trace.time, trace.energy_per_site, trace.domain_size,
-                     trace.peak)]}, indent=1)))
+        "columns": ["step", "time", "energy_per_site", "domain_size", "peak", *names,
+                    *(f"Q_{axis}" for axis in "xyz"[:trace.wavevector.shape[1]])],
+        "rows": [[int(a), float(b), float(c), float(d), float(e),
+                  *(float(trace.order[name][i]) for name in names), *map(float, q)]
+                 for i, (a, b, c, d, e, q) in enumerate(zip(
+                     trace.step, trace.time, trace.energy_per_site, trace.domain_size,
+                     trace.peak, trace.wavevector))]}, indent=1)))
     plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     shown = sorted(profiles)[:: max(1, len(profiles) // 6)]
@@ -139,11 +151,14 @@ def _write_observables(trace: Trace, profiles: dict, output: Path) -> None:
     axes[0].set_xlabel("|k − Q|")
     axes[0].set_ylabel("S(k), radial mean")
     axes[0].legend(fontsize=7)
-    axes[1].plot(trace.time, trace.peak)
+    for name, values in trace.order.items():
+        if not name.endswith("structure_factor"):
+            axes[1].plot(trace.time, values, label=name)
     axes[1].set_xlabel("time")
-    axes[1].set_ylabel("S(Q)")
+    axes[1].set_ylabel("order parameter")
+    axes[1].legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(output / "structure_factor.png", dpi=110)
+    _save(figure, output / "structure_factor.png")
     plt.close(figure)
     figure, ax = plt.subplots(figsize=(4.5, 3.8))
     finite = np.isfinite(trace.domain_size) & (trace.time > 0)
@@ -151,8 +166,12 @@ def _write_observables(trace: Trace, profiles: dict, output: Path) -> None:
     ax.set_xlabel("time")
     ax.set_ylabel("domain size L")
     figure.tight_layout()
-    figure.savefig(output / "domain_size.png", dpi=110)
+    _save(figure, output / "domain_size.png")
     plt.close(figure)
+
+
+def _save(figure, path: Path) -> None:
+    write_atomically(path, lambda temporary: figure.savefig(temporary, dpi=110, format="png"))
 
 
 def _pyplot():
@@ -164,26 +183,44 @@ def _pyplot():
     return plt
 
 
-def _plot_field(field: torch.Tensor, path: Path, title: str) -> None:
-    """Component 0 of sublattice 0 (S_z for spins: the last), demodulated by the ordering
-    wavevector when that is a corner of the Brillouin zone (e.g. the staggered CDW field)."""
-    if field.dim() != 4:
-        return  # images for two-dimensional lattices only
-    s, k = structure_factor(field)
-    q = ordering_wavevector(s, k)
-    values = field[..., 0, -1 if field.shape[-1] == 3 else 0]
+def _plot_field(field: torch.Tensor, path: Path, title: str, lattice=None,
+                centre: bool = True) -> None:
+    """Every site at its real position (all sublattices; the cell layer at the middle of the
+    last axis for a 3D lattice), coloured by component 0 (S_z for spins: the last),
+    demodulated by the ordering wavevector Q when cos(Q.r) is +-1 on every site (the
+    checkerboard, the A/B wave of Q = 0 is shown as it is)."""
+    if field.dim() not in (4, 5):
+        return
+    sf = StructureFactor.of(field, lattice, centre=centre)
+    if lattice is None:
+        positions = np.stack(np.meshgrid(*map(np.arange, field.shape[:-2]), indexing="ij"),
+                             -1)[..., None, :] + np.zeros((field.shape[-2], 1))
+    else:
+        from runtime.lattices import Lattice
+
+        lattice = Lattice.preset(lattice) if isinstance(lattice, str) else lattice
+        positions = lattice.positions(tuple(field.shape[:-2]))
+    values = field[..., -1 if field.shape[-1] == 3 else 0].detach().cpu().numpy()
+    q = sf.wavevector.numpy()
     label = "field"
-    if all(abs(abs(float(x)) - math.pi) < 1e-9 or abs(float(x)) < 1e-9 for x in q) and \
-            float(q.abs().sum()) > 0:
-        grid = torch.stack(torch.meshgrid(*(torch.arange(n) for n in values.shape),
-                                          indexing="ij"), -1).to(torch.float64)
-        values = values * torch.cos(grid @ q)
-        label = f"field × cos(Q·r), Q = ({', '.join(f'{float(x):.2f}' for x in q)})"
+    sign = np.cos(positions @ q)
+    if np.allclose(np.abs(sign), 1.0, atol=1e-9) and np.abs(q).sum() > 1e-9:
+        values = values * sign
+        label = f"field × cos(Q·r), Q = ({', '.join(f'{x:.2f}' for x in q)})"
+    if field.dim() == 5:  # a slice of cells through the middle of the last axis
+        middle = field.shape[2] // 2
+        positions, values = positions[:, :, middle], values[:, :, middle]
+        label += f", cells at a3 index {middle}"
+    xy = positions[..., :2].reshape(-1, 2)
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(5, 4.4))
-    image = ax.imshow(values.numpy().T, origin="lower", cmap="RdBu_r", interpolation="nearest")
+    limit = float(np.abs(values).max()) or 1.0
+    image = ax.scatter(xy[:, 0], xy[:, 1], c=values.reshape(-1), cmap="RdBu_r",
+                       vmin=-limit, vmax=limit, s=max(1.0, 0.5 * (300 / math.sqrt(len(xy))) ** 2),
+                       marker="o", linewidths=0)
+    ax.set_aspect("equal")
     figure.colorbar(image, ax=ax, shrink=0.8)
     ax.set_title(f"{title}: {label}", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    _save(figure, path)
     plt.close(figure)

@@ -23,6 +23,11 @@ class Holstein(PhononModel):
     vertices = np.ones((1, 1, 1))
     coupling_name = "g"
     force_names = ("F",)
+    order_name = "cdw"
+    """Charge-density-wave order: the staggered distortion amplitude |sum_i e_i Q_i| / N of
+    the (+-1) pattern e_i of the peak (square or cubic checkerboard, Q = (pi, pi); the
+    honeycomb A/B wave, Q = 0 with form factor (1, -1); the triangular sqrt3 x sqrt3 wave,
+    Q = K); the mean distortion, fixed by the filling, is no order."""
 
     def _hopping_blocks(self) -> np.ndarray:
         return np.full((len(self.bonds), 1, 1), -self.t)

@@ -35,6 +35,10 @@ class JahnTeller(PhononModel):
     vertices = np.array([_SIGMA_X, _SIGMA_Z])
     coupling_name = "g"
     force_names = ("F_x", "F_z")
+    order_name = "orbital"
+    """Orbital order of the doublet (Q^x, Q^z): ferro-orbital at Q = 0 (a uniform field counts,
+    `order_centred` is False) or antiferro-orbital, e.g. the staggered order at (pi, pi)."""
+    order_centred = False
 
     def _hopping_blocks(self) -> np.ndarray:
         direction = self.bonds.vectors / self.bonds.distance

@@ -62,6 +62,21 @@ class ElectronicModel(ABC):
     vertices: np.ndarray
     coupling_name: str
     force_names: tuple[str, ...]
+    order_name: str = "order"
+    """The name of the order parameter (`order_parameters`)."""
+    order_centred: bool = True
+    """True if a uniform field is no order (its mean is subtracted before the structure
+    factor, e.g. the mean distortion fixed by the filling); False if it is ferro order."""
+
+    @classmethod
+    def order_parameters(cls, structure) -> dict[str, float]:
+        """The order parameters of one configuration from its structure factor (a
+        `runtime.dynamics.observables.StructureFactor` made with `centre=order_centred`):
+        `order_name` is the amplitude of the ordered field, the square root of its Bragg
+        weight at the ordering wavevector +-Q over all sublattices (1 for perfect order of
+        unit fields), and `<order_name>_structure_factor` the peak S(Q) / N."""
+        return {cls.order_name: structure.amplitude(),
+                f"{cls.order_name}_structure_factor": structure.peak / structure.sites}
 
     def __init__(
         self, lattice: str | Lattice, size, *, t: float, coupling: float, K0: float, K1: float

@@ -31,6 +31,12 @@ class SD(ElectronicModel):
     vertices = _PAULI
     coupling_name = "J"
     force_names = ("H_x", "H_y", "H_z")
+    order_name = "spin"
+    """Magnetic order from the spin structure factor S(Q) = (1/N) |sum_i S_i e^{-iQ.r_i}|^2:
+    ferromagnet Q = 0 (a uniform magnetisation counts, `order_centred` is False), Neel,
+    spiral and 120-degree order (triangular: Q = K with S(K) / N = 1/2 for unit spins, the
+    other half at -K; kagome q = 0: Q = 0 with three 120-degree sublattices)."""
+    order_centred = False
 
     def __init__(
         self,

@@ -44,13 +44,32 @@ class ForceErrors:
 
         delta = self.delta
         out = {"snapshots": int(delta.shape[0]), "values": int(delta.size),
-               "force_scale": self.scale, **stats(delta),
+               "force_scale": self.scale, "force_scale_name": self.scale_name,
+               **stats(delta),
                "normalized": stats(delta / self.scale),
                "exact_rms": float(np.sqrt(np.mean(self.exact ** 2)))}
         if delta.shape[-1] > 1:
             out["components"] = {name: stats(delta[..., c])
                                  for c, name in enumerate(self.component_names)}
         return out
+
+
+def summary_line(summary: dict) -> str:
+    """The one-line headline of a `ForceErrors.summary()`: RMSE, mean error (the bias) and
+    sigma side by side, with the RMS of the exact force as the yardstick; raw, then divided by
+    the coupling. RMSE^2 = mean^2 + sigma^2, so a sigma far below the RMSE is a bias."""
+    scale = summary.get("force_scale", 1.0) or 1.0
+    normalized = summary.get("normalized", summary)
+
+    def figures(stats: dict, exact_rms: float) -> str:
+        return (f"RMSE {stats['rmse']:.4g}, mean error {stats['mean']:+.4g}, sigma "
+                f"{stats['sigma']:.4g} (exact force RMS {exact_rms:.4g})")
+
+    line = figures(summary, summary["exact_rms"])
+    if scale != 1.0:
+        name = summary.get("force_scale_name") or f"{scale:g}"
+        line += f"; divided by {name}: {figures(normalized, summary['exact_rms'] / scale)}"
+    return line
 
 
 def force_errors(model, fields: torch.Tensor, forces: torch.Tensor, *, batch_size: int = 16,

@@ -108,6 +108,11 @@ class TrainingData:
     def sites(self) -> int:
         return self.fields[0, ..., 0].numel()
 
+    def head(self, snapshots: int) -> TrainingData:
+        """The first `snapshots` snapshots (the data a grown dataset started from)."""
+        return TrainingData(self.fields[:snapshots], self.forces[:snapshots],
+                            self.energy[:snapshots], self.trajectory[:snapshots])
+
     @cached_property
     def fingerprint(self) -> str:
         """SHA-256 over the bytes of fields, forces, energy and trajectory (each with its
@@ -191,6 +196,7 @@ class History:
     best_epoch: int = -1
     best_loss: float = float("inf")
     stopped_early: bool = False
+    warm_start: dict | None = None  # the finished run on fewer snapshots it started from
 
 
 def _loss_terms(model: ForceField, data: TrainingData, index: torch.Tensor,
@@ -257,7 +263,15 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
     `checkpoint` (a path), state is saved there after every epoch and, if the file exists
     (made with the same options but perhaps fewer epochs, network, descriptor and data, the
     data compared by its SHA-256), the run resumes from it; a checkpoint with more finished
-    epochs than `options.epochs` is refused (ConfigError: nothing to do)."""
+    epochs than `options.epochs` is refused (ConfigError: nothing to do).
+
+    Grown data: a checkpoint of the same options, network and descriptor whose data are the
+    first snapshots of `data` (trajectories appended, checked by the SHA-256 of that head)
+    warm-starts a new run: the best weights of the checkpoint (standardization included),
+    a fresh optimizer and schedule of `options.epochs` epochs and a new split over all the
+    data; `history.warm_start` (and the model's metadata) records the run it started from.
+    The new validation trajectories may include some the old weights were trained on, so the
+    validation loss is optimistic there; a held-out test set is not affected."""
     train_index, valid_index = split(data.trajectory, options.validation_fraction,
                                      options.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
@@ -275,22 +289,37 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
     if checkpoint is not None and checkpoint.is_file():
         saved = _read_checkpoint(checkpoint)
         recorded = _recorded_signature(checkpoint, saved)
-        if recorded != signature:
-            differ = sorted(k for k in set(signature) | set(recorded)
-                            if recorded.get(k) != signature.get(k))
+        differ = sorted(k for k in set(signature) | set(recorded)
+                        if recorded.get(k) != signature.get(k))
+        grown = set(differ) == {"data", "snapshots"} and isinstance(
+            recorded.get("snapshots"), int) and 0 < recorded["snapshots"] < len(data) and \
+            data.head(recorded["snapshots"]).fingerprint == recorded.get("data")
+        if recorded != signature and not grown:
             names = {"data": "data (SHA-256 of fields, forces, energy, trajectory)"}
             raise ConfigError(f"{checkpoint} belongs to a training run with other options, "
                               f"network, descriptor or data (differs in: "
-                              f"{', '.join(names.get(k, k) for k in differ)}); delete it to "
-                              f"start afresh")
-        try:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            best_state = saved["best"]
-            history = History(**json.loads(saved["history"]))
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise _damaged_checkpoint(checkpoint, error) from None
+                              f"{', '.join(names.get(k, k) for k in differ)}; more "
+                              f"snapshots appended to the same data would warm-start); delete "
+                              f"it to start afresh")
+        if grown:
+            try:
+                finished = History(**json.loads(saved["history"]))
+                model.load_state_dict(saved["best"])
+            except (KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise _damaged_checkpoint(checkpoint, error) from None
+            history = History(warm_start={
+                "snapshots": recorded["snapshots"], "data_sha256": recorded["data"],
+                "epochs_run": len(finished.epochs), "best_epoch": finished.best_epoch,
+                "best_loss": finished.best_loss, "earlier": finished.warm_start})
+        else:
+            try:
+                model.load_state_dict(saved["model"])
+                optimizer.load_state_dict(saved["optimizer"])
+                scheduler.load_state_dict(saved["scheduler"])
+                best_state = saved["best"]
+                history = History(**json.loads(saved["history"]))
+            except (KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise _damaged_checkpoint(checkpoint, error) from None
         if len(history.epochs) > options.epochs:
             raise ConfigError(
                 f"{checkpoint} has already trained {len(history.epochs)} epochs, more than "

@@ -171,3 +171,53 @@ def test_errors_are_clear(tiny_run, tmp_path, capsys):
     scalar = simulate_config(tmp_path / "scalar.toml", tiny_run, "x", "512")
     assert main(["simulate", str(scalar), "--quiet"]) == 2
     assert "size must be a list" in capsys.readouterr().err
+
+
+def test_summary_line_shows_the_bias_beside_sigma():
+    """A constant offset of 0.5 g with a spread of 0.1 g: sigma alone (0.1) hides it; the
+    line gives RMSE = sqrt(0.5^2 + 0.1^2), the mean error +0.5 and the exact force RMS."""
+    from runtime.ml.evaluation import summary_line
+
+    exact = np.zeros((2, 4, 4, 1, 1))
+    exact[0], exact[1] = 3.0, -3.0
+    predicted = exact + 0.75 + 0.15 * np.where(np.arange(16).reshape(4, 4, 1, 1) % 2, 1, -1)
+    summary = ForceErrors(predicted, exact, ("F",), scale=1.5, scale_name="g").summary()
+    line = summary_line(summary)
+    assert "RMSE 0.7649" in line and "mean error +0.75" in line and "sigma 0.15" in line
+    assert "exact force RMS 3 " in line or "exact force RMS 3)" in line
+    assert "divided by g: RMSE 0.5099, mean error +0.5, sigma 0.1 (exact force RMS 2)" in line
+
+
+def test_evaluate_and_run_print_rmse_mean_and_exact_rms(tiny_run, tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tiny_run / "model.pt"), "--data",
+                 str(tiny_run / "test.h5"), "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "RMSE" in out and "mean error" in out and "exact force RMS" in out
+    assert "divided by g" in out and "{" not in out  # a line, not the JSON
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert {"rmse", "mean", "sigma", "exact_rms"} <= set(metrics)
+    config = tiny_run.parent / "run.toml"
+    assert main(["run", str(config), "--quiet"]) == 0  # every stage is on disk: skipped
+    out = capsys.readouterr().out
+    assert "square_scalar_reference: test force error RMSE" in out
+    assert "mean error" in out and "exact force RMS" in out
+
+
+def test_run_with_more_trajectories_and_epochs_warm_starts(tmp_path, capsys):
+    """`run --trajectories 2 --epochs 2`, then `--trajectories 3 --epochs 3`: the data grow
+    and training continues from the first model, as --help and docs/results.md say."""
+    from runtime.ml.forcefield import read_metadata
+
+    config = tmp_path / "run.toml"
+    text = TINY.format(directory=tmp_path / "out").replace(
+        'compare = ["square_scalar_raw"]\n', "")
+    config.write_text(text[:text.index("[simulate]")])
+    assert main(["run", str(config), "--quiet", "--trajectories", "2", "--epochs", "2"]) == 0
+    assert main(["run", str(config), "--quiet", "--trajectories", "3", "--epochs", "3"]) == 0
+    history = json.loads((tmp_path / "out/model.history.json").read_text())
+    assert len(history["epochs"]) == 3
+    assert history["warm_start"]["snapshots"] == 6 and history["warm_start"]["epochs_run"] == 2
+    metadata = read_metadata(tmp_path / "out/model.pt")
+    assert metadata["training"]["warm_start"]["snapshots"] == 6
+    assert metadata["training"]["training_snapshots"] + metadata["training"][
+        "validation_snapshots"] == 9

@@ -6,6 +6,7 @@ import torch
 import generated
 from runtime.electrons import Holstein
 from runtime.errors import ConfigError
+from runtime.ml import training
 from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
 from runtime.ml.training import TrainingData, TrainingOptions, evaluate_loss, split, train
@@ -117,3 +118,41 @@ def test_two_processes_train_like_one(holstein_data, tmp_path):
     assert saved["loss"] == pytest.approx(history.best_loss, rel=1e-9)
     for name, value in single.state_dict().items():
         torch.testing.assert_close(saved["state"][name], value, rtol=1e-8, atol=1e-10)
+
+
+def test_more_trajectories_and_epochs_warm_start_from_the_checkpoint(holstein_data, tmp_path):
+    """Trajectories appended to the data (the first snapshots unchanged) and more epochs: the
+    run starts from the finished weights, a new schedule over all the data, recorded."""
+    first = holstein_data.head(9)  # trajectories 0, 1, 2 of 0..3
+    checkpoint = tmp_path / "model.pt.checkpoint"
+    model = new_model()
+    short = train(model, first, OPTIONS, checkpoint=checkpoint, progress=False)
+    longer = TrainingOptions(**{**OPTIONS.__dict__, "epochs": 8})
+    grown = new_model()
+    losses = []
+    original = training.evaluate_loss
+
+    def first_loss(*args, **kwargs):
+        result = original(*args, **kwargs)
+        losses.append(result[0])
+        return result
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(training, "evaluate_loss", first_loss):
+        history = train(grown, holstein_data, longer, checkpoint=checkpoint, progress=False)
+    assert len(history.epochs) == 8
+    assert history.warm_start == {"snapshots": 9, "data_sha256": first.fingerprint,
+                                  "epochs_run": 6, "best_epoch": short.best_epoch,
+                                  "best_loss": short.best_loss, "earlier": None}
+    assert grown.metadata["training"]["warm_start"]["snapshots"] == 9
+    assert grown.metadata["training"]["data_sha256"] == holstein_data.fingerprint
+    # warm: the first epoch starts from the trained weights, better than a fresh start
+    cold = train(new_model(), holstein_data, TrainingOptions(**{**OPTIONS.__dict__,
+                                                               "epochs": 1}), progress=False)
+    assert losses[0] < cold.epochs[0]["valid_loss"]
+    # other data of the same size still refuse, naming the rule
+    other = TrainingData(holstein_data.fields.flip(0), holstein_data.forces.flip(0),
+                         holstein_data.energy.flip(0), holstein_data.trajectory)
+    with pytest.raises(ConfigError, match="appended to the same data would warm-start"):
+        train(new_model(), other, longer, checkpoint=checkpoint, progress=False)
