@@ -25,7 +25,7 @@ Canonical filling (T = 0): the moments mu_n do not depend on mu, so mu is found 
 N(mu) = -dOmega/dmu = sum_n k_n nu_n(mu) mu_n = N_e; the energy is the band energy
 E = Omega(mu) + mu N_e, whose gradient at fixed N_e is -dOmega/dPhi at that mu.
 
-    forces = KPMForces(Holstein("square", 100), filling=0.5)          # defaults: M=400, d=6
+    forces = KPMForces(Holstein("square", 100), filling=0.5)          # defaults: M=400, d=10
     forces(field)                     # -d(E + V)/dfield, like ExactForces
     forces.energy_and_forces(field)   # the force protocol
 """
@@ -70,12 +70,13 @@ class KPMSettings:
     vectors            number of random-phase vectors (probing = "random")
     kernel             "jackson" (damps Gibbs oscillations; a smoothed step at T = 0) or "none"
     dtype              "float64" or "float32" (the recursion; sums are float64)
-    seed               seed of the random vectors
+    seed               seed of the random vectors, and of the random signs (phases) of the
+                       sites within a colour's probe vector
     """
 
     moments: int = 400
     probing: str = "colour"
-    probing_distance: int = 6
+    probing_distance: int = 10
     vectors: int = 64
     kernel: str = "jackson"
     dtype: str = "float64"
@@ -210,7 +211,8 @@ class KPMForces:
         if probing == "colour":
             self.colours = distance_colouring(model.bonds, model.n_sites, probing_distance,
                                               model.size)
-            probes = colour_vectors(self.colours, d)
+            phases = random_vectors(model.n_states, 1, seed=seed, complex_=self.complex)
+            probes = colour_vectors(self.colours, d, phases[:, 0])
         else:
             self.colours = None
             probes = random_vectors(model.n_states, vectors, seed=seed, complex_=self.complex)
@@ -237,7 +239,6 @@ class KPMForces:
             "moments", "probing", "probing_distance", "vectors", "kernel", "dtype", "seed")}}
         if self.settings.probing == "colour":
             table.pop("vectors")
-            table.pop("seed")
         else:
             table.pop("probing_distance")
         return table
@@ -399,6 +400,7 @@ class KPMForces:
             / half[:, None, None, None].to(onsite.dtype)
         scaled = scaled.permute(1, 2, 3, 0).contiguous().to(self.vector_dtype)
         inv_half = 1.0 / half
+        op = _Operator(self._hopping, scaled, inv_half, self.complex)
         kernel = jackson(m_moments) if settings.kernel == "jackson" else np.ones(m_moments)
 
         blocks = self._blocks(batch)
@@ -408,7 +410,7 @@ class KPMForces:
             # mu needs all moments first; one block keeps its vectors, several recompute them
             moments = torch.zeros(batch, m_moments, dtype=torch.float64)
             for k, probes in enumerate(blocks):
-                part, state = self._forward(probes, scaled, inv_half)
+                part, state = self._forward(probes, op)
                 moments += part
                 if len(blocks) == 1:
                     states[k] = state
@@ -431,11 +433,11 @@ class KPMForces:
                                dtype=torch.complex128 if self.complex else torch.float64)
         for k, probes in enumerate(blocks):
             part, state = (None, states[k]) if states[k] is not None else \
-                self._forward(probes, scaled, inv_half)
+                self._forward(probes, op)
             if part is not None:
                 total_moments += part
             states[k] = None
-            gradient += self._backward(probes, state, coefficients, scaled, inv_half)
+            gradient += self._backward(probes, state, coefficients, op)
         if moments is not None:
             total_moments = moments
         energy = (coefficients * total_moments).sum(1)
@@ -457,20 +459,21 @@ class KPMForces:
             size = max(1, _BLOCK_BYTES // (7 * n * batch * itemsize))
         return list(self._probes.split(max(1, int(size)), dim=1))
 
-    def _forward(self, probes, scaled, inv_half):
-        """Chebyshev vectors t_n = T_n(A) p; returns the moments (batch, M) (float64 sums of
-        Re <p|t_n>) and (t_{M-2}, t_{M-1}) to start the backward sweep."""
-        batch = scaled.shape[-1]
+    def _forward(self, probes, op):
+        """Chebyshev vectors t_n = T_n(A) p in three rotating buffers; returns the moments
+        (batch, M) (float64 sums of Re <p|t_n>) and (t_{M-2}, t_{M-1}) for the backward
+        sweep."""
         m_moments = self.settings.moments
-        v = probes[:, None, :].expand(-1, batch, -1).contiguous()
-        moments = torch.zeros(batch, m_moments, dtype=torch.float64)
+        v = op.probes(probes)
+        moments = torch.zeros(op.batch, m_moments, dtype=torch.float64)
         moments[:, 0] = _dots_columns(probes, v)
-        previous, current = v, self._apply(v, scaled, inv_half)
+        previous, current, spare = v.clone(), torch.empty_like(v), torch.empty_like(v)
+        op.chebyshev(previous, None, current, alpha=1.0)
         moments[:, 1] = _dots_columns(probes, current)
         for n in range(2, m_moments):
-            following = self._apply(current, scaled, inv_half).mul_(2).sub_(previous)
-            moments[:, n] = _dots_columns(probes, following)
-            previous, current = current, following
+            op.chebyshev(current, previous, spare)
+            moments[:, n] = _dots_columns(probes, spare)
+            previous, current, spare = current, spare, previous
         self._check_growth(current, probes)
         return moments, (previous, current)
 
@@ -483,33 +486,43 @@ class KPMForces:
                 "the Chebyshev recursion diverged: the spectrum is not inside the window "
                 "(bounds too narrow); leave bounds out (Gershgorin) or widen them")
 
-    def _backward(self, probes, state, coefficients, scaled, inv_half):
-        """Gradient blocks sum_n w_n sum_p t_n[i a] conj(s_{n+1}[i b]) arranged as
-        D[i, b, a, batch] (so F needs Re sum_ab Gamma[a, b] D[i, a, b])."""
-        batch = scaled.shape[-1]
+    def _backward(self, probes, state, coefficients, op):
+        """Gradient blocks sum_n w_n sum_p conj(s_{n+1}[i a]) t_n[i b] arranged
+        D[i, a, b, batch] (F needs Re sum_ab Gamma[a, b] D[i, a, b]), float64."""
         m_moments = self.settings.moments
-        n_sites, d = self.model.n_sites, self.model.orbitals
-        c = coefficients.to(self.dtype)
-        v = probes[:, None, :].expand(-1, batch, -1)
+        n_sites, d, batch = self.model.n_sites, self.model.orbitals, op.batch
+        c = coefficients.to(self.dtype)  # (batch, M)
+        v = op.probes(probes)
         t_down, t_up = state  # t_{M-2}, t_{M-1}
-        s_up2 = torch.zeros_like(t_up)
-        s_up = v * c[:, m_moments - 1][None, :, None]  # s_{M-1}
-        gradient = torch.zeros(n_sites, d, d, batch, dtype=torch.complex128 if self.complex
-                               else torch.float64)
+        t_spare = torch.empty_like(t_up)
+        s_up2, s_up, s_spare = torch.zeros_like(t_up), torch.empty_like(t_up), \
+            torch.empty_like(t_up)
+        torch.mul(v, c[:, m_moments - 1][None, :, None], out=s_up)  # s_{M-1}
+        cols = v.shape[-1]
+        blocks = torch.zeros(n_sites, d, d, batch, cols, dtype=v.dtype)
         for n in range(m_moments - 2, -1, -1):
             weight = 2.0 if n >= 1 else 1.0
-            gradient += weight * _site_blocks(s_up, t_down, n_sites, d)
+            ss = s_up.view(n_sites, d, batch, cols)
+            tt = t_down.view(n_sites, d, batch, cols)
+            for a in range(d):
+                left = ss[:, a].conj() if self.complex else ss[:, a]
+                for b in range(d):
+                    blocks[:, a, b].addcmul_(left, tt[:, b], value=weight)
             if n == 0:
                 break
-            s_new = self._apply(s_up, scaled, inv_half).mul_(2).sub_(s_up2)
-            s_new += v * c[:, n][None, :, None]
-            if n >= 2:
-                t_new = self._apply(t_down, scaled, inv_half).mul_(2).sub_(t_up)
+            op.chebyshev(s_up, s_up2, s_spare)
+            if batch == 1:
+                s_spare.add_(v, alpha=float(c[0, n]))
             else:
-                t_new = v
-            s_up2, s_up = s_up, s_new
-            t_up, t_down = t_down, t_new
-        return gradient
+                s_spare.addcmul_(v, c[:, n][None, :, None])
+            s_up2, s_up, s_spare = s_up, s_spare, s_up2
+            if n >= 2:
+                op.chebyshev(t_down, t_up, t_spare)
+            else:
+                t_spare.copy_(v)
+            t_up, t_down, t_spare = t_down, t_spare, t_up
+        total = blocks.sum(-1)
+        return total.to(torch.complex128 if total.is_complex() else torch.float64)
 
     def _find_mu(self, weighted: np.ndarray, electrons: int) -> np.ndarray:
         """x_mu per configuration with sum_n nu_n(x_mu) k_n mu_n = electrons, by bisection
@@ -525,27 +538,66 @@ class KPMForces:
         return 0.5 * (lo + hi)
 
 
-def _dots_columns(probes: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-    """sum_p Re <p|vectors[:, b, p]> per configuration b, float64."""
-    product = probes.conj()[:, None, :] * vectors
-    return product.real.to(torch.float64).sum((0, 2))
-
-
-def _site_blocks(s: torch.Tensor, t: torch.Tensor, n_sites: int, d: int) -> torch.Tensor:
-    """sum_p conj(s[i a', p]) t[i b', p] arranged (n_sites, a', b', batch), float64 sums."""
-    batch, cols = s.shape[1], s.shape[2]
-    s = s.reshape(n_sites, d, batch, cols)
-    t = t.reshape(n_sites, d, batch, cols)
-    if d == 1:
-        block = ((s.conj() if s.is_complex() else s) * t).sum(-1)[:, :, None, :]
-    else:
-        block = torch.einsum("sabp,scbp->sacb", s.conj(), t)
-    return block.to(torch.complex128 if block.is_complex() else torch.float64)
-
-
 def _norms(v: torch.Tensor) -> torch.Tensor:
     return v.abs().square().sum((0, 2)).sqrt().to(torch.float64)
 
 
 def _dots(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return (v.conj() * w).real.sum((0, 2)).to(torch.float64)
+
+
+class _Operator:
+    """A = (H - b)/a on vectors (n_states, batch, cols): the sparse hopping product into
+    preallocated buffers (torch.addmm with out=; allocation would cost as much as the
+    product) plus the on-site blocks."""
+
+    def __init__(self, hopping, onsite, inv_half, complex_vectors):
+        self.batch = onsite.shape[-1]
+        self.onsite = onsite  # (n_sites, d, d, batch), already (H_onsite - b)/a
+        self.d = onsite.shape[1]
+        self.complex = complex_vectors and not hopping.dtype.is_complex
+        if self.batch == 1:
+            self.hopping, self.scale = hopping * float(inv_half[0]), None
+        else:
+            self.hopping = hopping
+            self.scale = inv_half.to(hopping.real.dtype if hopping.is_complex()
+                                     else hopping.dtype)[None, :, None]
+        self._temporary = None
+
+    def probes(self, probes):
+        return probes[:, None, :].expand(-1, self.batch, -1).contiguous()
+
+    def _flat(self, x):
+        n = x.shape[0]
+        return torch.view_as_real(x).reshape(n, -1) if self.complex else x.reshape(n, -1)
+
+    def chebyshev(self, x, previous, out, alpha: float = 2.0):
+        """out = alpha A x - previous (previous None: out = alpha A x)."""
+        if self.scale is None:
+            if previous is None:
+                torch.mm(self.hopping, self._flat(x), out=self._flat(out))
+                if alpha != 1.0:
+                    out.mul_(alpha)
+            else:
+                torch.addmm(self._flat(previous), self.hopping, self._flat(x), beta=-1.0,
+                            alpha=alpha, out=self._flat(out))
+        else:
+            if self._temporary is None or self._temporary.shape != x.shape:
+                self._temporary = torch.empty_like(x)
+            torch.mm(self.hopping, self._flat(x), out=self._flat(self._temporary))
+            torch.mul(self._temporary, self.scale * alpha, out=out)
+            if previous is not None:
+                out.sub_(previous)
+        n_sites, d = self.onsite.shape[0], self.d
+        xs = x.view(n_sites, d, *x.shape[1:])
+        outs = out.view(n_sites, d, *out.shape[1:])
+        for a in range(d):
+            for b in range(d):
+                outs[:, a].addcmul_(self.onsite[:, a, b, :, None], xs[:, b], value=alpha)
+
+
+def _dots_columns(probes: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """sum_p Re <p|vectors[:, b, p]> per configuration b, float64 (no large temporaries)."""
+    if vectors.shape[1] == 1:
+        return torch.vdot(probes.reshape(-1), vectors.reshape(-1)).real.to(torch.float64)[None]
+    return torch.einsum("np,nbp->b", probes.conj(), vectors).real.to(torch.float64)

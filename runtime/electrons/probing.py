@@ -115,14 +115,20 @@ def check_colouring(bonds: Bonds, n_sites: int, colours: np.ndarray, distance: i
     return True
 
 
-def colour_vectors(colours: np.ndarray, orbitals: int) -> np.ndarray:
-    """Probe vectors (n_sites * orbitals, n_colours * orbitals), float64 0/1: column
-    k * orbitals + a is the sum of |i, a> over the sites i of colour k."""
+def colour_vectors(colours: np.ndarray, orbitals: int, phases: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """Probe vectors (n_sites * orbitals, n_colours * orbitals): column k * orbitals + a is
+    the sum of |i, a> over the sites i of colour k, each weighted by `phases[i, a]` (modulus
+    1, e.g. from `random_vectors`; default 1). Random phases leave the exact part
+    sum_i X_{ia, ia} unchanged and turn the aliasing of same-colour sites into zero-mean noise,
+    so a trace estimate errs by O(sqrt(N)) instead of O(N) small terms."""
     n_sites, n_colours = len(colours), int(colours.max()) + 1
-    vectors = np.zeros((n_sites, orbitals, n_colours, orbitals))
+    dtype = np.complex128 if phases is not None and np.iscomplexobj(phases) else np.float64
+    vectors = np.zeros((n_sites, orbitals, n_colours, orbitals), dtype=dtype)
     sites = np.arange(n_sites)
     for a in range(orbitals):
-        vectors[sites, a, colours, a] = 1.0
+        vectors[sites, a, colours, a] = 1.0 if phases is None else phases.reshape(
+            n_sites, orbitals)[:, a]
     return vectors.reshape(n_sites * orbitals, n_colours * orbitals)
 
 
