@@ -13,6 +13,10 @@
     [protocol]      # kind = "quench" (temperature) | "anneal" (temperature_start,
                     # temperature_end, schedule); snapshots, sample_every, burn_in,
                     # initial_scale
+    [solver]        # optional: name = "exact" (default, exact diagonalization) | "kpm" (the
+                    # linear-scaling kernel polynomial method, runtime.electrons.kpm: moments,
+                    # probing, probing_distance, vectors, kernel, dtype, seed); recorded in the
+                    # parameters only when it is "kpm"
 
 Unknown keys, missing keys and wrong types raise `ConfigError` listing what is allowed.
 `DatasetConfig.parameters` (everything but output, trajectories and checkpoint_every, which
@@ -26,19 +30,22 @@ import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.electrons.ensembles import ensemble
 from runtime.electrons.forces import ExactForces
+from runtime.electrons.kpm import KPMForces, KPMSettings
 from runtime.dynamics.integrators import INTEGRATORS
 from runtime.electrons import SD, Holstein, JahnTeller
 from runtime.dynamics.protocol import Protocol
 from runtime.errors import ConfigError
-from runtime.settings import REQUIRED, SIZE, read_section, read_toml
+from runtime.settings import REQUIRED, SIZE, as_table, read_section, read_toml, schema
 
 MODELS = {"holstein": Holstein, "jahn_teller": JahnTeller, "sd": SD}
 
 
 _TOP = {"output": (str, REQUIRED), "seed": (int, REQUIRED),
         "trajectories": (int, REQUIRED), "checkpoint_every": (int, 10)}
-_SECTIONS = ("model", "electrons", "integrator", "protocol")
+_SECTIONS = ("model", "electrons", "integrator", "protocol", "solver")
+SOLVERS = ("exact", "kpm")
 _ELECTRONS = {"filling": (float, None), "mu": (float, None), "temperature": (float, None)}
 _SAMPLING = {"snapshots": (int, REQUIRED), "sample_every": (int, REQUIRED),
              "burn_in": (int, 0), "initial_scale": (float, 1.0)}
@@ -91,6 +98,7 @@ def parse(data: dict) -> tuple[dict, dict]:
     integrator = _choice("integrator.", tables["integrator"], "name", tuple(INTEGRATORS))
     kind = _choice("protocol.", tables["protocol"], "kind", tuple(_PROTOCOLS))
     electrons = read_section("electrons.", tables["electrons"], _ELECTRONS) or {"filling": 0.5}
+    solver = _solver(tables["solver"]) if "solver" in data else None
     parameters = {
         "seed": settings["seed"],
         "model": read_section("model.", tables["model"], _model_schema(model), named="name"),
@@ -99,9 +107,23 @@ def parse(data: dict) -> tuple[dict, dict]:
                                _integrator_schema(integrator), named="name"),
         "protocol": read_section("protocol.", tables["protocol"], _PROTOCOLS[kind], named="kind"),
     }
+    if solver is not None:
+        parameters["solver"] = solver
     setup = build(parameters)  # every range check of the runtime objects, before anything runs
     parameters["model"]["size"] = list(setup.model.size)  # `6` and `[6, 6]` record alike
     return settings, parameters
+
+
+def _solver(table: dict) -> dict | None:
+    """The [solver] table: None for exact diagonalization, else the full KPM settings."""
+    name = _choice("solver.", table, "name", SOLVERS) if table else "exact"
+    if name == "exact":
+        read_section("solver.", table, {}, named="name")
+        return None
+    values = read_section("solver.", table, schema(KPMSettings), named="name")
+    values.pop("name")
+    settings = _checked("solver.", lambda: KPMSettings(**values))
+    return {"name": "kpm", **as_table(settings)}
 
 
 @dataclass(frozen=True)
@@ -109,7 +131,7 @@ class Setup:
     """The runtime objects a parameter record stands for."""
 
     model: object
-    forces: ExactForces
+    forces: ExactForces | KPMForces
     protocol: Protocol
     integrator_type: type
     integrator_options: dict
@@ -134,7 +156,14 @@ def build(parameters: dict) -> Setup:
     if isinstance(options["size"], list):
         options["size"] = tuple(options["size"])
     model = _checked("model.", lambda: MODELS[name](**options))
-    forces = _checked("electrons.", lambda: ExactForces(model, **parameters["electrons"]))
+    solver = dict(parameters.get("solver") or {"name": "exact"})
+    if solver.pop("name") == "kpm":
+        _checked("electrons.", lambda: ensemble(model.n_states, **parameters["electrons"]))
+        forces = _checked("solver.", lambda: KPMForces(model, **parameters["electrons"],
+                                                       **solver))
+    else:
+        _checked("model.", model.check_dense)
+        forces = _checked("electrons.", lambda: ExactForces(model, **parameters["electrons"]))
 
     protocol = dict(parameters["protocol"])
     if protocol.pop("kind") == "quench":

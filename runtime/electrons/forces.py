@@ -62,6 +62,7 @@ class ExactForces:
         if not isinstance(model, ElectronicModel):
             raise TypeError(f"model must be a runtime.electrons.ElectronicModel, got {model!r}")
         ensemble(model.n_states, filling, mu, temperature)  # fail now, not at the first step
+        model.check_dense()  # the ED memory estimate, before anything is allocated
         self.model = model
         self.filling, self.mu, self.temperature = filling, mu, temperature
         self._last: tuple[torch.Tensor, Evaluation] | None = None

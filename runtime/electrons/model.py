@@ -89,8 +89,6 @@ class ElectronicModel(ABC):
             )
         self.lattice = lattice
         self.size = lattice.check_size(size)
-        check_memory(lattice.n_sites(self.size) * self.orbitals, np.iscomplexobj(self.vertices),
-                     f"a {'x'.join(map(str, self.size))} {lattice.name} cluster")
         self.t = real_number("t", t)
         self.coupling = real_number(self.coupling_name, coupling)
         self.K0 = real_number("K0", K0)
@@ -102,12 +100,58 @@ class ElectronicModel(ABC):
         self.field_shape = (*self.size, lattice.sublattices, self.components)
         self.dtype = torch.complex128 if np.iscomplexobj(self.vertices) else torch.float64
 
-        self._hopping = self._assemble_hopping()
+        self._hopping_blocks()  # a lattice the hoppings do not support fails here, not later
         self._vertices = torch.as_tensor(self.vertices, dtype=self.dtype)
-        d, m = self.orbitals, self.n_states
-        s, a, b = np.ix_(np.arange(self.n_sites) * d, np.arange(d), np.arange(d))
-        self._onsite_index = torch.as_tensor(((s + a) * m + s + b).reshape(-1))
-        self._chunk = max(1, _CHUNK_BYTES // (3 * m * m * self._hopping.element_size()))
+        self._dense: tuple[torch.Tensor, torch.Tensor] | None = None
+        itemsize = 16 if self.dtype == torch.complex128 else 8
+        self._chunk = max(1, _CHUNK_BYTES // (3 * self.n_states**2 * itemsize))
+
+    def check_dense(self) -> None:
+        """ValueError naming the estimate if exact diagonalization of this cluster cannot fit
+        in memory (the dense Hamiltonian is built only when ED first needs it, so a model for
+        the linear-scaling solver `runtime.electrons.kpm` may be of any size)."""
+        check_memory(self.n_states, np.iscomplexobj(self.vertices),
+                     f"a {'x'.join(map(str, self.size))} {self.lattice.name} cluster")
+
+    @property
+    def _hopping(self) -> torch.Tensor:
+        return self._dense_parts()[0]
+
+    @property
+    def _onsite_index(self) -> torch.Tensor:
+        return self._dense_parts()[1]
+
+    def _dense_parts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._dense is None:
+            self.check_dense()
+            d, m = self.orbitals, self.n_states
+            s, a, b = np.ix_(np.arange(self.n_sites) * d, np.arange(d), np.arange(d))
+            self._dense = (self._assemble_hopping(),
+                           torch.as_tensor(((s + a) * m + s + b).reshape(-1)))
+        return self._dense
+
+    def sparse_hopping(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """H_hop as a torch sparse CSR matrix (n_states x n_states, basis (site, orbital)),
+        O(bonds) memory; real (`dtype`, default float64) when every hopping block is real."""
+        blocks = self._hopping_blocks()
+        d = self.orbitals
+        rows = np.broadcast_to(self.bonds.source[:, None, None] * d + np.arange(d)[None, :, None],
+                               blocks.shape)
+        cols = np.broadcast_to(self.bonds.target[:, None, None] * d + np.arange(d)[None, None, :],
+                               blocks.shape)
+        complex_ = np.iscomplexobj(blocks) and np.abs(blocks.imag).max(initial=0.0) > 0
+        values = np.concatenate([blocks.reshape(-1), blocks.conj().reshape(-1)])
+        if not complex_:
+            values = values.real
+        dtype = dtype or torch.float64
+        if complex_:
+            dtype = torch.complex64 if dtype in (torch.float32, torch.complex64) \
+                else torch.complex128
+        index = torch.as_tensor(np.stack([np.concatenate([rows.reshape(-1), cols.reshape(-1)]),
+                                          np.concatenate([cols.reshape(-1), rows.reshape(-1)])]))
+        matrix = torch.sparse_coo_tensor(index, torch.as_tensor(values).to(dtype),
+                                         (self.n_states, self.n_states)).coalesce()
+        return matrix.to_sparse_csr()
 
     def __repr__(self) -> str:
         return (
