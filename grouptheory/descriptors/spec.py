@@ -23,8 +23,8 @@ from ..errors import GroupTheoryError
 from ..fields import Field
 from ..lattice import Lattice
 from . import invariants
-from .actions import site_group_actions
 from .acsf import acsf
+from .actions import site_group_actions
 from .correlation_matrix import correlation_matrix
 from .stencil import from_decomposition, map_sublattices
 
