@@ -42,13 +42,48 @@ class Evaluation:
         return self.energy + self.elastic_energy
 
 
-class ExactForces:
+class ElectronicForces:
+    """The force protocol of an electronic solver (ED here, KPM in `kpm`): a subclass gives
+    `electronic(field)` -> (E per configuration, -dE/dfield); `evaluate` adds the elastic
+    term of `self.model` and remembers the last evaluation, so asking again for the same
+    field (a snapshot of a state whose force was just computed) does not solve twice."""
+
+    model: ElectronicModel
+    _last: tuple[torch.Tensor, Evaluation] | None = None
+
+    def electronic(self, field) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def evaluate(self, field: torch.Tensor) -> Evaluation:
+        if self._last is not None and _same(self._last[0], field):
+            return self._last[1]
+        energy, forces = self.electronic(field)
+        result = Evaluation(
+            energy=energy,
+            forces=forces,
+            elastic_energy=self.model.elastic_energy(field),
+            elastic_forces=self.model.elastic_forces(field),
+        )
+        if isinstance(field, torch.Tensor):
+            self._last = (field.detach().clone(), result)
+        return result
+
+    def energy_and_forces(self, field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E + V, -d(E + V)/dfield): the protocol of every force term (`dynamics.forces`)."""
+        result = self.evaluate(field)
+        return result.total_energy, result.total_forces
+
+    def __call__(self, field: torch.Tensor) -> torch.Tensor:
+        return self.evaluate(field).total_forces
+
+    def energy(self, field: torch.Tensor) -> torch.Tensor:
+        return self.evaluate(field).total_energy
+
+
+class ExactForces(ElectronicForces):
     """The force on the classical field of an exact-diagonalization model: the electronic
     force at fixed `filling` (T = 0) or at (`mu`, `temperature`) (the electronic temperature,
     not the bath's), plus the elastic force -dV/dfield.
-
-    The last evaluation is remembered, so asking again for the same field (a snapshot of a
-    state whose force was just computed) does not diagonalize twice.
     """
 
     def __init__(
@@ -65,37 +100,17 @@ class ExactForces:
         model.check_dense()  # the ED memory estimate, before anything is allocated
         self.model = model
         self.filling, self.mu, self.temperature = filling, mu, temperature
-        self._last: tuple[torch.Tensor, Evaluation] | None = None
 
     def __repr__(self) -> str:
         electrons = (f"filling={self.filling}" if self.mu is None
                      else f"mu={self.mu}, temperature={self.temperature}")
         return f"ExactForces({self.model!r}, {electrons})"
 
-    def evaluate(self, field: torch.Tensor) -> Evaluation:
-        if self._last is not None and _same(self._last[0], field):
-            return self._last[1]
+    def electronic(self, field) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E or Omega per configuration, -dE/dfield) by exact diagonalization."""
         solution = self.model.solve(
             field, self.filling, mu=self.mu, temperature=self.temperature)
-        result = Evaluation(
-            energy=solution.energy,
-            forces=solution.forces,
-            elastic_energy=self.model.elastic_energy(field),
-            elastic_forces=self.model.elastic_forces(field),
-        )
-        self._last = (field.detach().clone(), result)
-        return result
-
-    def energy_and_forces(self, field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E + V, -d(E + V)/dfield): the protocol of every force term (`dynamics.forces`)."""
-        result = self.evaluate(field)
-        return result.total_energy, result.total_forces
-
-    def __call__(self, field: torch.Tensor) -> torch.Tensor:
-        return self.evaluate(field).total_forces
-
-    def energy(self, field: torch.Tensor) -> torch.Tensor:
-        return self.evaluate(field).total_energy
+        return solution.energy, solution.forces
 
 
 def _same(a: torch.Tensor, b) -> bool:

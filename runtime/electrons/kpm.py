@@ -42,7 +42,7 @@ import torch
 
 from runtime.checks import real_number
 from runtime.electrons.ensembles import FixedFilling, GrandCanonical, ensemble
-from runtime.electrons.forces import Evaluation, _same
+from runtime.electrons.forces import ElectronicForces
 from runtime.electrons.model import ElectronicModel
 from runtime.electrons.probing import colour_vectors, distance_colouring, random_vectors
 from runtime.errors import LatticeffError
@@ -152,7 +152,7 @@ def fermi_coefficients(x_mu: np.ndarray, beta: np.ndarray, moments: int
     return nu, gamma
 
 
-class KPMForces:
+class KPMForces(ElectronicForces):
     """The KPM force on the classical field of an `ElectronicModel`, a drop-in replacement
     for `ExactForces`: the electronic force at fixed `filling` (T = 0) or at (`mu`,
     `temperature`), plus the elastic force -dV/dfield; `evaluate` returns the same
@@ -219,7 +219,6 @@ class KPMForces:
         self.n_probes = probes.shape[1]
         self._probes = torch.as_tensor(probes).to(self.vector_dtype)  # (n_states, P)
         self._probe_block = probe_block
-        self._last: tuple[torch.Tensor, Evaluation] | None = None
         # random vectors: E[v v^dag] = identity, so Tr X ~ (1/R) sum_r <r|X|r>
         self._trace_scale = 1.0 / vectors if probing == "random" else 1.0
 
@@ -244,32 +243,6 @@ class KPMForces:
         return table
 
     # -- the force protocol -------------------------------------------------------------
-
-    def evaluate(self, field: torch.Tensor) -> Evaluation:
-        if self._last is not None and _same(self._last[0], field):
-            return self._last[1]
-        values, layout = self.model._read(field)
-        energy, forces = self._solve(values)
-        result = Evaluation(
-            energy=layout.per_config(energy),
-            forces=layout.per_site(forces),
-            elastic_energy=self.model.elastic_energy(field),
-            elastic_forces=self.model.elastic_forces(field),
-        )
-        if isinstance(field, torch.Tensor):
-            self._last = (field.detach().clone(), result)
-        return result
-
-    def energy_and_forces(self, field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E + V, -d(E + V)/dfield): the protocol of every force term (`dynamics.forces`)."""
-        result = self.evaluate(field)
-        return result.total_energy, result.total_forces
-
-    def __call__(self, field: torch.Tensor) -> torch.Tensor:
-        return self.evaluate(field).total_forces
-
-    def energy(self, field: torch.Tensor) -> torch.Tensor:
-        return self.evaluate(field).total_energy
 
     def electronic(self, field) -> tuple[torch.Tensor, torch.Tensor]:
         """(E or Omega per configuration, -dE/dfield) without the elastic term."""
