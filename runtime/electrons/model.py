@@ -11,12 +11,18 @@ import numpy as np
 import torch
 
 from runtime.checks import real_number
-from runtime.electrons.diagonalization import Spectrum, check_memory, diagonalize
+from runtime.electrons.diagonalization import (
+    Spectrum,
+    check_memory,
+    diagonalize,
+    physical_memory,
+)
 from runtime.electrons.elastic import Elastic
 from runtime.electrons.ensembles import ensemble
 from runtime.electrons.field import read_field
 from runtime.lattices import Lattice
 
+_LINEAR_BYTES = 2**10  # about what the bonds and an O(N) solver need per site, at least
 _CHUNK_BYTES = 2**28  # configurations are diagonalized in chunks of about this much memory
 
 
@@ -89,6 +95,10 @@ class ElectronicModel(ABC):
             )
         self.lattice = lattice
         self.size = lattice.check_size(size)
+        have = physical_memory()
+        if have is not None and _LINEAR_BYTES * lattice.n_sites(self.size) > have:
+            self.n_states = lattice.n_sites(self.size) * self.orbitals
+            self.check_dense()  # not even the O(N) solvers fit: the ED message names the size
         self.t = real_number("t", t)
         self.coupling = real_number(self.coupling_name, coupling)
         self.K0 = real_number("K0", K0)
