@@ -87,8 +87,15 @@ class Lattice:
 
     @classmethod
     def preset(cls, name: str) -> Lattice:
-        """A preset by name: square, triangular, honeycomb, kagome, cubic, bcc, fcc."""
+        """A preset by name: square, triangular, honeycomb, kagome, lieb, cubic, bcc, fcc."""
         vectors, basis = presets.preset(name)
+        return cls(vectors, basis, name=name)
+
+    @classmethod
+    def from_data(cls, value) -> Lattice:
+        """A preset name or a table {vectors, basis, name} of plain numbers or text
+        (`presets.lattice_data`: a config's or the command line's lattice)."""
+        name, vectors, basis = presets.lattice_data(value)
         return cls(vectors, basis, name=name)
 
     @classmethod

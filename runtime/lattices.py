@@ -1,7 +1,8 @@
-"""Numeric geometry of the preset lattices: primitive vectors, basis sites, periodic bonds.
+"""Numeric geometry of lattices: primitive vectors, basis sites, periodic bonds.
 
-`runtime` may not import the exact (sympy) lattices of `grouptheory`; the presets here are the
-sympy-free table `grouptheory.presets` in float64: primitive vectors are the rows of `vectors`
+`runtime` may not import the exact (sympy) lattices of `grouptheory`; a lattice here is the
+sympy-free plain data of `grouptheory.presets` (a preset, or a custom table read by
+`presets.lattice_data`) in float64: primitive vectors are the rows of `vectors`
 (Cartesian), basis sites are given in fractional coordinates of those vectors.
 
 A periodic cluster has `size[k]` cells along lattice vector `k`. Its sites are indexed like the
@@ -77,8 +78,39 @@ class Lattice:
     @classmethod
     def preset(cls, name: str) -> Lattice:
         """The preset lattice called `name` (one of `PRESETS`)."""
-        vectors, basis = presets.preset(name)
+        return cls.of(name)
+
+    @classmethod
+    def of(cls, value) -> Lattice:
+        """`value` as a Lattice: a Lattice as it is, a preset name, or a custom lattice table
+        {vectors, basis, name} of plain numbers or text such as "sqrt(3)/2" (read by
+        `grouptheory.presets.lattice_data`, never evaluated as code)."""
+        if isinstance(value, Lattice):
+            return value
+        name, vectors, basis = presets.lattice_data(value)
         return cls(name, _floats(vectors), _floats(basis))
+
+    @classmethod
+    def of_descriptor(cls, descriptor) -> Lattice:
+        """The lattice a generated descriptor was made for (from its spec's plain data)."""
+        table = descriptor.spec["lattice"]
+        return cls.of({key: table[key] for key in presets.LATTICE_KEYS})
+
+    def record(self) -> str | dict:
+        """What a parameter record stores: the name of a preset, else the table {name,
+        vectors, basis} (floats) that `Lattice.of` reads back."""
+        if self.name in PRESETS and self.same_geometry(Lattice.preset(self.name)):
+            return self.name
+        return {"name": self.name, "vectors": self.vectors.tolist(),
+                "basis": self.basis.tolist()}
+
+    def same_geometry(self, other: Lattice) -> bool:
+        """True if `other` has the same vectors and basis (in the same order), to 1e-9: the
+        same field layout, whatever the names."""
+        return self.vectors.shape == other.vectors.shape and \
+            self.basis.shape == other.basis.shape and \
+            np.allclose(self.vectors, other.vectors, atol=1e-9, rtol=0) and \
+            np.allclose(self.basis, other.basis, atol=1e-9, rtol=0)
 
     @property
     def dimension(self) -> int:

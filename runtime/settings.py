@@ -6,8 +6,8 @@ numbers raise `ConfigError` naming the key and what is allowed.
     from_table(TrainingOptions, table, "training.")   # the schema of a frozen dataclass
 
 A default of REQUIRED makes a key required, None leaves an absent key out, any other value
-fills it in. Kinds: float, int, str, bool, tuple (a TOML list) and SIZE (an integer or a list
-of integers: a lattice size).
+fills it in. Kinds: float, int, str, bool, tuple (a TOML list), SIZE (an integer or a list
+of integers: a lattice size) and LATTICE (a preset name or a custom lattice table).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from runtime.errors import ConfigError
 
 REQUIRED = dataclasses.MISSING
 SIZE = "size"
+LATTICE = "lattice"
 _WANTED = {float: "a number", int: "an integer", tuple: "a list", str: "a string",
-           bool: "true or false", SIZE: "an integer or a list of integers"}
+           bool: "true or false", SIZE: "an integer or a list of integers",
+           LATTICE: "a preset name or a table {name, vectors, basis}"}
 
 
 def _integer(value) -> bool:
@@ -46,6 +48,8 @@ def check_value(where: str, kind, value):
         return value
     if kind in (str, bool) and isinstance(value, kind):
         return value
+    if kind is LATTICE and isinstance(value, (str, dict)):
+        return value  # read by runtime.lattices.Lattice.of, which names any problem
     raise ConfigError(f"{where} must be {_WANTED[kind]}, got {value!r}")
 
 

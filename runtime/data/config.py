@@ -5,8 +5,10 @@
     trajectories = 100            # the file will hold this many (more: appended)
     checkpoint_every = 5          # snapshots per task: the unit of progress and of resume
 
-    [model]         # name = "holstein" | "jahn_teller" | "sd"; lattice = "square", size = [30, 30],
-                    # t, g (J for sd), K0, K1 (defaults: those of runtime.electrons)
+    [model]         # name = "holstein" | "jahn_teller" | "sd"; lattice = "square" (a preset) or
+                    # a custom lattice {name = "rhombic", vectors = [[1, 0], ["1/2", "3/4"]],
+                    # basis = [[0, 0]]}; size = [30, 30]; t, g (J for sd), K0, K1 (defaults:
+                    # those of runtime.electrons); onsite = [...] one energy per sublattice
     [electrons]     # filling = 0.5 (T = 0), or mu and temperature (grand canonical)
     [integrator]    # name = "langevin" (dt, mass, damping) | "tdgl" (dt, damping)
                     #      | "llg" (dt, gamma, alpha) | "spin_langevin" (dt, gamma, damping)
@@ -26,7 +28,6 @@ do not change a single snapshot) is what a dataset file records and what an appe
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,15 @@ from runtime.dynamics.integrators import INTEGRATORS
 from runtime.electrons import SD, Holstein, JahnTeller
 from runtime.dynamics.protocol import Protocol
 from runtime.errors import ConfigError
-from runtime.settings import REQUIRED, SIZE, as_table, read_section, read_toml, schema
+from runtime.settings import (
+    LATTICE,
+    REQUIRED,
+    SIZE,
+    as_table,
+    read_section,
+    read_toml,
+    schema,
+)
 
 MODELS = {"holstein": Holstein, "jahn_teller": JahnTeller, "sd": SD}
 
@@ -57,11 +66,9 @@ _PROTOCOLS = {
 
 
 def _model_schema(name: str) -> dict:
-    signature = inspect.signature(MODELS[name].__init__).parameters
-    schema = {"lattice": (str, "square"), "size": (SIZE, REQUIRED)}
-    schema.update({key: (float, p.default) for key, p in signature.items()
-                   if key not in ("self", "lattice", "size")})
-    return schema
+    return {"lattice": (LATTICE, "square"), "size": (SIZE, REQUIRED),
+            **{key: (float, default) for key, default in MODELS[name].parameters.items()},
+            "onsite": (tuple, None)}
 
 
 def _integrator_schema(name: str) -> dict:
@@ -111,6 +118,9 @@ def parse(data: dict) -> tuple[dict, dict]:
         parameters["solver"] = solver
     setup = build(parameters)  # every range check of the runtime objects, before anything runs
     parameters["model"]["size"] = list(setup.model.size)  # `6` and `[6, 6]` record alike
+    parameters["model"]["lattice"] = setup.model.lattice.record()  # a preset's name, or data
+    if "onsite" in parameters["model"]:
+        parameters["model"]["onsite"] = setup.model.onsite.tolist()
     return settings, parameters
 
 

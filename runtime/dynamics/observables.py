@@ -50,6 +50,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from runtime.lattices import Lattice
+
 
 def _geometry(lattice, cells: tuple[int, ...], sublattices: int):
     """(Cartesian basis tau (n, dim), reciprocal vectors b (rows, dim, dim)) as float64
@@ -58,10 +60,7 @@ def _geometry(lattice, cells: tuple[int, ...], sublattices: int):
     if lattice is None:
         return (torch.zeros(sublattices, dim, dtype=torch.float64),
                 2 * math.pi * torch.eye(dim, dtype=torch.float64))
-    if isinstance(lattice, str):
-        from runtime.lattices import Lattice
-
-        lattice = Lattice.preset(lattice)
+    lattice = Lattice.of(lattice)
     if lattice.dimension != dim or lattice.sublattices != sublattices:
         raise ValueError(f"a field of {dim} cell axes and {sublattices} sublattices is not on "
                          f"the {lattice.name} lattice ({lattice.dimension} dimensions, "

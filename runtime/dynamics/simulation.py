@@ -198,7 +198,7 @@ def _plot_field(field: torch.Tensor, path: Path, title: str, lattice=None,
     else:
         from runtime.lattices import Lattice
 
-        lattice = Lattice.preset(lattice) if isinstance(lattice, str) else lattice
+        lattice = Lattice.of(lattice)
         positions = lattice.positions(tuple(field.shape[:-2]))
     values = field[..., -1 if field.shape[-1] == 3 else 0].detach().cpu().numpy()
     q = sf.wavevector.numpy()

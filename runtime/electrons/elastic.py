@@ -13,9 +13,9 @@ class Elastic:
     """V and -dV/dΦ on a periodic lattice of any size, O(N) through the nearest-neighbour bond
     list (`bonds`, computed from the lattice when not given; not needed when K1 = 0)."""
 
-    def __init__(self, lattice: str | Lattice, size, K0: float = 0.0, K1: float = 0.0, *,
+    def __init__(self, lattice: str | dict | Lattice, size, K0: float = 0.0, K1: float = 0.0, *,
                  bonds: Bonds | None = None):
-        lattice = Lattice.preset(lattice) if isinstance(lattice, str) else lattice
+        lattice = Lattice.of(lattice)
         self.size = lattice.check_size(size)
         self.K0, self.K1 = float(K0), float(K1)
         if self.K1 and bonds is None:

@@ -4,7 +4,9 @@ classical field, its exact-diagonalization solution, and the harmonic classical 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -54,15 +56,24 @@ class ElectronicSolution:
 class ElectronicModel(ABC):
     """A tight-binding model whose on-site terms are linear in a classical field f_{i,c}:
 
-        H(f) = H_hop - coupling * sum_i sum_c f_{i,c} Gamma_c     (Gamma_c: d x d, site i)
+        H(f) = H_hop + sum_i eps_s(i) 1_d - coupling * sum_i sum_c f_{i,c} Gamma_c
         V(f) = K0/2 sum_i |f_i|^2 + K1 sum_<ij> f_i . f_j           (eq. 61 for any field)
 
-    so the electronic force is -dE/df_{i,c} = coupling * Re Tr(Gamma_c rho_i). Subclasses set
-    `components`, `orbitals` (d, states per site), `vertices` (the Gamma_c), `coupling_name`,
-    `force_names` (one label per force component, for tables and plots) and the hopping
-    blocks of a bond.
+    on any lattice (a preset name, a custom lattice table or a `runtime.lattices.Lattice`):
+    H_hop runs over the nearest-neighbour bonds found from its vectors and basis, eps_s is
+    the on-site energy of sublattice s (`onsite`, one number per sublattice, default 0:
+    e.g. the corner and edge sites of the Lieb lattice), Gamma_c are d x d on site i. The
+    electronic force is -dE/df_{i,c} = coupling * Re Tr(Gamma_c rho_i).
+
+    The constructor is `Model(lattice, size, **parameters)` with the keywords of the class's
+    `parameters` (their defaults; the config schema of `runtime.data.config` is read from
+    it) and `onsite`. Subclasses set `parameters`, `components`, `orbitals` (d, states per
+    site), `vertices` (the Gamma_c), `coupling_name` (the key of `parameters` that is the
+    coupling), `force_names` (one label per force component, for tables and plots) and the
+    hopping blocks of a bond.
     """
 
+    parameters: Mapping[str, float]
     components: int
     orbitals: int
     vertices: np.ndarray
@@ -84,25 +95,24 @@ class ElectronicModel(ABC):
         return {cls.order_name: structure.amplitude(),
                 f"{cls.order_name}_structure_factor": structure.peak / structure.sites}
 
-    def __init__(
-        self, lattice: str | Lattice, size, *, t: float, coupling: float, K0: float, K1: float
-    ):
-        if isinstance(lattice, str):
-            lattice = Lattice.preset(lattice)
-        if not isinstance(lattice, Lattice):
-            raise TypeError(
-                f"lattice must be a preset name or a runtime.lattices.Lattice, got {lattice!r}"
-            )
+    def __init__(self, lattice: str | dict | Lattice, size, *, onsite=None, **parameters):
+        unknown = [key for key in parameters if key not in self.parameters]
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unknown parameter"
+                            f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; its "
+                            f"parameters: {', '.join([*self.parameters, 'onsite'])}")
+        values = {key: real_number(key, parameters.get(key, default))
+                  for key, default in self.parameters.items()}
+        lattice = Lattice.of(lattice)
         self.lattice = lattice
         self.size = lattice.check_size(size)
         have = physical_memory()
         if have is not None and _LINEAR_BYTES * lattice.n_sites(self.size) > have:
             self.n_states = lattice.n_sites(self.size) * self.orbitals
             self.check_dense()  # not even the O(N) solvers fit: the ED message names the size
-        self.t = real_number("t", t)
-        self.coupling = real_number(self.coupling_name, coupling)
-        self.K0 = real_number("K0", K0)
-        self.K1 = real_number("K1", K1)
+        self.t, self.K0, self.K1 = values["t"], values["K0"], values["K1"]
+        self.coupling = values[self.coupling_name]
+        self.onsite = _onsite_energies(onsite, lattice)
         self.bonds = lattice.bonds(self.size)
         self.elastic = Elastic(lattice, self.size, self.K0, self.K1, bonds=self.bonds)
         self.n_sites = lattice.n_sites(self.size)
@@ -140,33 +150,44 @@ class ElectronicModel(ABC):
                            torch.as_tensor(((s + a) * m + s + b).reshape(-1)))
         return self._dense
 
-    def sparse_hopping(self, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """H_hop as a torch sparse CSR matrix (n_states x n_states, basis (site, orbital)),
-        O(bonds) memory; real (`dtype`, default float64) when every hopping block is real."""
+    def _static_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, columns, values) of the field-independent part H_hop + sum_i eps_s(i) 1_d,
+        both triangles of every bond and the on-site diagonal (repeated entries add up)."""
         blocks = self._hopping_blocks()
         d = self.orbitals
         rows = np.broadcast_to(self.bonds.source[:, None, None] * d + np.arange(d)[None, :, None],
-                               blocks.shape)
+                               blocks.shape).reshape(-1)
         cols = np.broadcast_to(self.bonds.target[:, None, None] * d + np.arange(d)[None, None, :],
-                               blocks.shape)
-        complex_ = np.iscomplexobj(blocks) and np.abs(blocks.imag).max(initial=0.0) > 0
-        values = np.concatenate([blocks.reshape(-1), blocks.conj().reshape(-1)])
+                               blocks.shape).reshape(-1)
+        diagonal = np.arange(self.n_states)
+        energies = np.repeat(np.tile(self.onsite, self.n_sites // self.lattice.sublattices), d)
+        keep = energies != 0
+        return (np.concatenate([rows, cols, diagonal[keep]]),
+                np.concatenate([cols, rows, diagonal[keep]]),
+                np.concatenate([blocks.reshape(-1), blocks.conj().reshape(-1), energies[keep]]))
+
+    def sparse_hopping(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """The field-independent part of H (the hoppings and the on-site energies `onsite`)
+        as a torch sparse CSR matrix (n_states x n_states, basis (site, orbital)), O(bonds)
+        memory; real (`dtype`, default float64) when every hopping block is real."""
+        rows, cols, values = self._static_entries()
+        complex_ = np.iscomplexobj(values) and np.abs(values.imag).max(initial=0.0) > 0
         if not complex_:
             values = values.real
         dtype = dtype or torch.float64
         if complex_:
             dtype = torch.complex64 if dtype in (torch.float32, torch.complex64) \
                 else torch.complex128
-        index = torch.as_tensor(np.stack([np.concatenate([rows.reshape(-1), cols.reshape(-1)]),
-                                          np.concatenate([cols.reshape(-1), rows.reshape(-1)])]))
+        index = torch.as_tensor(np.stack([rows, cols]))
         matrix = torch.sparse_coo_tensor(index, torch.as_tensor(values).to(dtype),
                                          (self.n_states, self.n_states)).coalesce()
         return matrix.to_sparse_csr()
 
     def __repr__(self) -> str:
+        onsite = f", onsite={self.onsite.tolist()}" if self.onsite.any() else ""
         return (
             f"{type(self).__name__}(lattice={self.lattice.name!r}, size={self.size}, t={self.t}, "
-            f"{self.coupling_name}={self.coupling}, K0={self.K0}, K1={self.K1})"
+            f"{self.coupling_name}={self.coupling}, K0={self.K0}, K1={self.K1}{onsite})"
         )
 
     @abstractmethod
@@ -174,13 +195,9 @@ class ElectronicModel(ABC):
         """`(n_bonds, d, d)`: <i a|H|j b> for each bond i = source -> j = target."""
 
     def _assemble_hopping(self) -> torch.Tensor:
-        blocks = self._hopping_blocks()
-        d = self.orbitals
-        rows = self.bonds.source[:, None, None] * d + np.arange(d)[None, :, None]
-        cols = self.bonds.target[:, None, None] * d + np.arange(d)[None, None, :]
-        hopping = np.zeros((self.n_states, self.n_states), dtype=blocks.dtype)
-        np.add.at(hopping, (rows, cols), blocks)
-        np.add.at(hopping, (cols, rows), blocks.conj())
+        rows, cols, values = self._static_entries()
+        hopping = np.zeros((self.n_states, self.n_states), dtype=values.dtype)
+        np.add.at(hopping, (rows, cols), values)
         return torch.as_tensor(hopping, dtype=self.dtype)
 
     def _read(self, field):
@@ -261,20 +278,22 @@ class ElectronicModel(ABC):
         return scale * torch.randn(shape, generator=generator, dtype=torch.float64)
 
 
+def _onsite_energies(onsite, lattice: Lattice) -> np.ndarray:
+    """`onsite` (None, or one finite number per sublattice) as a float64 array."""
+    if onsite is None:
+        return np.zeros(lattice.sublattices)
+    if isinstance(onsite, (str, bytes)) or not hasattr(onsite, "__len__") or \
+            len(onsite) != lattice.sublattices:
+        raise ValueError(f"onsite must list one energy per sublattice ({lattice.sublattices} "
+                         f"on the {lattice.name} lattice), got {onsite!r}")
+    return np.array([real_number(f"onsite[{s}]", e) for s, e in enumerate(onsite)])
+
+
 class PhononModel(ElectronicModel):
     """A model whose field is a lattice distortion coupled with strength g (Holstein eq. 60,
     Jahn–Teller eq. 85): the parameters t, g, K0, K1 and their defaults."""
 
-    def __init__(
-        self,
-        lattice: str | Lattice,
-        size,
-        t: float = 1.0,
-        g: float = 1.5,
-        K0: float = 1.0,
-        K1: float = 0.0,
-    ):
-        super().__init__(lattice, size, t=t, coupling=g, K0=K0, K1=K1)
+    parameters = MappingProxyType({"t": 1.0, "g": 1.5, "K0": 1.0, "K1": 0.0})
 
     @property
     def g(self) -> float:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 import torch
 
 from runtime.electrons.field import read_field
 from runtime.electrons.model import ElectronicModel
-from runtime.lattices import Lattice
 
 _PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=np.complex128)
 
@@ -38,16 +39,7 @@ class SD(ElectronicModel):
     other half at -K; kagome q = 0: Q = 0 with three 120-degree sublattices)."""
     order_centred = False
 
-    def __init__(
-        self,
-        lattice: str | Lattice,
-        size,
-        t: float = 1.0,
-        J: float = 1.0,
-        K0: float = 0.0,
-        K1: float = 0.0,
-    ):
-        super().__init__(lattice, size, t=t, coupling=J, K0=K0, K1=K1)
+    parameters = MappingProxyType({"t": 1.0, "J": 1.0, "K0": 0.0, "K1": 0.0})
 
     @property
     def J(self) -> float:

@@ -13,13 +13,15 @@ EXPECTED = {
     "triangular": ([[1, 0], [0.5, S3 / 2]], [[0, 0]]),
     "honeycomb": ([[1, 0], [0.5, S3 / 2]], [[0, 0], [1 / 3, 1 / 3]]),
     "kagome": ([[1, 0], [0.5, S3 / 2]], [[0, 0], [0.5, 0], [0, 0.5]]),
+    "lieb": (np.eye(2), [[0, 0], [0.5, 0], [0, 0.5]]),
     "cubic": (np.eye(3), [[0, 0, 0]]),
     "bcc": (np.array([[-1, 1, 1], [1, -1, 1], [1, 1, -1]]) / 2, [[0, 0, 0]]),
     "fcc": (np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]]) / 2, [[0, 0, 0]]),
 }
 
-# (coordination number, nearest-neighbour distance)
+# (coordination number, or one per sublattice; nearest-neighbour distance)
 NEAREST = {
+    "lieb": ((4, 2, 2), 0.5),
     "square": (4, 1.0),
     "triangular": (6, 1.0),
     "honeycomb": (3, 1 / S3),
@@ -44,12 +46,13 @@ def test_nearest_neighbour_bonds(name):
     size = (4,) * lattice.dimension
     bonds = lattice.bonds(size)
     z, distance = NEAREST[name]
+    z = np.broadcast_to(z, lattice.sublattices)
     n_sites = lattice.n_sites(size)
     assert bonds.distance == pytest.approx(distance)
-    assert len(bonds) == n_sites * z // 2
+    assert len(bonds) == n_sites // lattice.sublattices * z.sum() // 2
     # every site has z neighbours, every unordered pair appears once, no self bonds
     degree = np.bincount(np.r_[bonds.source, bonds.target], minlength=n_sites)
-    assert (degree == z).all()
+    assert (degree.reshape(-1, lattice.sublattices) == z).all()
     pairs = np.sort(np.c_[bonds.source, bonds.target], axis=1)
     assert len(np.unique(pairs, axis=0)) == len(bonds)
     assert (bonds.source != bonds.target).all()

@@ -183,5 +183,5 @@ def test_bad_model_construction():
         Holstein("square", 4, g=math.nan)
     with pytest.raises(TypeError, match="t must be a real number"):
         SD("square", 4, t="1")
-    with pytest.raises(TypeError, match="lattice must be a preset name"):
+    with pytest.raises(ValueError, match="a lattice is a preset name .* or a table"):
         Holstein(3, 4)
