@@ -5,6 +5,8 @@
     latticeff inspect group Oh --json         # a point group by Schoenflies name, as JSON
     latticeff inspect decompose square --field scalar --shells 2   # IR coefficients, exact
     latticeff generate --lattice square --field scalar --shells 14 --descriptor reference
+    latticeff generate --lattice rhombic --vectors "1,0; 1/2,3/4" --field scalar --shells 4 \
+        --descriptor reference                # a custom lattice (also for inspect)
     latticeff generate --check                # committed catalog == freshly generated?
     latticeff dataset configs/small/holstein.toml   # exact-force trajectories -> HDF5 dataset
     latticeff run                                   # dataset -> train -> evaluate -> simulate
@@ -18,14 +20,50 @@ from __future__ import annotations
 import argparse
 import sys
 
+LATTICE_HELP = ("a custom lattice: its primitive vectors as Cartesian rows, numbers separated "
+                "by ',' and rows by ';', e.g. \"1,0; 1/2,sqrt(3)/2\" (numbers, + - * /, "
+                "parentheses and sqrt; never evaluated as code)")
+BASIS_HELP = ("with --vectors: the basis sites in fractional coordinates, e.g. \"0,0; 1/3,1/3\" "
+              "(default: one site at the origin)")
+
+
+def _rows(text: str) -> list[list[str]]:
+    return [[entry.strip() for entry in row.split(",")] for row in text.split(";")]
+
+
+def _lattice(name: str | None, args):
+    """The exact lattice of the command line: the preset `name`, or with --vectors (and
+    --basis) a custom lattice called `name` (default "custom"), read as plain data by
+    `grouptheory.presets.lattice_data`."""
+    from grouptheory import Lattice, LatticeError
+
+    if args.vectors is None:
+        if args.basis is not None:
+            raise LatticeError("--basis needs --vectors (the primitive vectors of the lattice)")
+        if name is None:
+            raise LatticeError(f"give a preset lattice ({', '.join(Lattice.PRESETS)}) or a "
+                               f"custom one with --vectors (and --basis)")
+        return Lattice.preset(name)
+    table = {"vectors": _rows(args.vectors)}
+    if args.basis is not None:
+        table["basis"] = _rows(args.basis)
+    if name is not None:
+        table["name"] = name
+    return Lattice.from_data(table)
+
+
+def _add_lattice_options(parser) -> None:
+    parser.add_argument("--vectors", help=LATTICE_HELP)
+    parser.add_argument("--basis", help=BASIS_HELP)
+
 
 def _inspect_group(args) -> int:
     # grouptheory (sympy) is imported here only: the runtime proper never needs it.
     from grouptheory import Lattice, LatticeError, point_group
     from grouptheory.catalog import GENERATORS_3D
 
-    if args.target in Lattice.PRESETS:
-        lattice = Lattice.preset(args.target)
+    if args.target in Lattice.PRESETS or args.vectors is not None or args.basis is not None:
+        lattice = _lattice(args.target, args)
         group = lattice.site_group(args.site)
         where = f"{lattice.name} lattice, site {args.site}"
     elif args.target in GENERATORS_3D:
@@ -127,9 +165,9 @@ def check_neighborhood_size(lattice, shells: int | None, cutoff: float | None,
 
 
 def _inspect_decompose(args) -> int:
-    from grouptheory import Lattice, decompose
+    from grouptheory import decompose
 
-    lattice = Lattice.preset(args.lattice)
+    lattice = _lattice(args.lattice, args)
     check_neighborhood_size(lattice, args.shells, args.cutoff, args.site)
     hood = lattice.neighborhood(shells=args.shells, cutoff=args.cutoff, site=args.site)
     result = decompose(hood, _field(args.field, args))
@@ -215,15 +253,18 @@ def _generate(args) -> int:
     if args.catalog:
         catalog.write_all(report=print)
         return 0
-    if not (args.lattice and args.field and args.descriptor):
-        raise ValueError("give --lattice, --field and --descriptor (or --catalog / --check)")
+    if not ((args.lattice or args.vectors) and args.field and args.descriptor):
+        raise ValueError("give --lattice (or --vectors), --field and --descriptor (or "
+                         "--catalog / --check)")
     import generated
-    from grouptheory import Lattice
 
-    if args.lattice in Lattice.PRESETS:
-        check_neighborhood_size(Lattice.preset(args.lattice), args.shells, args.cutoff)
-    spec = catalog.build(args.lattice, _field(args.field, args), args.descriptor,
-                         shells=args.shells, cutoff=args.cutoff, name=args.name)
+    lattice = _lattice(args.lattice, args)
+    check_neighborhood_size(lattice, args.shells, args.cutoff)
+    field = _field(args.field, args)
+    name = args.name or catalog.default_name(lattice.name, field.name, args.descriptor,
+                                             args.shells, args.cutoff)
+    spec = catalog.build(lattice, field, args.descriptor, shells=args.shells,
+                         cutoff=args.cutoff, name=name)
     path = write(spec, args.output or GENERATED, force=args.force)
     rank = generated.load_file(path).jacobian_rank()
     dim_u = spec.data["neighborhood"]["sites"] * len(spec.data["field"]["components"])
@@ -242,7 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="symbolic group theory, printed")
     what = inspect.add_subparsers(dest="what", required=True)
     group = what.add_parser("group", help="site point group, character table, products")
-    group.add_argument("target", help="a preset lattice (square, …) or a point group (Oh, …)")
+    group.add_argument("target", nargs="?",
+                       help="a preset lattice (square, …), a point group (Oh, …), or with "
+                            "--vectors the name of a custom lattice")
+    _add_lattice_options(group)
     group.add_argument("--site", type=int, default=0, help="basis site (default 0)")
     fmt = group.add_mutually_exclusive_group()
     fmt.add_argument("--latex", action="store_true", help="character table as LaTeX")
@@ -250,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.set_defaults(handler=_inspect_group)
 
     dec = what.add_parser("decompose", help="neighborhood field → irreps (exact expressions)")
-    dec.add_argument("lattice", help="a preset lattice: square, triangular, …")
+    dec.add_argument("lattice", nargs="?", help="a preset lattice: square, triangular, …, or "
+                                                "with --vectors the name of a custom lattice")
+    _add_lattice_options(dec)
     dec.add_argument("--field", default="scalar", help=f"one of {', '.join(FIELDS)}")
     size = dec.add_mutually_exclusive_group()
     size.add_argument("--shells", type=int, help="number of neighbor shells (default 2)")
@@ -284,7 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(handler=_dataset)
 
     gen = commands.add_parser("generate", help="write a descriptor module into generated/")
-    gen.add_argument("--lattice", help="preset lattice")
+    gen.add_argument("--lattice", help="preset lattice, or with --vectors the name of a "
+                                       "custom lattice")
+    _add_lattice_options(gen)
     gen.add_argument("--field", help=f"one of {', '.join(FIELDS)}")
     gen.add_argument("--descriptor", help="power, bispectrum, reference, phase, corrmatrix, "
                                           "acsf, raw (no symmetry)")

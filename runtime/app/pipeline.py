@@ -9,7 +9,8 @@ simulate config:  forcefield (model file), output (directory), size, seed, tempe
 run config:       directory, descriptor, compare (more descriptors trained alike on the same
                   data), test_trajectories; [dataset] (a dataset config without output);
                   [network]; [training]; optional [simulate] (a simulate config without
-                  forcefield and output)
+                  forcefield and output); optional [generate] (field, family, shells or
+                  cutoff: how to make `descriptor` on the dataset's lattice if it is missing)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from runtime.files import (
     save_npz,
     write_atomically,
 )
+from runtime.lattices import Lattice
 from runtime.ml.evaluation import force_errors, plot_histogram, plot_parity
 from runtime.ml.forcefield import ForceField, check_block_rows, precision_dtype, read_metadata
 from runtime.ml.network import NetworkConfig
@@ -46,9 +48,49 @@ from runtime.settings import as_table, from_table
 DEFAULT_RUN = Path(__file__).resolve().parents[2] / "configs" / "run_default.toml"
 
 
-def _descriptor(name: str, *, generate_missing: bool = False):
-    """The generated descriptor `name`; with `generate_missing`, a catalog descriptor absent
-    from `generated/` is first written there by codegen (sympy: seconds to minutes)."""
+@dataclass(frozen=True)
+class GenerateRecipe:
+    """A run config's optional [generate] table: how to make its descriptor when it is not
+    in `generated/` yet, on the lattice of `dataset.model` (a preset or a custom lattice):
+    the field ("scalar", "jahn_teller", "vector", "spin"), the family (as `latticeff
+    generate --descriptor`) and the neighborhood: `shells`, or a `cutoff` radius (0: not
+    given)."""
+
+    field: str
+    family: str
+    shells: int = 0
+    cutoff: float = 0.0
+
+    def __post_init__(self) -> None:
+        if (self.shells > 0) == (self.cutoff > 0) or self.shells < 0 or self.cutoff < 0:
+            raise ValueError(f"give one of shells (>= 1) and cutoff (> 0), got shells = "
+                             f"{self.shells}, cutoff = {self.cutoff}")
+
+    def matches(self, descriptor, lattice: Lattice) -> bool:
+        """True if `descriptor` is what this recipe makes on `lattice`."""
+        hood = descriptor.spec["neighborhood"]
+        made = (hood["shells"] or 0, 0.0 if hood["cutoff"] is None else float(hood["cutoff"]))
+        return (descriptor.field, descriptor.family, *made) == (
+            self.field, self.family, self.shells, self.cutoff) and \
+            Lattice.of_descriptor(descriptor).same_geometry(lattice)
+
+    def write(self, name: str, lattice) -> Path:
+        """Build the spec (sympy: seconds to minutes) and write the module into generated/."""
+        from codegen.generate import write
+        from grouptheory import Lattice as ExactLattice
+        from grouptheory import build_descriptor
+
+        spec = build_descriptor(ExactLattice.from_data(lattice), self.field, self.family,
+                                shells=self.shells or None, cutoff=self.cutoff or None,
+                                name=name)
+        return write(spec)
+
+
+def _descriptor(name: str, *, generate_missing: bool = False,
+                recipe: GenerateRecipe | None = None, lattice="square"):
+    """The generated descriptor `name`; with `generate_missing`, one absent from `generated/`
+    is first written there by codegen (sympy: seconds to minutes), from the catalog or from
+    `recipe` on `lattice` (a preset name or a custom lattice table)."""
     import generated
 
     if generate_missing and name not in generated.available():
@@ -57,10 +99,17 @@ def _descriptor(name: str, *, generate_missing: bool = False):
 
         if name in catalog.CATALOG:
             print(f"descriptor {name} missing: generated {write(catalog.spec(name))}")
+        elif recipe is not None:
+            print(f"descriptor {name} missing: generated {recipe.write(name, lattice)}")
     try:
-        return generated.load(name)
+        descriptor = generated.load(name)
     except KeyError as error:
         raise ConfigError(error.args[0]) from None
+    if recipe is not None and not recipe.matches(descriptor, Lattice.of(lattice)):
+        raise ConfigError(f"descriptor {name} in generated/ is not the [generate] table's "
+                          f"({recipe.field} {recipe.family} on this lattice); give "
+                          f"`descriptor` another name, or change [generate]")
+    return descriptor
 
 
 def write_json(path: Path, data) -> Path:
@@ -125,13 +174,20 @@ def checked_data(dataset, path, descriptor) -> TrainingData:
     evaluation share (`runtime.ml.training.check_data`): lattice, sublattices, components,
     shapes, dtypes and finite values."""
     model = dataset.parameters.get("model") if isinstance(dataset.parameters, dict) else None
-    if not isinstance(model, dict) or not isinstance(model.get("lattice"), str) or \
+    if not isinstance(model, dict) or not isinstance(model.get("lattice"), (str, dict)) or \
             model.get("name") not in MODELS:
         raise DatasetError(f"{path}: its parameters lack model.name (one of "
                            f"{', '.join(MODELS)}) or model.lattice; recreate it with "
                            f"`latticeff dataset CONFIG`")
+    try:
+        lattice = Lattice.of(model["lattice"])
+    except ValueError as error:
+        raise DatasetError(f"{path}: its model.lattice is not a lattice ({error}); recreate "
+                           f"it with `latticeff dataset CONFIG`") from None
+    if lattice.same_geometry(Lattice.of_descriptor(descriptor)):
+        lattice = Lattice.of_descriptor(descriptor)  # the same layout under another name
     data = TrainingData.from_dataset(dataset)
-    check_data(data, descriptor, lattice=model["lattice"], source=path, holds=model["name"])
+    check_data(data, descriptor, lattice=lattice.name, source=path, holds=model["name"])
     return data
 
 
@@ -302,7 +358,8 @@ def simulate_job(table: dict, *, progress: bool = True):
     model.block_rows = job.block_rows
     model.dtype = precision_dtype(dynamics_precision(job.precision, model.descriptor))
     parameters = model.metadata.get("data", {}).get("parameters", {}).get("model", {})
-    lattice = parameters.get("lattice", model.descriptor.lattice)
+    lattice = Lattice.of(parameters["lattice"]) if "lattice" in parameters else \
+        Lattice.of_descriptor(model.descriptor)
     elastic = Elastic(lattice, job.size, parameters.get("K0", 0.0), parameters.get("K1", 0.0))
     generator = torch.Generator().manual_seed(job.seed)
     field = job.initial_scale * torch.randn(
@@ -351,7 +408,7 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
     epochs from its weights, see `runtime.ml.training.train`)."""
     table = dict(table)
     sections = {key: dict(table.pop(key, {})) for key in ("dataset", "network", "training",
-                                                          "simulate")}
+                                                          "simulate", "generate")}
     if trajectories is not None:
         sections["dataset"]["trajectories"] = trajectories
     if epochs is not None:
@@ -362,8 +419,12 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
         check_output_path(directory / name)
     for name in ("simulation", "evaluation-test"):
         check_output_directory(directory / name)
-    descriptors = [_descriptor(name, generate_missing=True)
-                   for name in (job.descriptor, *job.compare)]
+    recipe = from_table(GenerateRecipe, sections["generate"], "generate.") \
+        if sections["generate"] else None
+    lattice = dict(sections["dataset"].get("model", {})).get("lattice", "square")
+    descriptors = [_descriptor(job.descriptor, generate_missing=True, recipe=recipe,
+                               lattice=lattice)]
+    descriptors += [_descriptor(name, generate_missing=True) for name in job.compare]
     train_settings({"data": "", "output": "", "descriptor": job.descriptor,
                     "network": sections["network"], "training": sections["training"]})
     if sections["simulate"]:
@@ -386,8 +447,8 @@ def check_run_descriptors(descriptors, model: dict, simulate_size) -> None:
     options = {key: value for key, value in model.items() if key != "name"}
     setup = MODELS[model["name"]](**{**options, "size": tuple(options["size"])})
     for descriptor in descriptors:
-        shape = (setup.lattice.name, setup.lattice.sublattices, setup.components)
-        if (descriptor.lattice, descriptor.sublattices, descriptor.components) != shape:
+        if not Lattice.of_descriptor(descriptor).same_geometry(setup.lattice) or \
+                descriptor.components != setup.components:
             raise ConfigError(
                 f"descriptor {descriptor.name} is for a {descriptor.field} field "
                 f"({descriptor.components} components) on the {descriptor.lattice} lattice, but "
