@@ -399,10 +399,12 @@ class RunJob:
             raise ValueError(f"test_trajectories must be >= 1, got {self.test_trajectories}")
 
 
-def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | None = None):
+def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | None = None,
+                 descriptors: bool = True):
     """(RunJob, its sections, training and test DatasetConfig) of a run config, with every
-    section checked, so that a typo fails before anything runs (a missing catalog descriptor
-    is generated here). `trajectories` and `epochs` override the config's (a reduced run;
+    section checked, so that a typo fails before anything runs (a missing catalog descriptor,
+    or one the [generate] table makes, is generated here; `descriptors=False` checks
+    everything but the descriptors). `trajectories` and `epochs` override the config's (a reduced run;
     raising them later appends trajectories and continues training: more epochs on the same
     data resume the checkpoint, appended trajectories warm-start a new schedule of `epochs`
     epochs from its weights, see `runtime.ml.training.train`)."""
@@ -421,10 +423,6 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
         check_output_directory(directory / name)
     recipe = from_table(GenerateRecipe, sections["generate"], "generate.") \
         if sections["generate"] else None
-    lattice = dict(sections["dataset"].get("model", {})).get("lattice", "square")
-    descriptors = [_descriptor(job.descriptor, generate_missing=True, recipe=recipe,
-                               lattice=lattice)]
-    descriptors += [_descriptor(name, generate_missing=True) for name in job.compare]
     train_settings({"data": "", "output": "", "descriptor": job.descriptor,
                     "network": sections["network"], "training": sections["training"]})
     if sections["simulate"]:
@@ -434,8 +432,12 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
     test_config = DatasetConfig.from_dict({
         **sections["dataset"], "output": str(directory / "test.h5"),
         "seed": train_config.seed + 1_000_000, "trajectories": job.test_trajectories})
-    check_run_descriptors(descriptors, train_config.parameters["model"],
-                          sections["simulate"].get("size"))
+    if descriptors:
+        lattice = sections["dataset"].get("model", {}).get("lattice", "square")  # as written
+        check_run_descriptors(
+            [_descriptor(job.descriptor, generate_missing=True, recipe=recipe, lattice=lattice),
+             *(_descriptor(name, generate_missing=True) for name in job.compare)],
+            train_config.parameters["model"], sections["simulate"].get("size"))
     return job, sections, train_config, test_config
 
 
