@@ -42,6 +42,7 @@ CASES = [
     ("kagome", "spin", "phase", 2, "kagome_sd"),
     ("cubic", "scalar", "reference", 3, "cubic_holstein"),
     ("lieb", "scalar", "reference", 4, "lieb_holstein"),
+    ("square", "jahn_teller", "reference", 6, None),
     ("honeycomb", "jahn_teller", "reference", 3, None),
     ("honeycomb", "vector", "reference", 2, None),
     (RHOMBIC, "scalar", "reference", 6, "custom_holstein"),

@@ -44,10 +44,12 @@ def test_example_parses_and_validates(path):
 
 
 def test_the_honeycomb_example_runs(tmp_path):
-    """The whole pipeline on honeycomb Holstein, reduced to one trajectory and one epoch."""
+    """The whole pipeline on honeycomb Holstein, reduced to one short trajectory each for
+    training and test, one epoch and 20 ML steps."""
     table = read_toml(DEFAULT_RUN.parent / "examples" / "honeycomb_holstein.toml")
     table["directory"] = str(tmp_path / "run")
     table["test_trajectories"] = 1
+    table["dataset"]["protocol"].update(snapshots=8, burn_in=5)
     table["simulate"]["simulation"]["steps"] = 20
     result = run_job(table, progress=False, trajectories=1, epochs=1)
     summary = json.loads(Path(tmp_path / "run" / "results.json").read_text())
