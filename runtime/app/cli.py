@@ -361,6 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    what = getattr(args, "what", None)
+    if what and getattr(args, "target" if what == "group" else "lattice") is None \
+            and args.vectors is None:
+        parser.error(f"inspect {what} needs a preset lattice"
+                     f"{' or a point group' if what == 'group' else ''}, or --vectors")
     if (getattr(args, "what", None) == "decompose" or args.command == "generate") \
             and args.shells is None and args.cutoff is None:
         args.shells = 2
