@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 
+import codegen.generate
 import generated
+import grouptheory
 from codegen import catalog
+from grouptheory import build_descriptor
 from runtime.app.pipeline import DEFAULT_RUN, GenerateRecipe, run_job, run_settings
+from runtime.errors import ConfigError
 from runtime.lattices import Lattice
 from runtime.settings import from_table, read_toml
 
@@ -43,16 +47,53 @@ def test_example_parses_and_validates(path):
     assert model["lattice"] == Lattice.of(table["dataset"]["model"]["lattice"]).record()
 
 
-def test_the_honeycomb_example_runs(tmp_path):
-    """The whole pipeline on honeycomb Holstein, reduced to one short trajectory each for
-    training and test, one epoch and 20 ML steps."""
-    table = read_toml(DEFAULT_RUN.parent / "examples" / "honeycomb_holstein.toml")
-    table["directory"] = str(tmp_path / "run")
+def _reduced(name: str, directory: Path) -> dict:
+    """An example reduced to one short trajectory each for training and test and 20 ML
+    steps (with trajectories=1, epochs=1 given to run_job)."""
+    table = read_toml(DEFAULT_RUN.parent / "examples" / f"{name}.toml")
+    table["directory"] = str(directory)
     table["test_trajectories"] = 1
     table["dataset"]["protocol"].update(snapshots=8, burn_in=5)
     table["simulate"]["simulation"]["steps"] = 20
-    result = run_job(table, progress=False, trajectories=1, epochs=1)
+    return table
+
+
+def test_the_honeycomb_example_runs(tmp_path):
+    result = run_job(_reduced("honeycomb_holstein", tmp_path / "run"), progress=False,
+                     trajectories=1, epochs=1)
     summary = json.loads(Path(tmp_path / "run" / "results.json").read_text())
     errors = summary["honeycomb_scalar_reference"]
     assert errors["symmetry_error"]["mean"] < 1e-10  # invariant descriptor, D3 + translations
     assert result["simulation"].is_dir()
+
+
+def test_the_custom_lattice_example_makes_its_descriptor_and_runs(tmp_path, monkeypatch):
+    """[generate] makes the descriptor on the config's custom lattice (here into a temporary
+    directory instead of generated/, 3 shells to be quick); dataset, training, evaluation and
+    simulate then run on the custom lattice, and a [generate] that disagrees with the module
+    now present is refused."""
+    made = {}
+
+    def write(recipe, name, lattice):
+        spec = build_descriptor(grouptheory.Lattice.from_data(lattice), recipe.field,
+                                recipe.family, shells=recipe.shells, name=name)
+        path = codegen.generate.write(spec, tmp_path / "generated")
+        made[name] = generated.load_file(path)
+        return path
+
+    load, available = generated.load, generated.available
+    monkeypatch.setattr(GenerateRecipe, "write", write)
+    monkeypatch.setattr(generated, "available", lambda: [*available(), *made])
+    monkeypatch.setattr(generated, "load", lambda name: made[name] if name in made
+                        else load(name))
+    table = _reduced("custom_holstein", tmp_path / "run")
+    table["descriptor"], table["generate"]["shells"] = "rhombic_scalar_reference_s3", 3
+    result = run_job(table, progress=False, trajectories=1, epochs=1)
+    assert list(made) == ["rhombic_scalar_reference_s3"]
+    assert made["rhombic_scalar_reference_s3"].group == "D2"
+    assert result["summary"]["symmetry_error"]["mean"] < 1e-10
+    assert result["simulation"].is_dir()
+    run_settings(table)  # the module is there now and matches the recipe
+    table["generate"]["shells"] = 4
+    with pytest.raises(ConfigError, match="is not the .generate. table's"):
+        run_settings(table)
