@@ -184,8 +184,13 @@ def checked_data(dataset, path, descriptor) -> TrainingData:
     except ValueError as error:
         raise DatasetError(f"{path}: its model.lattice is not a lattice ({error}); recreate "
                            f"it with `latticeff dataset CONFIG`") from None
-    if lattice.same_geometry(Lattice.of_descriptor(descriptor)):
-        lattice = Lattice.of_descriptor(descriptor)  # the same layout under another name
+    made_for = Lattice.of_descriptor(descriptor)
+    if lattice.same_geometry(made_for):
+        lattice = made_for  # the same layout, perhaps under another name
+    elif lattice.name == made_for.name:
+        raise DatasetError(f"{path} holds a {lattice.name} lattice with other vectors or basis "
+                           f"than the {made_for.name} lattice of descriptor {descriptor.name}; "
+                           f"use a descriptor made for this lattice")
     data = TrainingData.from_dataset(dataset)
     check_data(data, descriptor, lattice=lattice.name, source=path, holds=model["name"])
     return data

@@ -158,3 +158,45 @@ def test_hostile_command_line_lattices_exit_2_with_one_line(arguments, message, 
         assert main([*command, *arguments]) == 2
         error = capsys.readouterr().err
         assert message in error and error.count("\n") == 1, error
+
+
+def test_training_data_must_have_the_descriptors_geometry(tmp_path):
+    """A dataset fits a descriptor by vectors and basis: another name with the same geometry
+    is accepted, the same name with other geometry refused."""
+    from types import SimpleNamespace
+
+    from codegen.generate import write
+    from runtime.app.pipeline import checked_data
+    from runtime.data.dataset import read_dataset
+    from runtime.data.generation import generate
+    from runtime.errors import DatasetError
+
+    spec = build_descriptor(grouptheory.Lattice.from_data(RHOMBIC), "scalar", "power",
+                            shells=1, name="rhombic_power")
+    descriptor = generated.load_file(write(spec, tmp_path))
+    stretched = {**RHOMBIC, "vectors": [[1, 0], ["1/2", "4/5"]]}
+    dataset = SimpleNamespace(parameters={"model": {"name": "holstein", "lattice": stretched}})
+    with pytest.raises(DatasetError, match="rhombic lattice with other vectors or basis"):
+        checked_data(dataset, "x.h5", descriptor)
+    table = _dataset_table({**RHOMBIC, "name": "centred"})
+    table["output"] = str(tmp_path / "centred.h5")
+    config = DatasetConfig.from_dict(table)
+    generate(config, progress=False)
+    data = checked_data(read_dataset(config.output), config.output, descriptor)
+    assert tuple(data.fields.shape) == (2, 4, 4, 1, 1)
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"field": "scalar", "family": "reference"}, "give one of shells .>= 1. and cutoff"),
+    ({"field": "scalar", "family": "reference", "shells": 2, "cutoff": 1.5}, "give one of"),
+    ({"field": "scalar", "family": "reference", "shells": -1}, "give one of"),
+    ({"field": "scalar", "shells": 2}, "missing key generate.family"),
+    ({"field": "scalar", "family": "reference", "shells": 2, "code": "x"},
+     "unknown key generate.code"),
+])
+def test_a_bad_generate_table_is_refused(table, message):
+    from runtime.app.pipeline import GenerateRecipe
+    from runtime.settings import from_table
+
+    with pytest.raises(ConfigError, match=message):
+        from_table(GenerateRecipe, table, "generate.")
