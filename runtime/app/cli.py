@@ -254,8 +254,8 @@ def _generate(args) -> int:
         catalog.write_all(report=print)
         return 0
     if not ((args.lattice or args.vectors) and args.field and args.descriptor):
-        raise ValueError("give --lattice (or --vectors), --field and --descriptor (or "
-                         "--catalog / --check)")
+        raise ValueError("give --lattice, --field and --descriptor (a custom lattice: "
+                         "--vectors and --basis; or --catalog / --check)")
     import generated
 
     lattice = _lattice(args.lattice, args)
