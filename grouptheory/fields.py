@@ -23,7 +23,7 @@ class Field:
     """A field type: `name`, component names, and for type I the rule g ↦ M(g).
 
     Use the constructors: `Field.scalar()`, `Field.irrep("B1")`, `Field.jahn_teller()`,
-    `Field.vector()`, `Field.custom(rule, components)` and `Field.spin()`.
+    `Field.quadrupole()`, `Field.vector()`, `Field.custom(rule, components)` and `Field.spin()`.
     """
 
     name: str
@@ -52,6 +52,16 @@ class Field:
         return cls("jahn_teller", ("Qx", "Qz"),
                    rule=lambda group: _function_matrices(group, functions, "Jahn–Teller "
                                                          "doublet (x²−y², 3z²−r²)"))
+
+    @classmethod
+    def quadrupole(cls) -> Field:
+        """The in-plane quadrupole doublet (x² − y², 2xy): the Jahn–Teller doublet of
+        trigonal and hexagonal sites (E of D3, E2 of D6; B1 ⊕ B2 of D4), where the e_g
+        pair of `jahn_teller` mixes with xy."""
+        functions = (X**2 - Y**2, 2 * X * Y)
+        return cls("quadrupole", ("Qx2y2", "Qxy"),
+                   rule=lambda group: _function_matrices(group, functions, "quadrupole "
+                                                         "doublet (x²−y², 2xy)"))
 
     @classmethod
     def vector(cls) -> Field:

@@ -41,6 +41,11 @@ def _exact(value, what: str) -> sp.Expr:
     return value
 
 
+def _apply(f, m, j):
+    """Component j of the fractional row f M."""
+    return sum(f[i] * m[i][j] for i in range(len(f)))
+
+
 class Lattice:
     """A crystal lattice: `Lattice(vectors, basis=None, species=None, name=None)`.
 
@@ -87,7 +92,8 @@ class Lattice:
 
     @classmethod
     def preset(cls, name: str) -> Lattice:
-        """A preset by name: square, triangular, honeycomb, kagome, lieb, cubic, bcc, fcc."""
+        """A preset by name: square, triangular, honeycomb, kagome, lieb, cubic, bcc, fcc,
+        diamond, pyrochlore, perovskite (`presets.PRESETS`)."""
         vectors, basis = presets.preset(name)
         return cls(vectors, basis, name=name)
 
@@ -218,6 +224,62 @@ class Lattice:
     @cached_property
     def _site_groups(self) -> dict:
         return {}
+
+    @cached_property
+    def _fractional_basis(self) -> list[list[Fraction]]:
+        return [[Fraction(int(x.p), int(x.q)) for x in f] for f in self.basis]
+
+    def operations_from(self, site: int) -> list[tuple[tuple, tuple, int]]:
+        """Space-group operations f ↦ f M + t mapping the lattice onto itself (species kept)
+        and `site` to some basis site s, as [(M, t, s)] with t = f_s − f_site M (exact:
+        integer rows of M, Fraction t)."""
+        if site not in self._operations:
+            basis = self._fractional_basis
+            found = []
+            for matrix in self._lattice_automorphisms:
+                m = tuple(tuple(int(x) for x in row) for row in matrix.tolist())
+                for s, target in enumerate(basis):
+                    t = tuple(target[j] - _apply(basis[site], m, j) for j in range(len(m)))
+                    if all(self._site_at([_apply(f, m, j) + t[j] for j in range(len(m))],
+                                         self.species[b]) is not None
+                           for b, f in enumerate(basis)):
+                        found.append((m, t, s))
+            self._operations[site] = found
+        return self._operations[site]
+
+    @cached_property
+    def _operations(self) -> dict:
+        return {}
+
+    def _site_at(self, f, species) -> int | None:
+        """The basis site at fractional position `f` (modulo a lattice vector) of `species`."""
+        for b, target in enumerate(self._fractional_basis):
+            if self.species[b] == species and all((x - y).denominator == 1
+                                                  for x, y in zip(f, target)):
+                return b
+        return None
+
+    @cached_property
+    def site_classes(self) -> tuple[tuple[int, ...], ...]:
+        """The orbits of the basis sites under the space group (Wyckoff classes of the
+        cell), each in site order, ordered by their first site: ((0, 1), ) on honeycomb,
+        ((0,), (1, 2)) on the Lieb lattice."""
+        classes, seen = [], set()
+        for site in range(self.sublattices):
+            if site not in seen:
+                orbit = tuple(sorted({s for _, _, s in self.operations_from(site)}))
+                seen.update(orbit)
+                classes.append(orbit)
+        return tuple(classes)
+
+    @cached_property
+    def point_group(self) -> PointGroup:
+        """The point group of the space group: the rotation parts R of all operations
+        (R, t) (D6 on honeycomb and kagome, where the site groups are D3 and D2)."""
+        ops = {m for m, _, _ in self.operations_from(0)}
+        a1 = [float(x) for x in self.vectors.row(0)] + [0.0] * (3 - self.dimension)
+        return PointGroup([self.cartesian(m) for m in sorted(ops)], self.dimension,
+                          reference=a1)
 
     def neighborhood(self, shells: int | None = None, cutoff=None, site: int = 0):
         """The center `site` and all sites of the first `shells` distances (or within

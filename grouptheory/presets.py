@@ -25,6 +25,8 @@ _SQUARE = (("1", "0"), ("0", "1"))
 _TRIANGULAR = (("1", "0"), ("1/2", "sqrt(3)/2"))
 _ORIGIN_2D = (("0", "0"),)
 _ORIGIN_3D = (("0", "0", "0"),)
+_CUBIC = (("1", "0", "0"), ("0", "1", "0"), ("0", "0", "1"))
+_FCC = (("0", "1/2", "1/2"), ("1/2", "0", "1/2"), ("1/2", "1/2", "0"))
 
 PRESETS: dict[str, Preset] = {
     "square": Preset(_SQUARE, _ORIGIN_2D),
@@ -32,10 +34,16 @@ PRESETS: dict[str, Preset] = {
     "honeycomb": Preset(_TRIANGULAR, (("0", "0"), ("1/3", "1/3"))),
     "kagome": Preset(_TRIANGULAR, (("0", "0"), ("1/2", "0"), ("0", "1/2"))),
     "lieb": Preset(_SQUARE, (("0", "0"), ("1/2", "0"), ("0", "1/2"))),  # inequivalent sites
-    "cubic": Preset((("1", "0", "0"), ("0", "1", "0"), ("0", "0", "1")), _ORIGIN_3D),
+    "cubic": Preset(_CUBIC, _ORIGIN_3D),
     "bcc": Preset((("-1/2", "1/2", "1/2"), ("1/2", "-1/2", "1/2"), ("1/2", "1/2", "-1/2")),
                   _ORIGIN_3D),
-    "fcc": Preset((("0", "1/2", "1/2"), ("1/2", "0", "1/2"), ("1/2", "1/2", "0")), _ORIGIN_3D),
+    "fcc": Preset(_FCC, _ORIGIN_3D),
+    "diamond": Preset(_FCC, (("0", "0", "0"), ("1/4", "1/4", "1/4"))),
+    "pyrochlore": Preset(_FCC, (("0", "0", "0"), ("1/2", "0", "0"), ("0", "1/2", "0"),
+                                ("0", "0", "1/2"))),
+    # ABO3 with B at the origin, A at the cube centre, O on the faces of B's octahedron
+    "perovskite": Preset(_CUBIC, (("0", "0", "0"), ("1/2", "1/2", "1/2"), ("1/2", "0", "0"),
+                                  ("0", "1/2", "0"), ("0", "0", "1/2"))),
 }
 
 

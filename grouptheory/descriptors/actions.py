@@ -1,7 +1,7 @@
 """The site group acting on the whole periodic lattice and on the field, as plain data: what
 the runtime needs to move configurations (symmetry errors, equivariance tests) without sympy.
 
-For every element g of the site group (about site 0 of the first cell): `matrix`, the integer
+For every element g of the site group (about site 0 of the first cell, or the given site): `matrix`, the integer
 matrix M(g) acting on fractional rows (f ↦ f M); `sublattices`, for each basis site b the
 image sublattice b' and the cell shift t_b, so that the site (cell c, b) goes to
 (c M + t_b, b'); `field`, the field's representation matrix M(g) as floats (None for a
@@ -13,10 +13,10 @@ from __future__ import annotations
 import sympy as sp
 
 
-def site_group_actions(lattice, group, field) -> list[dict]:
-    """[{"matrix", "sublattices", "field"} per element of `group`], JSON-ready."""
+def site_group_actions(lattice, group, field, site: int = 0) -> list[dict]:
+    """[{"matrix", "sublattices", "field"} per element of `group` (about `site`)], JSON-ready."""
     basis = lattice.basis
-    origin = basis[0]
+    origin = basis[site]
     representation = None if field.internal else field.matrices(group)
     actions = []
     for g, element in enumerate(group.elements):

@@ -13,11 +13,11 @@ import sympy as sp
 from .stencil import LinearStage
 
 
-def correlation_matrix(neighborhood, field):
-    """(LinearStage gathering U, weight matrix W as exact sympy numbers)."""
+def correlation_matrix(neighborhood, field, centers: int = 1):
+    """(LinearStage gathering U for `centers` center sites, weights W as exact numbers)."""
     lattice = neighborhood.lattice
     comps = field.component_names(neighborhood.group)
-    stage = LinearStage(lattice.dimension, lattice.sublattices)
+    stage = LinearStage(lattice.dimension, centers)
     sites = neighborhood.sites
     for n, s in enumerate(sites):
         for a, name in enumerate(comps):

@@ -89,7 +89,7 @@ def content_hash(data: dict) -> str:
 
 
 FIELD_NAMES = {"scalar": Field.scalar, "jahn_teller": Field.jahn_teller,
-               "vector": Field.vector, "spin": Field.spin}
+               "quadrupole": Field.quadrupole, "vector": Field.vector, "spin": Field.spin}
 
 
 def _field(field) -> Field:
@@ -107,6 +107,10 @@ def build_descriptor(lattice, field, family: str, shells: int | None = None, cut
     Options: power(cross=False), bispectrum(max_copy=1), reference(smoothing=0.1),
     phase(smoothing=0.1), acsf(width=0.5, radii_shells=None), corrmatrix(), raw() (not
     invariant: the no-descriptor baseline).
+
+    On a lattice with inequivalent sites (several `Lattice.site_classes`, e.g. Lieb) the spec
+    holds one descriptor per class under "classes", each about its first site with that
+    site's own group and computed at the class's sites ("centers"); see `classes`.
     """
     if family not in FAMILIES:
         raise GroupTheoryError(f"unknown descriptor family {family!r}; known: "
@@ -115,12 +119,33 @@ def build_descriptor(lattice, field, family: str, shells: int | None = None, cut
     field = _field(field)
     if shells is None and cutoff is None:
         shells = 2
-    hood = lattice.neighborhood(shells=shells, cutoff=cutoff)
+    name = name or f"{lattice.name}_{field.name}_{family}"
+    classes = lattice.site_classes
+    if len(classes) == 1:
+        return DescriptorSpec(_descriptor_data(lattice, field, family, shells, cutoff, name,
+                                               options, classes[0]))
+    parts = [_descriptor_data(lattice, field, family, shells, cutoff, f"{name}_c{k}", options,
+                              centers, keep_centers=True)
+             for k, centers in enumerate(classes)]
+    first = parts[0]
+    return DescriptorSpec({
+        "version": SPEC_VERSION, "name": name, "family": family, "options": first["options"],
+        "lattice": first["lattice"], "group": first["group"], "field": first["field"],
+        "neighborhood": {"shells": shells, "cutoff": first["neighborhood"]["cutoff"],
+                         "sites": sum(p["neighborhood"]["sites"] for p in parts)},
+        "features": [f"c{k}:{f}" for k, p in enumerate(parts) for f in p["features"]],
+        "classes": parts, "symmetry": first["symmetry"]})
+
+
+def _descriptor_data(lattice, field, family, shells, cutoff, name, options, centers,
+                     keep_centers: bool = False) -> dict:
+    """The spec data of one descriptor about site centers[0], computed at `centers`."""
+    hood = lattice.neighborhood(shells=shells, cutoff=cutoff, site=centers[0])
     group = hood.group
     special = None
     if family in ("power", "bispectrum", "reference", "phase", "raw"):
         decomposition = decompose(hood, field)
-        stage, index = from_decomposition(decomposition)
+        stage, index = from_decomposition(decomposition, len(centers))
         if family == "power":
             features = invariants.power(group, index, **options)
         elif family == "bispectrum":
@@ -132,19 +157,15 @@ def build_descriptor(lattice, field, family: str, shells: int | None = None, cut
     elif family == "acsf":
         stage, features = acsf(hood, field, **options)
     else:
-        stage, weights = correlation_matrix(hood, field)
+        stage, weights = correlation_matrix(hood, field, len(centers))
         special = {"kind": "eigvalsh", "order": "descending",
                    "weights": [[str(w) for w in row] for row in weights]}
         features = [(f"lambda{k}", None) for k in range(len(weights))]
-    if lattice.sublattices > 1:
-        if field.name != "scalar":
-            raise GroupTheoryError("descriptors on lattices with several sites per cell are "
-                                   "supported for scalar fields")
-        map_sublattices(stage, lattice)
+    map_sublattices(stage, lattice, field, centers)
     comps = field.component_names(group)
     data = {
         "version": SPEC_VERSION,
-        "name": name or f"{lattice.name}_{field.name}_{family}",
+        "name": name,
         "family": family,
         "options": {k: options[k] for k in sorted(options)},
         "lattice": {"name": lattice.name, "dimension": lattice.dimension,
@@ -161,9 +182,17 @@ def build_descriptor(lattice, field, family: str, shells: int | None = None, cut
         "features": [n for n, _ in features],
         "expressions": [None if e is None else str(e) for _, e in features],
         "special": special,
-        "symmetry": site_group_actions(lattice, group, field),
+        "symmetry": site_group_actions(lattice, group, field, centers[0]),
     }
-    return DescriptorSpec(data)
+    if keep_centers:
+        data["centers"] = list(centers)
+    return data
+
+
+def classes(spec: DescriptorSpec) -> list[DescriptorSpec]:
+    """The per-class descriptors of a spec: its "classes", or the spec itself."""
+    return [DescriptorSpec(c) for c in spec.data["classes"]] if "classes" in spec.data \
+        else [spec]
 
 
 def parse_expressions(spec: DescriptorSpec) -> list[sp.Expr | None]:

@@ -18,11 +18,10 @@ under R (scalar fields) can be carried over this way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
-
 import sympy as sp
 
 from ..errors import GroupTheoryError
+from ..lattice import _apply
 
 
 def canonical(offset: tuple[int, ...]) -> bool:
@@ -51,7 +50,8 @@ def _sub(a, b):
 
 @dataclass
 class LinearStage:
-    """Channels, output names and taps[s] = [(output, channel, offset, coefficient)]."""
+    """Channels, output names and taps[n] = [(output, channel, offset, coefficient)] of the
+    n-th center site (`sublattices` of them: every basis site, or those of one class)."""
 
     dimension: int
     sublattices: int
@@ -139,11 +139,11 @@ def entry_terms(decomposition, entry) -> list[tuple]:
         [(("triple", d2, d1), (0,) * len(d1), -1)]
 
 
-def from_decomposition(decomposition) -> tuple[LinearStage, dict]:
-    """The IR coefficients f^{Γ,r}_μ as stencil outputs; returns the stage and
-    {(Γ, r): [output index per μ]}."""
+def from_decomposition(decomposition, centers: int = 1) -> tuple[LinearStage, dict]:
+    """The IR coefficients f^{Γ,r}_μ as stencil outputs for `centers` center sites; returns
+    the stage and {(Γ, r): [output index per μ]}."""
     lattice = decomposition.neighborhood.lattice
-    stage = LinearStage(lattice.dimension, lattice.sublattices)
+    stage = LinearStage(lattice.dimension, centers)
     terms = [entry_terms(decomposition, e) for e in decomposition.entries]
     index = {}
     for c in decomposition.coefficients:
@@ -156,48 +156,58 @@ def from_decomposition(decomposition) -> tuple[LinearStage, dict]:
     return stage, index
 
 
-def map_sublattices(stage: LinearStage, lattice) -> None:
-    """Fill taps for sublattices 1… from sublattice 0 through a space-group operation
-    (scalar fields: the channel component is carried over unchanged)."""
-    if lattice.sublattices == 1:
-        return
-    basis = [[Fraction(int(x.p), int(x.q)) for x in f] for f in lattice.basis]
-    for s in range(1, lattice.sublattices):
-        op = _operation_to(lattice, basis, s)
-        if op is None:
-            raise GroupTheoryError(
-                f"sublattice {s} is not equivalent to sublattice 0 by a symmetry of the "
-                f"lattice: build a descriptor per sublattice instead")
-        m, t = op
+def map_sublattices(stage: LinearStage, lattice, field, centers=None) -> None:
+    """Fill taps for centers 1… (default: every basis site) from centers[0] through
+    space-group operations h = (R, t) with h(centers[0]) = s. The descriptor of s is that of
+    centers[0] on the field h⁻¹·Φ: a field channel (b, α) becomes Σ_β M(R)_βα (h(b), β)."""
+    centers = list(range(lattice.sublattices)) if centers is None else list(centers)
+    for n, (m, t, matrix) in enumerate(_carriers(lattice, field, centers), start=1):
+        basis = lattice._fractional_basis
         merged: dict = {}
         for k, c, offset, v in stage.taps[0]:
             _, b, alpha = stage.channels[c]
             p = [o + f for o, f in zip(offset, basis[b])]
-            image = [sum(p[i] * m[i][j] for i in range(len(p))) + t[j] for j in range(len(p))]
-            for b2, f2 in enumerate(basis):
-                shift = [x - y for x, y in zip(image, f2)]
-                if all(x.denominator == 1 for x in shift):
-                    cell = tuple(int(x) for x in shift)
-                    break
-            key = (k, stage.channel(("field", b2, alpha)), cell)
-            merged[key] = merged.get(key, 0) + v
-        stage.taps[s] = [(k, c, o, v) for (k, c, o), v in merged.items() if v != 0]
+            image = [_apply(p, m, j) + t[j] for j in range(len(p))]
+            b2 = lattice._site_at(image, lattice.species[b])
+            cell = tuple(int(x - y) for x, y in zip(image, basis[b2]))
+            for beta in range(matrix.rows):
+                if matrix[beta, alpha] != 0:
+                    key = (k, stage.channel(("field", b2, beta)), cell)
+                    merged[key] = merged.get(key, 0) + v * matrix[beta, alpha]
+        stage.taps[n] = [(k, c, o, _number(v)) for (k, c, o), v in merged.items() if v != 0]
 
 
-def _operation_to(lattice, basis, s):
-    """(M, t): f ↦ f M + t maps the lattice onto itself (species kept) and site 0 to s."""
-    for m in lattice._lattice_automorphisms:
-        m = [[int(x) for x in row] for row in m.tolist()]
-        t = [basis[s][j] - sum(basis[0][i] * m[i][j] for i in range(len(m)))
-             for j in range(len(m))]
-        ok = True
-        for b, f in enumerate(basis):
-            image = [sum(f[i] * m[i][j] for i in range(len(m))) + t[j] for j in range(len(m))]
-            if not any(all((x - y).denominator == 1 for x, y in zip(image, f2))
-                       and lattice.species[b2] == lattice.species[b]
-                       for b2, f2 in enumerate(basis)):
-                ok = False
-                break
-        if ok:
-            return m, t
-    return None
+def _carriers(lattice, field, centers) -> list[tuple]:
+    """(M, t, field matrix M(R)) of one operation centers[0] → s for each later center s
+    (the first in `operations_from` order); M(R) from the point group of the space group,
+    checked to restrict to the field's matrices on the site group of centers[0]."""
+    ops = lattice.operations_from(centers[0])
+    group = lattice.point_group
+    if field.internal:
+        matrices = [sp.eye(1)] * group.order
+    else:
+        matrices = _point_group_matrices(lattice, field, group, centers[0])
+    index = {lattice.fractional(g): i for i, g in enumerate(group.elements)}
+    carriers = []
+    for s in centers[1:]:
+        m, t, _ = next(op for op in ops if op[2] == s)
+        carriers.append((m, t, matrices[index[sp.ImmutableMatrix(m)]]))
+    return carriers
+
+
+def _point_group_matrices(lattice, field, group, site):
+    """The field's M(R) on the point group of the space group; GroupTheoryError if there is
+    none, or if it disagrees with the field's matrices on the site group of `site`."""
+    why = (f"the {field.name} field is defined on the site group only; sublattices "
+           f"related by operations outside it ({group.name} ⊃ "
+           f"{lattice.site_group(site).name}) need a field defined on {group.name}")
+    try:
+        matrices = field.rule(group)
+    except (GroupTheoryError, KeyError, ValueError) as error:
+        raise GroupTheoryError(f"{why} ({error})") from None
+    local = lattice.site_group(site)
+    index = {g: i for i, g in enumerate(group.elements)}
+    for g, own in zip(local.elements, field.matrices(local)):
+        if sp.ImmutableMatrix(matrices[index[g]]) != own:
+            raise GroupTheoryError(why)
+    return matrices
