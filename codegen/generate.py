@@ -20,7 +20,7 @@ import jinja2
 import sympy as sp
 
 from grouptheory import numbers
-from grouptheory.descriptors.spec import DescriptorSpec, parse_expressions
+from grouptheory.descriptors.spec import DescriptorSpec, classes, parse_expressions
 
 from .lean import lean_code
 from .printers import comment, literal, statements
@@ -131,7 +131,11 @@ def _items(items, indent: str = "     ", width: int = 88) -> str:
 
 
 def summary(spec: DescriptorSpec) -> list[str]:
-    """Neighborhood size, smallest lattice and feature count, as sentences."""
+    """Neighborhood size, smallest lattice and feature count, as sentences (per site class
+    when there are several)."""
+    if "classes" in spec.data:
+        return [f"site class {k} (sites {c.data['centers']}, {c.data['group']}): {line}"
+                for k, c in enumerate(classes(spec)) for line in summary(c)]
     data = spec.data
     hood, comps = data["neighborhood"], len(data["field"]["components"])
     size = (f"{hood['shells']} shells" if hood["shells"] is not None
@@ -182,8 +186,27 @@ def _invariant_code(spec: DescriptorSpec, part_list):
 
 
 def render(spec: DescriptorSpec) -> dict[str, str]:
-    """{relative path: module text} for the descriptor module and its stencil parts."""
+    """{relative path: module text} for the descriptor module and its stencil parts; a spec
+    with several site classes gets a module per class in classes/ and one that joins them."""
     check_name(spec.name)
+    if "classes" not in spec.data:
+        return _render_one(spec)
+    data, files = spec.data, {}
+    for part in classes(spec):
+        for path, text in _render_one(part).items():
+            files[path if path.startswith("stencils/") else f"classes/{path}"] = text
+    files[f"{spec.name}.py"] = _ENV.get_template("classes.py.jinja").render(
+        name=spec.name, meaning=FAMILIES[spec.family][0], family=spec.family,
+        lattice=data["lattice"]["name"], field=data["field"]["name"],
+        components=", ".join(data["field"]["components"]), hash=spec.hash,
+        spec_json=repr(json.dumps(data, sort_keys=True, ensure_ascii=False)),
+        classes=[{"name": c["name"], "centers": c["centers"], "group": c["group"],
+                  "n_features": len(c["features"])} for c in data["classes"]])
+    return files
+
+
+def _render_one(spec: DescriptorSpec) -> dict[str, str]:
+    """The module of a descriptor on one site class (or on every sublattice) and its parts."""
     data = spec.data
     dim = data["lattice"]["dimension"]
     part_list = parts(data)

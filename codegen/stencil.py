@@ -88,6 +88,11 @@ class Part:
         return self.data["lattice"]["sublattices"]
 
     @property
+    def centers(self) -> list[int]:
+        """The center sublattice of each taps list: every basis site, or one site class."""
+        return self.data.get("centers", list(range(self.sublattices)))
+
+    @property
     def components(self) -> list[str]:
         return self.data["field"]["components"]
 
@@ -131,7 +136,8 @@ def parts(spec_data: dict) -> list[Part]:
     result = []
     for block in ranges:
         used = sorted({c for taps in st["taps"] for k, c, _, _ in taps if k in block})
-        result.append(Part({
+        centers = {"centers": spec_data["centers"]} if "centers" in spec_data else {}
+        result.append(Part({**centers,
             "lattice": spec_data["lattice"], "field": spec_data["field"],
             "channels": [st["channels"][c] for c in used],
             "outputs": outputs[block.start:block.stop],
@@ -239,13 +245,14 @@ def cross(b, c) -> list[str]:
 
 
 def _branches(part: Part, body) -> list[str]:
-    """`body(s, taps, indent)` for each center sublattice, under `if SUB == s:` when several."""
+    """`body(n, taps, indent)` for the n-th center, under `if SUB == s:` (s its sublattice)
+    when the lattice has several."""
     if part.sublattices == 1:
         return body(0, part.taps[0], "    ")
     lines = []
-    for s, taps in enumerate(part.taps):
-        lines.append(f"    {'if' if s == 0 else 'elif'} SUB == {s}:")
-        lines += body(s, taps, "        ")
+    for n, (s, taps) in enumerate(zip(part.centers, part.taps)):
+        lines.append(f"    {'if' if n == 0 else 'elif'} SUB == {s}:")
+        lines += body(n, taps, "        ")
     return lines
 
 
@@ -280,7 +287,7 @@ def dchannel_body(part: Part) -> list[str]:
     loads, lines, loaded = [], [], {}
     S, M = part.sublattices, len(part.components)
     per_channel: dict = {}
-    for s, taps in enumerate(part.taps):
+    for s, taps in zip(part.centers, part.taps):
         for k, c, o, v in taps:
             per_channel.setdefault(c, []).append((v, s, k, tuple(o)))
 

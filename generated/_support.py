@@ -20,12 +20,12 @@ from types import SimpleNamespace
 
 import torch
 
-from generated._spec import checked_spec
+from generated._spec import checked_spec, content_hash
 
 BLOCK = 64  # cells per Triton program
 
 
-_STENCILS = Path(__file__).resolve().parent / "stencils"
+_HERE = Path(__file__).resolve().parent
 
 
 def load_path(path: Path):
@@ -45,10 +45,23 @@ def load_path(path: Path):
 
 def stencil(module_file: str, name: str):
     """The shared stencil module `name` in the stencils/ folder next to `module_file` (the
-    package's own, or that of a directory given to `latticeff generate --output`)."""
-    path = Path(module_file).resolve().parent / "stencils" / f"{name}.py"
-    if path.parent == _STENCILS:
-        return importlib.import_module(f"generated.stencils.{name}")
+    package's own, or that of a directory given to `latticeff generate --output`; a site-class
+    module in classes/ uses the stencils/ of the folder above)."""
+    return _sibling(module_file, "stencils", name)
+
+
+def site_class(module_file: str, name: str):
+    """The descriptor of site-class module `name` in the classes/ folder next to
+    `module_file`."""
+    return _sibling(module_file, "classes", name).DESCRIPTOR
+
+
+def _sibling(module_file: str, folder: str, name: str):
+    base = Path(module_file).resolve().parent
+    base = base.parent if base.name == "classes" else base
+    path = base / folder / f"{name}.py"
+    if base == _HERE:
+        return importlib.import_module(f"generated.{folder}.{name}")
     return load_path(path)
 
 
@@ -210,6 +223,7 @@ class GeneratedDescriptor:
         self.lattice, self.field = spec["lattice"]["name"], spec["field"]["name"]
         self.dimension = spec["lattice"]["dimension"]
         self.sublattices = spec["lattice"]["sublattices"]
+        self.centers = tuple(spec.get("centers", range(self.sublattices)))
         self.components = len(spec["field"]["components"])
         self.radius = tuple(spec["stencil"]["radius"])
         self.feature_names = list(spec["features"])
@@ -269,19 +283,20 @@ class GeneratedDescriptor:
             field.is_cuda or os.environ.get("TRITON_INTERPRET") == "1")
 
     def torch_forward(self, field: torch.Tensor) -> torch.Tensor:
-        """Reference torch path (differentiable twice): (batch, *cells, sublattice, F)."""
+        """Reference torch path (differentiable twice): (batch, *cells, center, F), the
+        centers being every sublattice or those of this descriptor's site class."""
         cells = tuple(field.shape[1:1 + self.dimension])
-        outputs = [[] for _ in range(self.sublattices)]
+        outputs = [[] for _ in self.centers]
         for part in self.stencils:
             p = pad(channels(field, part.CHANNELS, self.dimension), part.RADIUS, self.dimension)
-            for s, y in enumerate(outputs):
+            for s, y in zip(self.centers, outputs):
                 y += part.torch_outputs(p, *cells, s)
         return torch.stack([self.module.invariants(y) for y in outputs], dim=-2)
 
     def _lean_parts(self):
         if self._lean is None:
             with torch.inference_mode(False):  # normal tensors: training uses them too
-                self._lean = [[LeanStencil(part, s) for s in range(self.sublattices)]
+                self._lean = [[LeanStencil(part, n) for n in range(len(self.centers))]
                               for part in self.stencils]
         return self._lean
 
@@ -290,7 +305,7 @@ class GeneratedDescriptor:
         `[1]` is the stencil outputs (K, batch·N) of each center sublattice (one gather and
         one GEMM per part and sublattice)."""
         batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
-        ys = [[] for _ in range(self.sublattices)]
+        ys = [[] for _ in self.centers]
         for part, lean in zip(self.stencils, self._lean_parts()):
             if all(k[0] == "field" for k in part.CHANNELS):
                 flat = field.reshape(batch, -1, self.sublattices * self.components)
@@ -347,7 +362,7 @@ class GeneratedDescriptor:
 
     def lean_backward(self, saved, gfeatures: torch.Tensor) -> torch.Tensor:
         """∂L/∂field from ∂L/∂features (batch, *cells, S, F)."""
-        g = gfeatures.reshape(-1, self.sublattices, self.n_features)
+        g = gfeatures.reshape(-1, len(self.centers), self.n_features)
         return self.lean_transpose(saved, self.lean_dinvariants(saved, g))
 
     def _launch(self, x):
@@ -359,17 +374,21 @@ class GeneratedDescriptor:
         """Features of a contiguous (batch, *cells, S, M) field with the Triton kernels."""
         cells, total, grid = self._launch(x)
         out = x.new_empty((*x.shape[:1 + self.dimension], self.sublattices, self.n_features))
-        for s in range(self.sublattices):
+        for s in self.centers:
             self.module.forward_kernel[grid](x, out, *cells, total, SUB=s, BLOCK=BLOCK)
-        return out
+        return out if len(self.centers) == self.sublattices else out[..., self.centers, :]
 
     def triton_backward(self, x: torch.Tensor, gout: torch.Tensor) -> torch.Tensor:
         """∂L/∂x from ∂L/∂features: ∂L/∂y per sublattice, then each part's transposed
         stencil (and spin pass) adds its share to ∂L/∂x, gathered (no atomics)."""
         cells, total, grid = self._launch(x)
         lead = x.shape[:1 + self.dimension]
-        gy = x.new_empty((*lead, self.sublattices, self.n_outputs))
-        for s in range(self.sublattices):
+        if len(self.centers) < self.sublattices:  # the kernels address every sublattice
+            full = gout.new_zeros((*lead, self.sublattices, self.n_features))
+            full[..., self.centers, :] = gout
+            gout = full
+        gy = x.new_zeros((*lead, self.sublattices, self.n_outputs))
+        for s in self.centers:
             self.module.dy_kernel[grid](x, gout, gy, *cells, total, SUB=s, BLOCK=BLOCK)
         gx, start = torch.zeros_like(x), 0
         for part in self.stencils:
@@ -422,3 +441,53 @@ class GeneratedDescriptor:
         else:
             out = self.torch_forward(field)
         return out if batched else out[0]
+
+
+class SiteClasses:
+    """The descriptor of a module with one descriptor per site class (the Wyckoff orbits of
+    the cell's sites, e.g. Lieb: the corner site and the two edge sites): `classes[k]` is a
+    `GeneratedDescriptor` computed at the class's sites only (`centers`), with its own site
+    group and features. `descriptor(field)` gives one feature tensor per class."""
+
+    def __init__(self, namespace: dict):
+        m = SimpleNamespace(**namespace)
+        spec = checked_spec(m.__name__, m.SPEC_JSON, m.SPEC_HASH)
+        self.spec, self.hash, self.classes = spec, m.SPEC_HASH, tuple(m.CLASSES)
+        if [c.hash for c in self.classes] != [content_hash(c) for c in spec["classes"]]:
+            raise DescriptorInputError(f"generated module {m.__name__}: its site-class modules "
+                                       "are not the ones of its spec; regenerate it")
+        first = self.classes[0]
+        self.name, self.family, self.group = spec["name"], spec["family"], spec["group"]
+        self.lattice, self.field = first.lattice, first.field
+        self.dimension, self.sublattices = first.dimension, first.sublattices
+        self.components = first.components
+        self.radius = tuple(max(r) for r in zip(*(c.radius for c in self.classes)))
+        self.feature_names = list(spec["features"])
+        self.n_features = len(self.feature_names)
+
+    def __repr__(self) -> str:
+        return (f"<descriptor {self.name}: {self.family} on {self.lattice}, field {self.field}, "
+                f"site classes {[list(c.centers) for c in self.classes]} "
+                f"({', '.join(c.group for c in self.classes)}), hash {self.hash[:12]}>")
+
+    @property
+    def min_size(self) -> tuple[int, ...]:
+        return tuple(2 * r + 1 for r in self.radius)
+
+    @property
+    def has_triton(self) -> bool:
+        return all(c.has_triton for c in self.classes)
+
+    def check(self, field) -> tuple[torch.Tensor, bool]:
+        for c in self.classes:
+            checked = c.check(field)
+        return checked
+
+    def __call__(self, field, backend: str = "auto") -> tuple[torch.Tensor, ...]:
+        """Features per class: (batch, *cells, class sites, class features) each."""
+        return tuple(c(field, backend=backend) for c in self.classes)
+
+    def jacobian_rank(self, seed: int = 3) -> int:
+        """The sum over classes of the rank of one class site's features."""
+        return sum(c.jacobian_rank(seed) for c in self.classes)
+
