@@ -98,6 +98,12 @@ class ForceField(nn.Module):
     forces by autograd); other backends always use it.
     """
 
+    def __new__(cls, descriptor, *args, **kwargs):
+        """A descriptor with several site classes gets a `SiteClassForceField`."""
+        if cls is ForceField and hasattr(descriptor, "classes"):
+            cls = SiteClassForceField
+        return super().__new__(cls)
+
     def __init__(self, descriptor, network: NetworkConfig | None = None, *,
                  backend: str = "torch", block_rows: int = 0, metadata: dict | None = None,
                  dtype=torch.float64, path: str = "lean"):
@@ -369,6 +375,63 @@ class ForceField(nn.Module):
                                   f"and descriptor {descriptor.name} ({first[0] if first else ''}"
                                   f"); the file is damaged: retrain the model") from None
         return model
+
+
+class SiteClassForceField(ForceField):
+    """The force field of a descriptor with several site classes (`SiteClasses`, e.g. the
+    Lieb lattice's corner and edge sites): one `ForceField` (standardizer, network, shift and
+    scale) per class, each seeing only the features of its own class's sites — the
+    Behler–Parrinello network per element. E = Σ_classes Σ_{i in class} eps_class(i)."""
+
+    def __init__(self, descriptor, network: NetworkConfig | None = None, *,
+                 backend: str = "torch", block_rows: int = 0, metadata: dict | None = None,
+                 dtype=torch.float64, path: str = "lean"):
+        nn.Module.__init__(self)
+        self.descriptor = descriptor
+        self.classes = nn.ModuleList([
+            ForceField(part, network, backend=backend, block_rows=block_rows, dtype=dtype,
+                       path=path) for part in descriptor.classes])
+        self.backend, self.dtype, self.path = backend, precision_dtype(dtype), path
+        self.block_rows = block_rows
+        self.metadata = dict(metadata or {})
+
+    @property
+    def network(self) -> MLP:
+        """The first class's network (all classes share its configuration)."""
+        return self.classes[0].network
+
+    def __setattr__(self, name, value) -> None:
+        if name == "block_rows":
+            for part in self.classes:
+                part.block_rows = value
+        elif name in ("backend", "dtype", "path") and "classes" in self._modules:
+            for part in self.classes:
+                setattr(part, name, value)
+        nn.Module.__setattr__(self, name, value)
+
+    def features(self, field: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per class: (batch, *cells, class sites, class features)."""
+        return tuple(part.features(field) for part in self.classes)
+
+    def fit_scales(self, features, energy_per_site: torch.Tensor, forces: torch.Tensor):
+        """Each class's standardizer from its own features; shift and scale as one class."""
+        for part, own in zip(self.classes, features):
+            part.fit_scales(own, energy_per_site, forces)
+
+    def forward(self, field: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Local energies per class: (batch, *cells, class sites) each."""
+        return tuple(part(field) for part in self.classes)
+
+    def energy(self, field: torch.Tensor) -> torch.Tensor:
+        return sum(part.energy(field) for part in self.classes)
+
+    def energy_and_forces(self, field: torch.Tensor, *, create_graph: bool = False):
+        results = [part.energy_and_forces(field, create_graph=create_graph)
+                   for part in self.classes]
+        return sum(e for e, _ in results), sum(f for _, f in results)
+
+    def uses_lean(self, field: torch.Tensor) -> bool:
+        return self.classes[0].uses_lean(field)
 
 
 def _read(path) -> dict:
