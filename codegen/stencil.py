@@ -15,7 +15,7 @@ import textwrap
 from dataclasses import dataclass
 from functools import cached_property
 
-from generated._spec import content_hash
+from generated._spec import content_hash, spin_sites
 from grouptheory import numbers
 
 from .printers import balanced, comment, grouped_sum, literal
@@ -118,13 +118,21 @@ class Part:
         """A tap named by its offset: Q[-1,0], Q_1[0,1] (sublattice 1), S[0,0]·S[1,0]."""
         key = self.channels[channel]
         if key[0] == "field":
-            sub = f"_{key[1]}" if self.sublattices > 1 else ""
-            return f"{self.components[key[2]]}{sub}{_at(offset)}"
+            return f"{self.components[key[2]]}{self.sub(key[1])}{_at(offset)}"
+        s = [f"S{self.sub(b)}{_at(_add(offset, o))}" for o, b in self.spins(key)]
         if key[0] == "length":
-            return f"|S{_at(offset)}|²"
+            return f"|{s[0]}|²"
         if key[0] == "dot":
-            return f"S{_at(offset)}·S{_at(_add(offset, key[1]))}"
-        return f"S{_at(offset)}·(S{_at(_add(offset, key[1]))}×S{_at(_add(offset, key[2]))})"
+            return f"{s[0]}·{s[1]}"
+        return f"{s[0]}·({s[1]}×{s[2]})"
+
+    def sub(self, b: int) -> str:
+        """The sublattice suffix of a label ("_1"), empty with one site per cell."""
+        return f"_{b}" if self.sublattices > 1 else ""
+
+    def spins(self, key) -> list[tuple[tuple[int, ...], int]]:
+        """(offset, sublattice) of the spins of a bond, chirality or length channel."""
+        return spin_sites(key, self.dimension)
 
 
 def parts(spec_data: dict) -> list[Part]:
@@ -215,24 +223,25 @@ class TritonGather:
         address = self.coords.address(offset, self.S * self.M, sub * self.M + comp)
         return f"tl.load(X + {address}, mask=mask, other=0.0)"
 
-    def spin(self, offset) -> list[str]:
-        if offset not in self.loaded:
-            self.loaded[offset] = [f"s{len(self.loaded)}{'xyz'[a]}" for a in range(self.M)]
-            for a, name in enumerate(self.loaded[offset]):
-                self.lines.append(f"{self.indent}{name} = {self.load(offset, 0, a)}"
-                                  f"  # {self.part.components[a]}{_at(offset)}")
-        return self.loaded[offset]
+    def spin(self, offset, sub: int = 0) -> list[str]:
+        if (offset, sub) not in self.loaded:
+            names = [f"s{len(self.loaded)}{'xyz'[a]}" for a in range(self.M)]
+            self.loaded[offset, sub] = names
+            for a, name in enumerate(names):
+                self.lines.append(f"{self.indent}{name} = {self.load(offset, sub, a)}  # "
+                                  f"{self.part.components[a]}{self.part.sub(sub)}{_at(offset)}")
+        return self.loaded[offset, sub]
 
     def __call__(self, channel, offset) -> str:
         key = self.part.channels[channel]
         if key[0] == "field":
             return self.load(offset, key[1], key[2])
-        s = self.spin(offset)
+        s = [self.spin(_add(offset, o), b) for o, b in self.part.spins(key)]
         if key[0] == "length":
-            return dot(s, s)
+            return dot(s[0], s[0])
         if key[0] == "dot":
-            return dot(s, self.spin(_add(offset, key[1])))
-        return dot(s, cross(self.spin(_add(offset, key[1])), self.spin(_add(offset, key[2]))))
+            return dot(s[0], s[1])
+        return dot(s[0], cross(s[1], s[2]))
 
 
 def dot(a, b) -> str:
@@ -316,20 +325,22 @@ def dchannel_body(part: Part) -> list[str]:
 
 
 def dspin_body(part: Part) -> list[str]:
-    """∂L/∂S(x) += Σ over the bonds, chiralities and lengths that contain x (from GC)."""
+    """∂L/∂S(x) += Σ over the bonds, chiralities and lengths that contain x (from GC): a
+    channel at z reads S_j = S(z + o_j, b_j), so S(x, b_j) gets GC(x − o_j)·∂channel/∂S_j."""
     coords = Coordinates(part.dimension, "    ")
     zero = (0,) * part.dimension
-    M, C = len(part.components), len(part.channels)
+    S, M, C = part.sublattices, len(part.components), len(part.channels)
     spins, grads, loads = {}, {}, []
 
-    def spin(offset):
-        if offset not in spins:
+    def spin(offset, b):
+        if (offset, b) not in spins:
             names = [f"s{len(spins)}{'xyz'[a]}" for a in range(M)]
-            spins[offset] = names
+            spins[offset, b] = names
             for a, name in enumerate(names):
-                loads.append(f"    {name} = tl.load(X + {coords.address(offset, M, a)}, "
-                             f"mask=mask, other=0.0)  # {part.components[a]}{_at(offset)}")
-        return spins[offset]
+                loads.append(f"    {name} = tl.load(X + {coords.address(offset, S * M, b * M + a)}"
+                             f", mask=mask, other=0.0)  # {part.components[a]}{part.sub(b)}"
+                             f"{_at(offset)}")
+        return spins[offset, b]
 
     def grad(offset, c):
         if (offset, c) not in grads:
@@ -338,28 +349,26 @@ def dspin_body(part: Part) -> list[str]:
                          f"mask=mask, other=0.0)  # ∂{part.label(c, offset)}")
         return grads[(offset, c)]
 
-    acc = [[] for _ in range(M)]
+    acc: dict = {}
     for c, key in enumerate(part.channels):
-        if key[0] == "length":
-            g, s = grad(zero, c), spin(zero)
-            for a in range(M):
-                acc[a].append(f"2.0*{g}*{s[a]}")
-        elif key[0] == "dot":
-            d = key[1]
-            for shift, partner in ((zero, d), (_neg(d), _neg(d))):
-                g, s = grad(shift, c), spin(partner)
-                for a in range(M):
-                    acc[a].append(f"{g}*{s[a]}")
-        elif key[0] == "triple":
-            d1, d2 = key[1], key[2]
-            # t(z) = S(z)·(S(z+d1)×S(z+d2)); x plays z, z+d1 or z+d2
-            for z, (b, c2) in ((zero, (d1, d2)), (_neg(d1), (_add(_neg(d1), d2), _neg(d1))),
-                               (_neg(d2), (_neg(d2), _add(_neg(d2), d1)))):
-                g, x = grad(z, c), cross(spin(b), spin(c2))
-                for a in range(M):
-                    acc[a].append(f"{g}*{x[a]}")
-    stores = [f"    tl.store(X_GRAD, tl.load(X_GRAD, mask=mask) + {balanced(acc[a])}, mask=mask)"
-              .replace("X_GRAD", f"GX + {coords.address(zero, M, a)}") for a in range(M)]
+        if key[0] == "field":
+            continue
+        sites = part.spins(key)
+        for j, (o, b) in enumerate(sites):
+            z = _neg(o)  # the channel's cell when x is its j-th spin
+            g = grad(z, c)
+            others = [spin(_add(z, o2), b2) for o2, b2 in sites[j + 1:] + sites[:j]]
+            if key[0] == "length":
+                terms = [f"2.0*{g}*{x}" for x in spin(z, b)]
+            elif key[0] == "dot":
+                terms = [f"{g}*{x}" for x in others[0]]
+            else:  # ∂ S0·(S1×S2)/∂S_j = S_{j+1} × S_{j+2} (cyclic)
+                terms = [f"{g}*{x}" for x in cross(*others)]
+            for a, term in enumerate(terms):
+                acc.setdefault((b, a), []).append(term)
+    stores = [f"    tl.store(X_GRAD, tl.load(X_GRAD, mask=mask) + {balanced(acc[b, a])}, "
+              f"mask=mask)".replace("X_GRAD", f"GX + {coords.address(zero, S * M, b * M + a)}")
+              for b, a in sorted(acc)]
     return coords.lines + loads + stores
 
 

@@ -31,3 +31,16 @@ def checked_spec(name: str, text: str, stated: str) -> dict:
             f"not to its SPEC_HASH {stated[:12]}; regenerate it with `latticeff generate` "
             "(catalog modules: `latticeff generate --catalog`)")
     return data
+
+
+
+def spin_sites(key, dim: int) -> list[tuple[tuple[int, ...], int]]:
+    """The spins a bond / chirality / length channel reads, as (cell offset, sublattice)
+    relative to the channel's cell: ("length",), ("dot", d), ("triple", d1, d2) on lattices
+    with one site per cell (sublattice 0), and ("length", b), ("dot", b1, d, b2),
+    ("triple", b0, d1, b1, d2, b2) with several (see grouptheory.descriptors.stencil)."""
+    rest = [tuple(x) if isinstance(x, list) else x for x in key[1:]]
+    zero = (0,) * dim
+    if not rest or isinstance(rest[0], tuple):  # one site per cell
+        return [(zero, 0)] + [(d, 0) for d in rest]
+    return [(zero, rest[0])] + [(rest[i], rest[i + 1]) for i in range(1, len(rest), 2)]

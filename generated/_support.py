@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import torch
 
-from generated._spec import checked_spec, content_hash
+from generated._spec import checked_spec, content_hash, spin_sites
 
 BLOCK = 64  # cells per Triton program
 
@@ -78,19 +78,25 @@ def channels(field: torch.Tensor, keys, dim: int) -> torch.Tensor:
     """Stage 1: (batch, *cells, n_channels) for a (batch, *cells, sublattice, component)
     field; keys as in grouptheory.stencil."""
     out = []
-    spin = field[..., 0, :]
     for key in keys:
         kind = key[0]
         if kind == "field":
             out.append(field[..., key[1], key[2]])
-        elif kind == "length":
-            out.append((spin * spin).sum(-1))
+            continue
+        s = [_spin(field, offset, b, dim) for offset, b in spin_sites(key, dim)]
+        if kind == "length":
+            out.append((s[0] * s[0]).sum(-1))
         elif kind == "dot":
-            out.append((spin * _shift(spin, key[1], dim)).sum(-1))
+            out.append((s[0] * s[1]).sum(-1))
         else:  # triple
-            cross = torch.linalg.cross(_shift(spin, key[1], dim), _shift(spin, key[2], dim))
-            out.append((spin * cross).sum(-1))
+            out.append((s[0] * torch.linalg.cross(s[1], s[2])).sum(-1))
     return torch.stack(out, dim=-1)
+
+
+def _spin(field: torch.Tensor, offset, b: int, dim: int) -> torch.Tensor:
+    """S(x + offset, b) at every cell x."""
+    spin = field[..., b, :]
+    return _shift(spin, offset, dim) if any(offset) else spin
 
 
 def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
@@ -176,23 +182,27 @@ def neg(offset) -> tuple:
 
 
 def spin_backward(field: torch.Tensor, gch: torch.Tensor, keys, dim: int) -> torch.Tensor:
-    """∂L/∂S (batch, *cells, M) from the gradients gch (batch, *cells, C) of the spin
-    channels (bonds, chiralities, lengths; field channels are skipped): stage 1 transposed."""
-    spin = field[..., 0, :]
-    grad = torch.zeros_like(spin)
+    """∂L/∂S (batch, *cells, sublattice, M) from the gradients gch (batch, *cells, C) of the
+    spin channels (bonds, chiralities, lengths; field channels are skipped): stage 1
+    transposed. A channel at z reads spins S_j = S(z + o_j, b_j); S(x, b_j) gets
+    g(x − o_j)·∂channel/∂S_j."""
+    grad = torch.zeros_like(field)
     for c, key in enumerate(keys):
         kind, g = key[0], gch[..., c, None]
+        if kind == "field":
+            continue
+        sites = spin_sites(key, dim)
+        s = [_spin(field, offset, b, dim) for offset, b in sites]
         if kind == "length":
-            grad = grad + 2.0 * g * spin
-        elif kind == "dot":  # d(z) = S(z)·S(z+e): x = z and x = z + e
-            d = key[1]
-            grad = grad + g * _roll(spin, d, dim) + _roll(g * spin, neg(d), dim)
-        elif kind == "triple":  # t(z) = S(z)·(S(z+a)×S(z+b))
-            a, b = key[1], key[2]
-            sa, sb = _roll(spin, a, dim), _roll(spin, b, dim)
-            grad = (grad + g * torch.linalg.cross(sa, sb)
-                    + _roll(g * torch.linalg.cross(sb, spin), neg(a), dim)
-                    + _roll(g * torch.linalg.cross(spin, sa), neg(b), dim))
+            partials = [2.0 * s[0]]
+        elif kind == "dot":  # d(z) = S0·S1
+            partials = [s[1], s[0]]
+        else:  # t(z) = S0·(S1×S2)
+            partials = [torch.linalg.cross(s[1], s[2]), torch.linalg.cross(s[2], s[0]),
+                        torch.linalg.cross(s[0], s[1])]
+        for (offset, b), partial in zip(sites, partials):
+            term = g * partial
+            grad[..., b, :] += _roll(term, neg(offset), dim) if any(offset) else term
     return grad
 
 
@@ -348,9 +358,7 @@ class GeneratedDescriptor:
             if len(fields) < len(part.CHANNELS):
                 shape = (batch, *cells, len(part.CHANNELS))
                 gs = spin_backward(field, gch.reshape(shape), part.CHANNELS, self.dimension)
-                gx = gx + torch.nn.functional.pad(
-                    gs.reshape(batch, -1, self.components),
-                    (0, (self.sublattices - 1) * self.components))
+                gx = gx + gs.reshape(batch, -1, self.sublattices * self.components)
         return gx.reshape(field.shape)
 
     def lean_forward(self, field: torch.Tensor):

@@ -22,9 +22,9 @@ def site_group_actions(lattice, group, field, site: int = 0) -> list[dict]:
     for g, element in enumerate(group.elements):
         m = lattice.fractional(element)
         images = []
-        for site in basis:
-            image = [origin[j] + sum((site[i] - origin[i]) * m[i, j] for i in range(len(site)))
-                     for j in range(len(site))]
+        for f in basis:
+            image = [origin[j] + sum((f[i] - origin[i]) * m[i, j] for i in range(len(f)))
+                     for j in range(len(f))]
             for b, target in enumerate(basis):
                 shift = [sp.nsimplify(x - y) for x, y in zip(image, target)]
                 if all(s.is_integer for s in shift):

@@ -4,21 +4,28 @@ Stage 1, channels (computed at every site x from the field Φ):
   ("field", sublattice b, component α)   Φ_α at sublattice b of cell x;
   ("length",)                             |Φ(x)|²;
   ("dot", d)                              Φ(x)·Φ(x+d)           (bonds S_j·S_k, eq. 93);
-  ("triple", d1, d2)                      Φ(x)·(Φ(x+d1)×Φ(x+d2)) (chiralities, eq. 94).
-  dot/length/triple channels are for one-site-per-cell lattices; d is a cell offset.
+  ("triple", d1, d2)                      Φ(x)·(Φ(x+d1)×Φ(x+d2)) (chiralities, eq. 94);
+  d is a cell offset. With several sites per cell the spin channels name sublattices:
+  ("length", b), ("dot", b1, d, b2) = S(x, b1)·S(x+d, b2) and ("triple", b0, d1, b1, d2, b2)
+  = S(x, b0)·(S(x+d1, b1)×S(x+d2, b2)) (`generated._spec.spin_sites` reads both forms).
 Stage 2, outputs: y_k(x, s) = Σ_taps c · channel(x + offset) for the center sublattice s,
 with exact coefficients c (eqs. 18, 38, 48 and the ACSF sums 53–57).
 
 On lattices with several sites per cell, the stencil of sublattice s is the stencil of site 0
 carried over by a space-group operation h = (R, t) with h(site 0) = site s: features then
-mean the same thing on every sublattice. Only field channels whose components do not mix
-under R (scalar fields) can be carried over this way.
+mean the same thing on every sublattice. A field channel's components turn with the
+field's matrix M(R) (R in the point group of the space group); spin channels move with their
+sites (spins are type II). On a lattice with inequivalent sites the same holds within each
+site class, about the class's first site.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import sympy as sp
+
+from generated._spec import spin_sites
 
 from ..errors import GroupTheoryError
 from ..lattice import _apply
@@ -126,17 +133,29 @@ def entry_terms(decomposition, entry) -> list[tuple]:
     if entry.kind == "field":
         s = sites[0]
         return [(("field", s.sublattice, entry.component), s.cell, 1)]
-    if hood.lattice.sublattices > 1:
-        raise GroupTheoryError("spin building blocks need a lattice with one site per cell")
-    if entry.kind == "length":
-        return [(("length",), sites[0].cell, 1)]
-    if entry.kind in ("center_bond", "bond"):
-        a, b = sites[0].cell, sites[1].cell
+    return [spin_channel([(s.cell, s.sublattice) for s in sites],
+                         hood.lattice.sublattices > 1)]
+
+
+def spin_channel(spins, multi: bool, coefficient=1) -> tuple:
+    """(channel key, offset, coefficient) of the length |S_a|², bond S_a·S_b or chirality
+    S_a·(S_b×S_c) of spins [(cell, sublattice), …]: anchored at the first spin's cell (a
+    bond at whichever end gives the canonical key), the chirality's outer pair in order with
+    the sign of the swap. Keys carry sublattices when `multi` (see the module docstring)."""
+    (a, sa), rest = spins[0], spins[1:]
+    if not rest:
+        return (("length", sa) if multi else ("length",)), a, coefficient
+    if len(rest) == 1:
+        (b, sb), = rest
+        if sa > sb or (sa == sb and not canonical(_sub(b, a))):
+            (a, sa), (b, sb) = (b, sb), (a, sa)
         d = _sub(b, a)
-        return [(("dot", d), a, 1)] if canonical(d) else [(("dot", _neg(d)), b, 1)]
-    d1, d2 = sites[1].cell, sites[2].cell
-    return [(("triple", d1, d2), (0,) * len(d1), 1)] if d1 < d2 else \
-        [(("triple", d2, d1), (0,) * len(d1), -1)]
+        return (("dot", sa, d, sb) if multi else ("dot", d)), a, coefficient
+    (b, sb), (c, sc) = sorted(rest, key=lambda x: (_sub(x[0], a), x[1]))
+    sign = 1 if [(b, sb), (c, sc)] == list(rest) else -1
+    d1, d2 = _sub(b, a), _sub(c, a)
+    key = ("triple", sa, d1, sb, d2, sc) if multi else ("triple", d1, d2)
+    return key, a, sign * coefficient
 
 
 def from_decomposition(decomposition, centers: int = 1) -> tuple[LinearStage, dict]:
@@ -164,16 +183,27 @@ def map_sublattices(stage: LinearStage, lattice, field, centers=None) -> None:
     for n, (m, t, matrix) in enumerate(_carriers(lattice, field, centers), start=1):
         basis = lattice._fractional_basis
         merged: dict = {}
-        for k, c, offset, v in stage.taps[0]:
-            _, b, alpha = stage.channels[c]
+        def image(offset, b):
             p = [o + f for o, f in zip(offset, basis[b])]
-            image = [_apply(p, m, j) + t[j] for j in range(len(p))]
-            b2 = lattice._site_at(image, lattice.species[b])
-            cell = tuple(int(x - y) for x, y in zip(image, basis[b2]))
+            p = [_apply(p, m, j) + t[j] for j in range(len(p))]
+            b2 = lattice._site_at(p, lattice.species[b])
+            return tuple(int(x - y) for x, y in zip(p, basis[b2])), b2
+
+        for k, c, offset, v in stage.taps[0]:
+            key = stage.channels[c]
+            if key[0] != "field":  # a spin channel: its sites move, the spins do not turn
+                spins = [image(tuple(o + x for o, x in zip(offset, d)), b)
+                         for d, b in spin_sites(key, lattice.dimension)]
+                moved, cell, sign = spin_channel(spins, True)
+                slot = (k, stage.channel(moved), cell)
+                merged[slot] = merged.get(slot, 0) + sign * v
+                continue
+            _, b, alpha = key
+            cell, b2 = image(offset, b)
             for beta in range(matrix.rows):
                 if matrix[beta, alpha] != 0:
-                    key = (k, stage.channel(("field", b2, beta)), cell)
-                    merged[key] = merged.get(key, 0) + v * matrix[beta, alpha]
+                    slot = (k, stage.channel(("field", b2, beta)), cell)
+                    merged[slot] = merged.get(slot, 0) + v * matrix[beta, alpha]
         stage.taps[n] = [(k, c, o, _number(v)) for (k, c, o), v in merged.items() if v != 0]
 
 

@@ -100,9 +100,8 @@ class ForceField(nn.Module):
 
     def __new__(cls, descriptor, *args, **kwargs):
         """A descriptor with several site classes gets a `SiteClassForceField`."""
-        if cls is ForceField and hasattr(descriptor, "classes"):
-            cls = SiteClassForceField
-        return super().__new__(cls)
+        several = cls is ForceField and hasattr(descriptor, "classes")
+        return super().__new__(SiteClassForceField if several else cls)
 
     def __init__(self, descriptor, network: NetworkConfig | None = None, *,
                  backend: str = "torch", block_rows: int = 0, metadata: dict | None = None,
