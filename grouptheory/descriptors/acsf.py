@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import GroupTheoryError
 from .invariants import y
-from .stencil import LinearStage, canonical
+from .stencil import LinearStage, spin_channel
 
 _DROP = 1e-10
 
@@ -36,15 +36,16 @@ def _f3(rij, rik, rjk, d, dp, w):
     return exp(-((rij - d) ** 2 + (rik - d) ** 2) / w**2) * exp(-((rjk - dp) ** 2) / w**2)
 
 
-def acsf(neighborhood, field, width: float = 0.5, shells: int | None = None):
-    """(LinearStage, features) for a scalar or spin field; `shells` limits the radii d."""
+def acsf(neighborhood, field, centers: int = 1, width: float = 0.5,
+         shells: int | None = None):
+    """(LinearStage for `centers` center sites, features) for a scalar or spin field;
+    `shells` limits the radii d."""
     lattice = neighborhood.lattice
-    if lattice.sublattices > 1:
-        raise GroupTheoryError("ACSF descriptors need a lattice with one site per cell")
+    multi = lattice.sublattices > 1
     spin = field.internal
     if not spin and field.name != "scalar":
         raise GroupTheoryError(f"ACSF is defined for scalar and spin fields, not {field.name}")
-    stage = LinearStage(lattice.dimension, 1)
+    stage = LinearStage(lattice.dimension, centers)
     sites = neighborhood.sites
     pos = np.array([[float(x) for x in s.position] for s in sites])
     radius = np.linalg.norm(pos, axis=1)
@@ -53,15 +54,17 @@ def acsf(neighborhood, field, width: float = 0.5, shells: int | None = None):
     others = range(1, len(sites))
     pairs = [(j, k) for j in others for k in others if j < k]
     features = []
-    center = None if spin else stage.add_output("Q(0)", [(("field", 0, 0), sites[0].cell, 1)])
+    def q_term(j, weight):
+        return (("field", sites[j].sublattice, 0), sites[j].cell, weight)
+
+    center = None if spin else stage.add_output("Q(0)", [q_term(0, 1)])
+
+    def spins(*js):
+        return [(sites[j].cell, sites[j].sublattice) for j in js]
 
     def pair_term(j, k, weight):
-        """S_j·S_k (or Q_j Q_k) as a dot channel at the right offset."""
-        a, b = sites[j].cell, sites[k].cell
-        d = tuple(x - z for x, z in zip(b, a))
-        if canonical(d):
-            return (("dot", d), a, weight)
-        return (("dot", tuple(-x for x in d)), b, weight)
+        """S_j·S_k as a dot channel at the right offset."""
+        return spin_channel(spins(j, k), multi, weight)
 
     def center_term(j, weight):
         return pair_term(0, j, weight)
@@ -74,7 +77,7 @@ def acsf(neighborhood, field, width: float = 0.5, shells: int | None = None):
             features.append((f"G2b({d:.4g})", y(k)))
         else:
             k = stage.add_output(f"G2a({d:.4g})", [
-                (("field", 0, 0), sites[j].cell, _f2(radius[j], d, width)) for j in others
+                q_term(j, _f2(radius[j], d, width)) for j in others
                 if _f2(radius[j], d, width) > _DROP])
             features.append((f"G2a({d:.4g})", y(k)))
             features.append((f"G2b({d:.4g})", y(center) * y(k)))
@@ -99,10 +102,8 @@ def acsf(neighborhood, field, width: float = 0.5, shells: int | None = None):
                 cross = pos[j][0] * pos[k][1] - pos[j][1] * pos[k][0]
                 if abs(cross) < 1e-9:
                     continue  # collinear with the center: odd under the half turn
-                a, b = (sites[j].cell, sites[k].cell) if cross > 0 else \
-                    (sites[k].cell, sites[j].cell)
-                terms.append((("triple", a, b), (0,) * 2, w) if a < b else
-                             (("triple", b, a), (0,) * 2, -w))
+                terms.append(spin_channel(spins(0, j, k) if cross > 0 else spins(0, k, j),
+                                          multi, w))
             if terms:
                 kb = stage.add_output(f"C3b{label}", terms)
                 features.append((f"G3b{label}", y(kb) ** 2))

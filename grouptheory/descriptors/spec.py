@@ -155,7 +155,7 @@ def _descriptor_data(lattice, field, family, shells, cutoff, name, options, cent
         else:
             features = getattr(invariants, family)(stage, group, index, **options)
     elif family == "acsf":
-        stage, features = acsf(hood, field, **options)
+        stage, features = acsf(hood, field, len(centers), **options)
     else:
         stage, weights = correlation_matrix(hood, field, len(centers))
         special = {"kind": "eigvalsh", "order": "descending",

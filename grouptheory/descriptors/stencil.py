@@ -181,30 +181,32 @@ def map_sublattices(stage: LinearStage, lattice, field, centers=None) -> None:
     centers[0] on the field h⁻¹·Φ: a field channel (b, α) becomes Σ_β M(R)_βα (h(b), β)."""
     centers = list(range(lattice.sublattices)) if centers is None else list(centers)
     for n, (m, t, matrix) in enumerate(_carriers(lattice, field, centers), start=1):
-        basis = lattice._fractional_basis
         merged: dict = {}
-        def image(offset, b):
-            p = [o + f for o, f in zip(offset, basis[b])]
-            p = [_apply(p, m, j) + t[j] for j in range(len(p))]
-            b2 = lattice._site_at(p, lattice.species[b])
-            return tuple(int(x - y) for x, y in zip(p, basis[b2])), b2
-
         for k, c, offset, v in stage.taps[0]:
             key = stage.channels[c]
             if key[0] != "field":  # a spin channel: its sites move, the spins do not turn
-                spins = [image(tuple(o + x for o, x in zip(offset, d)), b)
+                spins = [_image(lattice, m, t, tuple(o + x for o, x in zip(offset, d)), b)
                          for d, b in spin_sites(key, lattice.dimension)]
                 moved, cell, sign = spin_channel(spins, True)
                 slot = (k, stage.channel(moved), cell)
                 merged[slot] = merged.get(slot, 0) + sign * v
                 continue
             _, b, alpha = key
-            cell, b2 = image(offset, b)
+            cell, b2 = _image(lattice, m, t, offset, b)
             for beta in range(matrix.rows):
                 if matrix[beta, alpha] != 0:
                     slot = (k, stage.channel(("field", b2, beta)), cell)
                     merged[slot] = merged.get(slot, 0) + v * matrix[beta, alpha]
         stage.taps[n] = [(k, c, o, _number(v)) for (k, c, o), v in merged.items() if v != 0]
+
+
+def _image(lattice, m, t, offset, b) -> tuple[tuple[int, ...], int]:
+    """(cell offset, sublattice) of the image of site (offset, b) under f ↦ f M + t."""
+    basis = lattice._fractional_basis
+    p = [o + f for o, f in zip(offset, basis[b])]
+    p = [_apply(p, m, j) + t[j] for j in range(len(p))]
+    b2 = lattice._site_at(p, lattice.species[b])
+    return tuple(int(x - y) for x, y in zip(p, basis[b2])), b2
 
 
 def _carriers(lattice, field, centers) -> list[tuple]:
