@@ -65,5 +65,3 @@ def test_bad_requests():
         build_descriptor("square", "tensor", "power")
     with pytest.raises(GroupTheoryError, match="scalar and spin fields"):
         build_descriptor("square", "jahn_teller", "acsf")
-    with pytest.raises(GroupTheoryError, match="one site per cell"):
-        build_descriptor("honeycomb", Field.spin(), "phase")
