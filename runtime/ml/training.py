@@ -252,8 +252,9 @@ def evaluate_loss(model: ForceField, data: TrainingData, index: torch.Tensor,
 def _fit_scales(model: ForceField, data: TrainingData, index: torch.Tensor,
                 options: TrainingOptions) -> None:
     with torch.no_grad():
-        features = torch.cat([model.features(data.fields[b])
-                              for b in index.split(options.batch_size)])
+        batches = [model.features(data.fields[b]) for b in index.split(options.batch_size)]
+    features = torch.cat(batches) if isinstance(batches[0], torch.Tensor) else \
+        tuple(torch.cat(parts) for parts in zip(*batches))  # one tensor per site class
     model.fit_scales(features, data.energy[index] / data.sites, data.forces[index])
 
 
@@ -328,7 +329,7 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
                 f"checkpoint to train afresh")
     else:
         torch.manual_seed(options.seed)
-        for layer in model.network.layers:
+        for layer in model.modules():  # every network's (one per site class)
             if isinstance(layer, torch.nn.Linear):
                 layer.reset_parameters()
         _fit_scales(model, data, train_index, options)
