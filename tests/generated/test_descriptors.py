@@ -10,10 +10,12 @@ import torch
 import generated
 from generated._support import DescriptorInputError
 from runtime.ml.symmetry import lattice_actions, move_sites, transform
+from tests.generated.parts import catalog_descriptors
 
-CATALOG = generated.available()
-INVARIANT = [n for n in CATALOG if generated.load(n).family != "raw"]
-TRITON = [n for n in CATALOG if generated.load(n).has_triton]
+DESCRIPTORS = catalog_descriptors()
+CATALOG = list(DESCRIPTORS)
+INVARIANT = [n for n in CATALOG if DESCRIPTORS[n].family != "raw"]
+TRITON = [n for n in CATALOG if DESCRIPTORS[n].has_triton]
 FULL_RANK = {"square_scalar_reference", "square_scalar_bispectrum",
              "square_jahn_teller_reference", "honeycomb_scalar_reference",
              "cubic_scalar_reference"}
@@ -26,14 +28,22 @@ def make_field(descriptor, cells=None, batch=2, seed=0, dtype=torch.float64):
                        generator=gen, dtype=dtype)
 
 
+def on_every_site(d, features):
+    """Features at the descriptor's centers (a site class, or every sublattice) placed in a
+    (…, sublattice, F) tensor, zeros at the other sites."""
+    full = features.new_zeros((*features.shape[:-2], d.sublattices, features.shape[-1]))
+    full[..., list(d.centers), :] = features
+    return full
+
+
 @pytest.mark.parametrize("name", INVARIANT)
 def test_invariant_under_every_site_group_operation(name):
-    d = generated.load(name)
+    d = DESCRIPTORS[name]
     x = make_field(d)
     cells = tuple(x.shape[1:1 + d.dimension])
-    base = d(x, backend="torch")
+    base = on_every_site(d, d(x, backend="torch"))
     for perm, matrix in lattice_actions(d, cells):
-        moved = d(transform(x, perm, matrix), backend="torch")
+        moved = on_every_site(d, d(transform(x, perm, matrix), backend="torch"))
         expected = move_sites(base, perm)
         scale = 1 + base.abs().max()
         assert (moved - expected).abs().max() / scale < 1e-10
@@ -63,7 +73,7 @@ def _rotation(seed):
 
 @pytest.mark.parametrize("name", [n for n in CATALOG if "spin" in n])
 def test_spin_descriptors_invariant_under_global_rotations(name):
-    d = generated.load(name)
+    d = DESCRIPTORS[name]
     x = make_field(d)
     base = d(x, backend="torch")
     for seed in range(3):
@@ -81,7 +91,7 @@ def _energy(d, x):
 
 @pytest.mark.parametrize("name", INVARIANT)
 def test_forces_are_equivariant(name):
-    d = generated.load(name)
+    d = DESCRIPTORS[name]
     x = make_field(d, batch=1).requires_grad_(True)
     (force,) = torch.autograd.grad(-_energy(d, x), x)
     cells = tuple(x.shape[1:1 + d.dimension])
@@ -105,7 +115,7 @@ def _parity(d, dtype, tol):
 
 @pytest.mark.parametrize("name", TRITON)
 def test_triton_equals_torch_in_float32(name):
-    _parity(generated.load(name), torch.float32, 1e-5)
+    _parity(DESCRIPTORS[name], torch.float32, 1e-5)
 
 
 def test_triton_equals_torch_in_float64():
@@ -125,7 +135,7 @@ def test_auto_dispatch_uses_triton_under_the_interpreter():
 @pytest.mark.parametrize("name", ["square_scalar_power", "square_spin_phase",
                                   "honeycomb_scalar_reference", "square_spin_acsf"])
 def test_gradcheck_and_double_backward_on_the_torch_path(name):
-    d = generated.load(name)
+    d = DESCRIPTORS[name]
     x = make_field(d, cells=d.min_size, batch=1).requires_grad_(True)
     w = torch.randn(d.n_features, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda z: d(z, backend="torch") @ w, (x,))
@@ -140,7 +150,7 @@ def test_completeness_by_jacobian_rank(name):
     from codegen.catalog import CATALOG as SPECS
     from grouptheory import Lattice
 
-    d = generated.load(name)
+    d = DESCRIPTORS[name]
     lattice, _, _, shells, _ = SPECS[name]
     dim = len(Lattice.preset(lattice).neighborhood(shells=shells)) * d.components
     rank = d.jacobian_rank()

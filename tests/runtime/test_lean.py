@@ -7,8 +7,10 @@ import torch
 import generated
 from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
+from tests.generated.parts import catalog_descriptors
 
-NAMES = generated.available()
+DESCRIPTORS = catalog_descriptors()
+NAMES = list(DESCRIPTORS)
 
 
 def _field(descriptor, batch=2, seed=0):
@@ -36,7 +38,7 @@ def _relative(a, b):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_lean_features_and_backward_equal_autograd(name):
-    d = generated.load(name)
+    d = DESCRIPTORS[name]
     x = _field(d)
     xr = x.clone().requires_grad_(True)
     reference = d(xr, backend="torch")
@@ -51,7 +53,7 @@ def test_lean_features_and_backward_equal_autograd(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_lean_forces_equal_autograd_float64_and_float32(name):
-    d = generated.load(name)
+    d = DESCRIPTORS[name]
     model, x = _model(d), _field(d)
     energy, forces = model.energy_and_forces(x)
     model.path = "lean"
