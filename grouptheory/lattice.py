@@ -226,7 +226,8 @@ class Lattice:
         return {}
 
     @cached_property
-    def _fractional_basis(self) -> list[list[Fraction]]:
+    def fractional_basis(self) -> list[list[Fraction]]:
+        """The basis sites as exact Fraction rows."""
         return [[Fraction(int(x.p), int(x.q)) for x in f] for f in self.basis]
 
     def operations_from(self, site: int) -> list[tuple[tuple, tuple, int]]:
@@ -234,13 +235,13 @@ class Lattice:
         and `site` to some basis site s, as [(M, t, s)] with t = f_s − f_site M (exact:
         integer rows of M, Fraction t)."""
         if site not in self._operations:
-            basis = self._fractional_basis
+            basis = self.fractional_basis
             found = []
             for matrix in self._lattice_automorphisms:
                 m = tuple(tuple(int(x) for x in row) for row in matrix.tolist())
                 for s, target in enumerate(basis):
                     t = tuple(target[j] - _apply(basis[site], m, j) for j in range(len(m)))
-                    if all(self._site_at([_apply(f, m, j) + t[j] for j in range(len(m))],
+                    if all(self.site_at([_apply(f, m, j) + t[j] for j in range(len(m))],
                                          self.species[b]) is not None
                            for b, f in enumerate(basis)):
                         found.append((m, t, s))
@@ -251,9 +252,9 @@ class Lattice:
     def _operations(self) -> dict:
         return {}
 
-    def _site_at(self, f, species) -> int | None:
+    def site_at(self, f, species) -> int | None:
         """The basis site at fractional position `f` (modulo a lattice vector) of `species`."""
-        for b, target in enumerate(self._fractional_basis):
+        for b, target in enumerate(self.fractional_basis):
             if self.species[b] == species and all((x - y).denominator == 1
                                                   for x, y in zip(f, target)):
                 return b

@@ -202,10 +202,10 @@ def map_sublattices(stage: LinearStage, lattice, field, centers=None) -> None:
 
 def _image(lattice, m, t, offset, b) -> tuple[tuple[int, ...], int]:
     """(cell offset, sublattice) of the image of site (offset, b) under f ↦ f M + t."""
-    basis = lattice._fractional_basis
+    basis = lattice.fractional_basis
     p = [o + f for o, f in zip(offset, basis[b])]
     p = [_apply(p, m, j) + t[j] for j in range(len(p))]
-    b2 = lattice._site_at(p, lattice.species[b])
+    b2 = lattice.site_at(p, lattice.species[b])
     return tuple(int(x - y) for x, y in zip(p, basis[b2])), b2
 
 

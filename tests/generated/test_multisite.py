@@ -107,17 +107,17 @@ def test_the_features_of_every_sublattice_mean_the_same(name, folder):
                                      matrices[index[sp.ImmutableMatrix(m)]].tolist()],
                                     dtype=torch.float64)
         moved = torch.empty_like(x)
-        for b, f in enumerate(lattice._fractional_basis):
+        for b, f in enumerate(lattice.fractional_basis):
             image = [sum(f[i] * m[i][j] for i in range(2)) + t[j] for j in range(2)]
-            b2 = lattice._site_at(image, 0)
-            shift = [int(v - w) for v, w in zip(image, lattice._fractional_basis[b2])]
+            b2 = lattice.site_at(image, 0)
+            shift = [int(v - w) for v, w in zip(image, lattice.fractional_basis[b2])]
             rows = torch.tensor(m, dtype=torch.int64)
             grid = torch.stack(torch.meshgrid(*[torch.arange(n) for n in cells],
                                               indexing="ij"), -1)
             target = (grid @ rows + torch.tensor(shift)) % torch.tensor(cells)
             moved[0, target[..., 0], target[..., 1], b2] = x[0, :, :, b] @ field_matrix.T
         features = d(moved, backend="torch")
-        cell = [int(v - w) for v, w in zip(t, lattice._fractional_basis[s])]  # h(site 0)
+        cell = [int(v - w) for v, w in zip(t, lattice.fractional_basis[s])]  # h(site 0)
         assert torch.allclose(features[0, cell[0] % cells[0], cell[1] % cells[1], s],
                               base[0, 0, 0, 0], atol=1e-10, rtol=0)
 
@@ -185,9 +185,9 @@ def test_site_classes_are_the_orbits_of_the_space_group(name):
         fixing = {sp.ImmutableMatrix(m) for m, t, s in ops if s == c[0]}
         assert fixing == {lattice.fractional(g) for g in site.elements}
         for m, t, _ in ops:
-            images = [lattice._site_at([sum(f[i] * m[i][j] for i in range(len(f))) + t[j]
+            images = [lattice.site_at([sum(f[i] * m[i][j] for i in range(len(f))) + t[j]
                                         for j in range(len(f))], 0)
-                      for f in lattice._fractional_basis]
+                      for f in lattice.fractional_basis]
             assert sorted(images) == list(range(lattice.sublattices))
 
 
