@@ -17,6 +17,10 @@ EXPECTED = {
     "cubic": (np.eye(3), [[0, 0, 0]]),
     "bcc": (np.array([[-1, 1, 1], [1, -1, 1], [1, 1, -1]]) / 2, [[0, 0, 0]]),
     "fcc": (np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]]) / 2, [[0, 0, 0]]),
+    "diamond": (np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]]) / 2, [[0, 0, 0], [0.25] * 3]),
+    "pyrochlore": (np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]]) / 2,
+                   [[0, 0, 0], [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5]]),
+    "perovskite": (np.eye(3), [[0, 0, 0], [0.5] * 3, [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5]]),
 }
 
 # (coordination number, or one per sublattice; nearest-neighbour distance)
@@ -29,6 +33,9 @@ NEAREST = {
     "cubic": (6, 1.0),
     "bcc": (8, S3 / 2),
     "fcc": (12, 1 / np.sqrt(2)),
+    "diamond": (4, S3 / 4),
+    "pyrochlore": (6, np.sqrt(2) / 4),
+    "perovskite": ((6, 0, 2, 2, 2), 0.5),  # B–O bonds; A has none at this distance
 }
 
 
