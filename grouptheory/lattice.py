@@ -41,9 +41,10 @@ def _exact(value, what: str) -> sp.Expr:
     return value
 
 
-def _apply(f, m, j):
-    """Component j of the fractional row f M."""
-    return sum(f[i] * m[i][j] for i in range(len(f)))
+def affine_image(f, m, t=None) -> list:
+    """The fractional row f M + t (exact; t = 0 by default)."""
+    return [sum(f[i] * m[i][j] for i in range(len(f))) + (t[j] if t else 0)
+            for j in range(len(f))]
 
 
 class Lattice:
@@ -240,9 +241,8 @@ class Lattice:
             for matrix in self._lattice_automorphisms:
                 m = tuple(tuple(int(x) for x in row) for row in matrix.tolist())
                 for s, target in enumerate(basis):
-                    t = tuple(target[j] - _apply(basis[site], m, j) for j in range(len(m)))
-                    if all(self.site_at([_apply(f, m, j) + t[j] for j in range(len(m))],
-                                         self.species[b]) is not None
+                    t = tuple(x - y for x, y in zip(target, affine_image(basis[site], m)))
+                    if all(self.site_at(affine_image(f, m, t), self.species[b]) is not None
                            for b, f in enumerate(basis)):
                         found.append((m, t, s))
             self._operations[site] = found

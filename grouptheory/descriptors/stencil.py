@@ -28,7 +28,7 @@ import sympy as sp
 from generated._spec import spin_sites
 
 from ..errors import GroupTheoryError
-from ..lattice import _apply
+from ..lattice import affine_image
 
 
 def canonical(offset: tuple[int, ...]) -> bool:
@@ -45,10 +45,6 @@ def _number(value) -> sp.Expr:
         return sp.Float(repr(value), 17)
     return sp.nsimplify(value) if not isinstance(value, sp.Expr) or not value.is_Float \
         else value
-
-
-def _neg(offset):
-    return tuple(-x for x in offset)
 
 
 def _sub(a, b):
@@ -180,6 +176,8 @@ def map_sublattices(stage: LinearStage, lattice, field, centers=None) -> None:
     space-group operations h = (R, t) with h(centers[0]) = s. The descriptor of s is that of
     centers[0] on the field h⁻¹·Φ: a field channel (b, α) becomes Σ_β M(R)_βα (h(b), β)."""
     centers = list(range(lattice.sublattices)) if centers is None else list(centers)
+    if len(centers) == 1:
+        return
     for n, (m, t, matrix) in enumerate(_carriers(lattice, field, centers), start=1):
         merged: dict = {}
         for k, c, offset, v in stage.taps[0]:
@@ -203,8 +201,7 @@ def map_sublattices(stage: LinearStage, lattice, field, centers=None) -> None:
 def _image(lattice, m, t, offset, b) -> tuple[tuple[int, ...], int]:
     """(cell offset, sublattice) of the image of site (offset, b) under f ↦ f M + t."""
     basis = lattice.fractional_basis
-    p = [o + f for o, f in zip(offset, basis[b])]
-    p = [_apply(p, m, j) + t[j] for j in range(len(p))]
+    p = affine_image([o + f for o, f in zip(offset, basis[b])], m, t)
     b2 = lattice.site_at(p, lattice.species[b])
     return tuple(int(x - y) for x, y in zip(p, basis[b2])), b2
 

@@ -10,6 +10,7 @@ import generated
 from codegen.generate import write
 from grouptheory import Field, Lattice, build_descriptor
 from grouptheory.errors import GroupTheoryError, RepresentationError
+from grouptheory.lattice import affine_image
 from runtime.ml.forcefield import ForceField, SiteClassForceField
 from runtime.ml.network import NetworkConfig
 from runtime.ml.symmetry import equivariance_error, lattice_actions, move_sites, transform
@@ -108,7 +109,7 @@ def test_the_features_of_every_sublattice_mean_the_same(name, folder):
                                     dtype=torch.float64)
         moved = torch.empty_like(x)
         for b, f in enumerate(lattice.fractional_basis):
-            image = [sum(f[i] * m[i][j] for i in range(2)) + t[j] for j in range(2)]
+            image = affine_image(f, m, t)
             b2 = lattice.site_at(image, 0)
             shift = [int(v - w) for v, w in zip(image, lattice.fractional_basis[b2])]
             rows = torch.tensor(m, dtype=torch.int64)
@@ -185,8 +186,7 @@ def test_site_classes_are_the_orbits_of_the_space_group(name):
         fixing = {sp.ImmutableMatrix(m) for m, t, s in ops if s == c[0]}
         assert fixing == {lattice.fractional(g) for g in site.elements}
         for m, t, _ in ops:
-            images = [lattice.site_at([sum(f[i] * m[i][j] for i in range(len(f))) + t[j]
-                                        for j in range(len(f))], 0)
+            images = [lattice.site_at(affine_image(f, m, t), 0)
                       for f in lattice.fractional_basis]
             assert sorted(images) == list(range(lattice.sublattices))
 
