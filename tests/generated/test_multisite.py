@@ -25,6 +25,7 @@ COMBINATIONS = {  # name: lattice, field, family, shells
     "lieb_scalar": ("lieb", "scalar", "reference", 3),
     "lieb_vector": ("lieb", "vector", "power", 2),
     "perovskite_scalar": ("perovskite", "scalar", "power", 1),
+    "perovskite_jahn_teller": ("perovskite", "jahn_teller", "power", 1),
     "honeycomb_spin": ("honeycomb", "spin", "phase", 3),
     "kagome_spin": ("kagome", "spin", "phase", 2),
     "kagome_spin_acsf": ("kagome", "spin", "acsf", 2),
@@ -270,6 +271,28 @@ def test_force_field_per_class_is_equivariant_and_lean_equals_autograd(name, fol
     energy2, forces2 = model.energy_and_forces(x)
     assert (energy - energy2).abs().max() < 1e-10 * energy.abs().max()
     assert (forces - forces2).abs().max() < 1e-10 * forces.abs().max()
+
+
+def test_site_class_forces_are_minus_the_energy_gradient_and_blockwise_equal(folder):
+    """Central finite differences of E match F (conservative forces), and evaluating in
+    blocks of rows (each class with its own halo) changes nothing."""
+    d = load("lieb_spin", folder)
+    model = random_model(d)
+    x = make_field(d, batch=1)
+    energy, forces = model.energy_and_forces(x)
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(4):
+        index = tuple(int(torch.randint(n, (1,), generator=gen)) for n in x.shape)
+        h = 1e-5
+        up, down = x.clone(), x.clone()
+        up[index] += h
+        down[index] -= h
+        numeric = -(model.energy(up) - model.energy(down)) / (2 * h)
+        assert abs(float(numeric) - float(forces[index])) < 1e-6 * (1 + forces.abs().max())
+    model.block_rows = 2
+    blocked_energy, blocked = model.energy_and_forces(x)
+    assert (blocked_energy - energy).abs().max() < 1e-10 * energy.abs().max()
+    assert (blocked - forces).abs().max() < 1e-10 * forces.abs().max()
 
 
 def test_each_class_network_sees_only_its_own_class(folder):
