@@ -7,7 +7,7 @@ Stage 1, channels (computed at every site x from the field Φ):
   ("triple", d1, d2)                      Φ(x)·(Φ(x+d1)×Φ(x+d2)) (chiralities, eq. 94);
   d is a cell offset. With several sites per cell the spin channels name sublattices:
   ("length", b), ("dot", b1, d, b2) = S(x, b1)·S(x+d, b2) and ("triple", b0, d1, b1, d2, b2)
-  = S(x, b0)·(S(x+d1, b1)×S(x+d2, b2)) (`generated._spec.spin_sites` reads both forms).
+  = S(x, b0)·(S(x+d1, b1)×S(x+d2, b2)) (`generated._spec.spin_sites` reads both forms for the runtime).
 Stage 2, outputs: y_k(x, s) = Σ_taps c · channel(x + offset) for the center sublattice s,
 with exact coefficients c (eqs. 18, 38, 48 and the ACSF sums 53–57).
 
@@ -24,8 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sympy as sp
-
-from generated._spec import spin_sites
 
 from ..errors import GroupTheoryError
 from ..lattice import affine_image
@@ -183,8 +181,9 @@ def map_sublattices(stage: LinearStage, lattice, field, centers=None) -> None:
         for k, c, offset, v in stage.taps[0]:
             key = stage.channels[c]
             if key[0] != "field":  # a spin channel: its sites move, the spins do not turn
+                reads = [((0,) * lattice.dimension, key[1]), *zip(key[2::2], key[3::2])]
                 spins = [_image(lattice, m, t, tuple(o + x for o, x in zip(offset, d)), b)
-                         for d, b in spin_sites(key, lattice.dimension)]
+                         for d, b in reads]  # the (offset, sublattice) of each spin
                 moved, cell, sign = spin_channel(spins, True)
                 slot = (k, stage.channel(moved), cell)
                 merged[slot] = merged.get(slot, 0) + sign * v
