@@ -11,8 +11,8 @@ from grouptheory import Lattice, LatticeError, point_group
 from .conftest import PRESETS
 
 EXPECTED = {"square": "D4", "triangular": "D6", "honeycomb": "D3", "kagome": "D2",
-            "cubic": "Oh", "bcc": "Oh", "fcc": "Oh"}
-EXPECTED["lieb"] = "D4"  # of the corner site 0; the edge sites 1, 2 have D2
+            "lieb": "D4", "cubic": "Oh", "bcc": "Oh", "fcc": "Oh", "diamond": "Td",
+            "pyrochlore": "D3d", "perovskite": "Oh"}  # of site 0 (Lieb's edge sites have D2)
 
 
 def _points(lattice, radius=3):
