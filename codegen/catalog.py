@@ -23,7 +23,7 @@ CATALOG = {
     "triangular_spin_phase": ("triangular", "spin", "phase", 3, {}),
     "honeycomb_scalar_reference": ("honeycomb", "scalar", "reference", 4, {}),
     "cubic_scalar_reference": ("cubic", "scalar", "reference", 3, {}),
-    "kagome_spin_phase": ("kagome", "spin", "phase", 3, {}),  # s-d on a three-site cell
+    "kagome_spin_phase": ("kagome", "spin", "phase", 2, {}),  # s-d on a three-site cell
     "lieb_scalar_reference": ("lieb", "scalar", "reference", 4, {}),  # two site classes
 }
 
