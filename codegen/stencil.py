@@ -5,8 +5,8 @@ descriptor on one decomposition (power, bispectrum, reference, raw) shares that 
 what follows (the reference-IR projections of Sec. VI, the ACSF sums, …) is a part of its
 own. Each part keeps only the channels it reads, so it is a self-contained value; its module
 `generated/stencils/<lattice>_<field>_<hash>.py` is keyed by the hash of that value and holds
-the torch outputs, the Triton gather+stencil helper shared by the forward and dL/dy kernels,
-and the transposed-stencil (and spin) backward kernels.
+the torch outputs and the stencil as a matrix (LEAN_TAPS, LEAN_WEIGHTS), which the lean torch
+path and the Triton path (the gather+GEMM kernel of generated._triton) both use.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from functools import cached_property
 from generated._spec import content_hash
 from grouptheory import numbers
 
-from .printers import balanced, comment, grouped_sum, literal
+from .printers import comment, grouped_sum, literal
 
 # what a part computes, by the name of its first output (eq. numbers: the paper)
 ALIASES = {"f": "irreps", "ref": "reference", "G2b": "acsf"}  # its name in a descriptor module
@@ -42,10 +42,6 @@ def _key(channel) -> tuple:
 
 def _add(a, b):
     return tuple(x + y for x, y in zip(a, b))
-
-
-def _neg(a):
-    return tuple(-x for x in a)
 
 
 def _at(offset) -> str:
@@ -95,11 +91,6 @@ class Part:
     def radius(self) -> tuple[int, ...]:
         return tuple(max(abs(o[a]) for taps in self.taps for _, _, o, _ in taps)
                      for a in range(self.dimension))
-
-    @property
-    def spin(self) -> bool:
-        """Channels built from spins (bonds, chiralities, lengths): a spin backward pass."""
-        return any(c[0] != "field" for c in self.channels)
 
     @property
     def meaning(self) -> str:
@@ -169,75 +160,6 @@ def view(part: Part, channel: int, offset) -> str:
     return f"P[:, {views}, {channel}]"
 
 
-class Coordinates:
-    """Wrapped cell coordinates (c0m1 = (c0 - 1) % n0, …), each defined once, and flat
-    addresses of (cell + offset, slot) in arrays of `stride` values per cell."""
-
-    def __init__(self, dim: int, indent: str):
-        self.dim, self.indent, self.lines, self.defined = dim, indent, [], set()
-
-    def axis(self, a: int, o: int) -> str:
-        if not o:
-            return f"c{a}"
-        name = f"c{a}{'p' if o > 0 else 'm'}{abs(o)}"
-        if name not in self.defined:
-            self.defined.add(name)
-            wrapped = f"c{a} + {o}" if o > 0 else f"c{a} + n{a} - {-o}"
-            self.lines.append(f"{self.indent}{name} = ({wrapped}) % n{a}")
-        return name
-
-    def address(self, offset, stride: int, slot) -> str:
-        index = "bat"
-        for a, o in enumerate(offset):
-            index = f"({index} * n{a} + {self.axis(a, o)})"
-        index = index[1:-1]
-        if stride == 1:
-            return f"{index} + {slot}" if slot else index
-        return f"({index}) * {stride} + {slot}" if slot else f"({index}) * {stride}"
-
-
-class TritonGather:
-    """The Triton value of a tap: a load of a field component, or a bond / chirality /
-    length built from spins loaded once each (the loads are `lines`)."""
-
-    def __init__(self, part: Part, coords: Coordinates, indent: str):
-        self.part, self.coords, self.indent = part, coords, indent
-        self.lines, self.loaded = [], {}
-        self.S, self.M = part.sublattices, len(part.components)
-
-    def load(self, offset, sub: int, comp: int) -> str:
-        address = self.coords.address(offset, self.S * self.M, sub * self.M + comp)
-        return f"tl.load(X + {address}, mask=mask, other=0.0)"
-
-    def spin(self, offset) -> list[str]:
-        if offset not in self.loaded:
-            self.loaded[offset] = [f"s{len(self.loaded)}{'xyz'[a]}" for a in range(self.M)]
-            for a, name in enumerate(self.loaded[offset]):
-                self.lines.append(f"{self.indent}{name} = {self.load(offset, 0, a)}"
-                                  f"  # {self.part.components[a]}{_at(offset)}")
-        return self.loaded[offset]
-
-    def __call__(self, channel, offset) -> str:
-        key = self.part.channels[channel]
-        if key[0] == "field":
-            return self.load(offset, key[1], key[2])
-        s = self.spin(offset)
-        if key[0] == "length":
-            return dot(s, s)
-        if key[0] == "dot":
-            return dot(s, self.spin(_add(offset, key[1])))
-        return dot(s, cross(self.spin(_add(offset, key[1])), self.spin(_add(offset, key[2]))))
-
-
-def dot(a, b) -> str:
-    return " + ".join(f"{x}*{y}" for x, y in zip(a, b))
-
-
-def cross(b, c) -> list[str]:
-    return [f"({b[1]}*{c[2]} - {b[2]}*{c[1]})", f"({b[2]}*{c[0]} - {b[0]}*{c[2]})",
-            f"({b[0]}*{c[1]} - {b[1]}*{c[0]})"]
-
-
 def _branches(part: Part, body) -> list[str]:
     """`body(s, taps, indent)` for each center sublattice, under `if SUB == s:` when several."""
     if part.sublattices == 1:
@@ -261,99 +183,6 @@ def torch_body(part: Part) -> list[str]:
         return _call(f"combine_{s}", [view(part, c, o) for c, o in keys],
                      [part.label(c, o) for c, o in keys], indent)
     return _branches(part, body)
-
-
-def triton_body(part: Part) -> list[str]:
-    def body(s, taps, indent):
-        coords = Coordinates(part.dimension, indent)
-        gather = TritonGather(part, coords, indent)
-        keys = tap_values(taps)
-        args = [gather(c, o) for c, o in keys]
-        call = _call(f"combine_{s}_triton", args, [part.label(c, o) for c, o in keys], indent)
-        return coords.lines + gather.lines + call
-    return _branches(part, body)
-
-
-def dchannel_body(part: Part) -> list[str]:
-    """∂L/∂channel_c(x) = Σ_taps c·GY[x − offset, s, K0 + k]: the transposed stencil."""
-    coords = Coordinates(part.dimension, "    ")
-    loads, lines, loaded = [], [], {}
-    S, M = part.sublattices, len(part.components)
-    per_channel: dict = {}
-    for s, taps in enumerate(part.taps):
-        for k, c, o, v in taps:
-            per_channel.setdefault(c, []).append((v, s, k, tuple(o)))
-
-    def gy(s, k, offset):
-        key = (s, k, offset)
-        if key not in loaded:
-            name = loaded[key] = f"g{len(loaded)}"
-            index = coords.address(offset, S, s) if S > 1 else coords.address(offset, 1, 0)
-            sub = f"_{s}" if S > 1 else ""
-            loads.append(f"    {name} = tl.load(GY + ({index}) * K + K0 + {k}, mask=mask, "
-                         f"other=0.0)  # ∂{part.outputs[k]}{sub}{_at(offset)}")
-        return loaded[key]
-
-    for c, key in enumerate(part.channels):
-        terms = [(v, gy(s, k, _neg(o))) for v, s, k, o in per_channel.get(c, [])]
-        total, notes = grouped_sum(terms)
-        if key[0] == "field":
-            target = f"GX + {coords.address((0,) * part.dimension, S * M, key[1] * M + key[2])}"
-            value = f"tl.load({target}, mask=mask) + {total}"
-        else:
-            target = f"GC + {coords.address((0,) * part.dimension, len(part.channels), c)}"
-            value = total
-        lines.append(f"    tl.store({target}, {value}, mask=mask)"
-                     f"{comment(part.label(c, (0,) * part.dimension), notes)}")
-    return coords.lines + loads + lines
-
-
-def dspin_body(part: Part) -> list[str]:
-    """∂L/∂S(x) += Σ over the bonds, chiralities and lengths that contain x (from GC)."""
-    coords = Coordinates(part.dimension, "    ")
-    zero = (0,) * part.dimension
-    M, C = len(part.components), len(part.channels)
-    spins, grads, loads = {}, {}, []
-
-    def spin(offset):
-        if offset not in spins:
-            names = [f"s{len(spins)}{'xyz'[a]}" for a in range(M)]
-            spins[offset] = names
-            for a, name in enumerate(names):
-                loads.append(f"    {name} = tl.load(X + {coords.address(offset, M, a)}, "
-                             f"mask=mask, other=0.0)  # {part.components[a]}{_at(offset)}")
-        return spins[offset]
-
-    def grad(offset, c):
-        if (offset, c) not in grads:
-            name = grads[(offset, c)] = f"g{len(grads)}"
-            loads.append(f"    {name} = tl.load(GC + {coords.address(offset, C, c)}, "
-                         f"mask=mask, other=0.0)  # ∂{part.label(c, offset)}")
-        return grads[(offset, c)]
-
-    acc = [[] for _ in range(M)]
-    for c, key in enumerate(part.channels):
-        if key[0] == "length":
-            g, s = grad(zero, c), spin(zero)
-            for a in range(M):
-                acc[a].append(f"2.0*{g}*{s[a]}")
-        elif key[0] == "dot":
-            d = key[1]
-            for shift, partner in ((zero, d), (_neg(d), _neg(d))):
-                g, s = grad(shift, c), spin(partner)
-                for a in range(M):
-                    acc[a].append(f"{g}*{s[a]}")
-        elif key[0] == "triple":
-            d1, d2 = key[1], key[2]
-            # t(z) = S(z)·(S(z+d1)×S(z+d2)); x plays z, z+d1 or z+d2
-            for z, (b, c2) in ((zero, (d1, d2)), (_neg(d1), (_add(_neg(d1), d2), _neg(d1))),
-                               (_neg(d2), (_neg(d2), _add(_neg(d2), d1)))):
-                g, x = grad(z, c), cross(spin(b), spin(c2))
-                for a in range(M):
-                    acc[a].append(f"{g}*{x[a]}")
-    stores = [f"    tl.store(X_GRAD, tl.load(X_GRAD, mask=mask) + {balanced(acc[a])}, mask=mask)"
-              .replace("X_GRAD", f"GX + {coords.address(zero, M, a)}") for a in range(M)]
-    return coords.lines + loads + stores
 
 
 def lean_taps(part: Part) -> list[dict]:

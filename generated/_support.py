@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
 import os
 import sys
 from pathlib import Path
@@ -21,9 +20,6 @@ from types import SimpleNamespace
 import torch
 
 from generated._spec import checked_spec
-
-BLOCK = 64  # cells per Triton program
-
 
 _STENCILS = Path(__file__).resolve().parent / "stencils"
 
@@ -184,19 +180,24 @@ def spin_backward(field: torch.Tensor, gch: torch.Tensor, keys, dim: int) -> tor
 
 
 class TritonFeatures(torch.autograd.Function):
-    """A descriptor's Triton forward and backward wired into autograd (first derivatives
-    only): `TritonFeatures.apply(field, descriptor)`."""
+    """A descriptor's Triton forward and backward (generated._triton) wired into autograd
+    (first derivatives only): `TritonFeatures.apply(field, descriptor)`."""
 
     @staticmethod
     def forward(ctx, x, descriptor):
-        ctx.save_for_backward(x)
+        from generated import _triton
+
+        features, outputs = _triton.forward(descriptor, x)
+        ctx.save_for_backward(x, outputs)
         ctx.descriptor = descriptor
-        return descriptor.triton_forward(x)
+        return features
 
     @staticmethod
     def backward(ctx, gout):
-        (x,) = ctx.saved_tensors
-        return ctx.descriptor.triton_backward(x, gout.contiguous()), None
+        from generated import _triton
+
+        x, outputs = ctx.saved_tensors
+        return _triton.backward(ctx.descriptor, x, outputs, gout), None
 
 
 class GeneratedDescriptor:
@@ -349,37 +350,6 @@ class GeneratedDescriptor:
         """∂L/∂field from ∂L/∂features (batch, *cells, S, F)."""
         g = gfeatures.reshape(-1, self.sublattices, self.n_features)
         return self.lean_transpose(saved, self.lean_dinvariants(saved, g))
-
-    def _launch(self, x):
-        cells = tuple(x.shape[1:1 + self.dimension])
-        total = x.shape[0] * math.prod(cells)
-        return cells, total, ((total + BLOCK - 1) // BLOCK,)
-
-    def triton_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Features of a contiguous (batch, *cells, S, M) field with the Triton kernels."""
-        cells, total, grid = self._launch(x)
-        out = x.new_empty((*x.shape[:1 + self.dimension], self.sublattices, self.n_features))
-        for s in range(self.sublattices):
-            self.module.forward_kernel[grid](x, out, *cells, total, SUB=s, BLOCK=BLOCK)
-        return out
-
-    def triton_backward(self, x: torch.Tensor, gout: torch.Tensor) -> torch.Tensor:
-        """∂L/∂x from ∂L/∂features: ∂L/∂y per sublattice, then each part's transposed
-        stencil (and spin pass) adds its share to ∂L/∂x, gathered (no atomics)."""
-        cells, total, grid = self._launch(x)
-        lead = x.shape[:1 + self.dimension]
-        gy = x.new_empty((*lead, self.sublattices, self.n_outputs))
-        for s in range(self.sublattices):
-            self.module.dy_kernel[grid](x, gout, gy, *cells, total, SUB=s, BLOCK=BLOCK)
-        gx, start = torch.zeros_like(x), 0
-        for part in self.stencils:
-            gc = x.new_empty((*lead, len(part.CHANNELS)))
-            part.dchannel_kernel[grid](gy, gx, gc, *cells, total, K=self.n_outputs, K0=start,
-                                       BLOCK=BLOCK)
-            if part.dspin_kernel is not None:
-                part.dspin_kernel[grid](x, gc, gx, *cells, total, BLOCK=BLOCK)
-            start += len(part.OUTPUTS)
-        return gx
 
     def jacobian_rank(self, seed: int = 3) -> int:
         """Completeness: rank of ∂(features of one site)/∂(field) at a random configuration

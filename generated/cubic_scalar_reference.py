@@ -1932,134 +1932,194 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
-def forward_kernel(X, OUT, n0, n1, n2, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """Features of center sublattice SUB at BLOCK cells: stages 2 and 3 in registers."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
+    """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
+    one center sublattice (generated._triton runs stage 2); every row a coalesced access."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c2 = cell % n2
-    c1 = cell // n2 % n1
-    c0 = cell // (n1 * n2) % n0
-    bat = cell // (n0 * n1 * n2)
-    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-        y19, y20, y21, y22, y23, y24, y25, y26) = irreps.outputs(X, bat, c0, c1, c2, n0, n1, n2, mask, SUB)
-    (y27, y28, y29, y30, y31, y32, y33, y34, y35, y36, y37, y38) = reference.outputs(X, bat, c0, c1, c2, n0, n1, n2, mask, SUB)
+    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1g,1)
+    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1g,2)
+    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1g,3)
+    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1g,4)
+    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(Eg,1)_1
+    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(Eg,1)_2
+    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(Eg,2)_1
+    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(Eg,2)_2
+    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_1
+    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_2
+    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_3
+    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_1
+    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_2
+    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_3
+    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A2u,1)
+    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_1
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_2
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_3
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_1
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_2
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_3
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_1
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_2
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_3
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_1
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_2
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_3
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # ref(Eg)_1
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # ref(Eg)_2
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # ref(T2g)_1
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # ref(T2g)_2
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # ref(T2g)_3
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # ref(A2u)
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # ref(T1u)_1
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # ref(T1u)_2
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # ref(T1u)_3
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # ref(T2u)_1
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # ref(T2u)_2
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # ref(T2u)_3
     (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
         f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35,
         f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-             y36, y37, y38)
-    out = OUT + (cell * 1 + SUB) * 48
-    tl.store(out + 0, f0, mask=mask)
-    tl.store(out + 1, f1, mask=mask)
-    tl.store(out + 2, f2, mask=mask)
-    tl.store(out + 3, f3, mask=mask)
-    tl.store(out + 4, f4, mask=mask)
-    tl.store(out + 5, f5, mask=mask)
-    tl.store(out + 6, f6, mask=mask)
-    tl.store(out + 7, f7, mask=mask)
-    tl.store(out + 8, f8, mask=mask)
-    tl.store(out + 9, f9, mask=mask)
-    tl.store(out + 10, f10, mask=mask)
-    tl.store(out + 11, f11, mask=mask)
-    tl.store(out + 12, f12, mask=mask)
-    tl.store(out + 13, f13, mask=mask)
-    tl.store(out + 14, f14, mask=mask)
-    tl.store(out + 15, f15, mask=mask)
-    tl.store(out + 16, f16, mask=mask)
-    tl.store(out + 17, f17, mask=mask)
-    tl.store(out + 18, f18, mask=mask)
-    tl.store(out + 19, f19, mask=mask)
-    tl.store(out + 20, f20, mask=mask)
-    tl.store(out + 21, f21, mask=mask)
-    tl.store(out + 22, f22, mask=mask)
-    tl.store(out + 23, f23, mask=mask)
-    tl.store(out + 24, f24, mask=mask)
-    tl.store(out + 25, f25, mask=mask)
-    tl.store(out + 26, f26, mask=mask)
-    tl.store(out + 27, f27, mask=mask)
-    tl.store(out + 28, f28, mask=mask)
-    tl.store(out + 29, f29, mask=mask)
-    tl.store(out + 30, f30, mask=mask)
-    tl.store(out + 31, f31, mask=mask)
-    tl.store(out + 32, f32, mask=mask)
-    tl.store(out + 33, f33, mask=mask)
-    tl.store(out + 34, f34, mask=mask)
-    tl.store(out + 35, f35, mask=mask)
-    tl.store(out + 36, f36, mask=mask)
-    tl.store(out + 37, f37, mask=mask)
-    tl.store(out + 38, f38, mask=mask)
-    tl.store(out + 39, f39, mask=mask)
-    tl.store(out + 40, f40, mask=mask)
-    tl.store(out + 41, f41, mask=mask)
-    tl.store(out + 42, f42, mask=mask)
-    tl.store(out + 43, f43, mask=mask)
-    tl.store(out + 44, f44, mask=mask)
-    tl.store(out + 45, f45, mask=mask)
-    tl.store(out + 46, f46, mask=mask)
-    tl.store(out + 47, f47, mask=mask)
+        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
+        y36, y37, y38)
+    tl.store(OUT + cell, f0, mask=mask)  # g(A1g,1)
+    tl.store(OUT + 1 * total + cell, f1, mask=mask)  # g(A1g,2)
+    tl.store(OUT + 2 * total + cell, f2, mask=mask)  # g(A1g,3)
+    tl.store(OUT + 3 * total + cell, f3, mask=mask)  # g(A1g,4)
+    tl.store(OUT + 4 * total + cell, f4, mask=mask)  # g(Eg,1)_1
+    tl.store(OUT + 5 * total + cell, f5, mask=mask)  # g(Eg,1)_2
+    tl.store(OUT + 6 * total + cell, f6, mask=mask)  # g(Eg,2)_1
+    tl.store(OUT + 7 * total + cell, f7, mask=mask)  # g(Eg,2)_2
+    tl.store(OUT + 8 * total + cell, f8, mask=mask)  # g(T2g,1)_1
+    tl.store(OUT + 9 * total + cell, f9, mask=mask)  # g(T2g,1)_2
+    tl.store(OUT + 10 * total + cell, f10, mask=mask)  # g(T2g,1)_3
+    tl.store(OUT + 11 * total + cell, f11, mask=mask)  # g(T2g,2)_1
+    tl.store(OUT + 12 * total + cell, f12, mask=mask)  # g(T2g,2)_2
+    tl.store(OUT + 13 * total + cell, f13, mask=mask)  # g(T2g,2)_3
+    tl.store(OUT + 14 * total + cell, f14, mask=mask)  # g(A2u,1)
+    tl.store(OUT + 15 * total + cell, f15, mask=mask)  # g(T1u,1)_1
+    tl.store(OUT + 16 * total + cell, f16, mask=mask)  # g(T1u,1)_2
+    tl.store(OUT + 17 * total + cell, f17, mask=mask)  # g(T1u,1)_3
+    tl.store(OUT + 18 * total + cell, f18, mask=mask)  # g(T1u,2)_1
+    tl.store(OUT + 19 * total + cell, f19, mask=mask)  # g(T1u,2)_2
+    tl.store(OUT + 20 * total + cell, f20, mask=mask)  # g(T1u,2)_3
+    tl.store(OUT + 21 * total + cell, f21, mask=mask)  # g(T1u,3)_1
+    tl.store(OUT + 22 * total + cell, f22, mask=mask)  # g(T1u,3)_2
+    tl.store(OUT + 23 * total + cell, f23, mask=mask)  # g(T1u,3)_3
+    tl.store(OUT + 24 * total + cell, f24, mask=mask)  # g(T2u,1)_1
+    tl.store(OUT + 25 * total + cell, f25, mask=mask)  # g(T2u,1)_2
+    tl.store(OUT + 26 * total + cell, f26, mask=mask)  # g(T2u,1)_3
+    tl.store(OUT + 27 * total + cell, f27, mask=mask)  # b*(Eg;Eg,Eg)
+    tl.store(OUT + 28 * total + cell, f28, mask=mask)  # b*(T2g;Eg,T2g)
+    tl.store(OUT + 29 * total + cell, f29, mask=mask)  # b*(T1u;Eg,T1u)
+    tl.store(OUT + 30 * total + cell, f30, mask=mask)  # b*(T2u;Eg,T1u)
+    tl.store(OUT + 31 * total + cell, f31, mask=mask)  # b*(T1u;Eg,T2u)
+    tl.store(OUT + 32 * total + cell, f32, mask=mask)  # b*(T2u;Eg,T2u)
+    tl.store(OUT + 33 * total + cell, f33, mask=mask)  # b*(Eg;T2g,T2g)
+    tl.store(OUT + 34 * total + cell, f34, mask=mask)  # b*(T2g;T2g,T2g)
+    tl.store(OUT + 35 * total + cell, f35, mask=mask)  # b*(T1u;T2g,A2u)
+    tl.store(OUT + 36 * total + cell, f36, mask=mask)  # b*(A2u;T2g,T1u)
+    tl.store(OUT + 37 * total + cell, f37, mask=mask)  # b*(T1u;T2g,T1u)
+    tl.store(OUT + 38 * total + cell, f38, mask=mask)  # b*(T2u;T2g,T1u)
+    tl.store(OUT + 39 * total + cell, f39, mask=mask)  # b*(T1u;T2g,T2u)
+    tl.store(OUT + 40 * total + cell, f40, mask=mask)  # b*(T2u;T2g,T2u)
+    tl.store(OUT + 41 * total + cell, f41, mask=mask)  # b*(T2g;A2u,T1u)
+    tl.store(OUT + 42 * total + cell, f42, mask=mask)  # b*(Eg;T1u,T1u)
+    tl.store(OUT + 43 * total + cell, f43, mask=mask)  # b*(T2g;T1u,T1u)
+    tl.store(OUT + 44 * total + cell, f44, mask=mask)  # b*(Eg;T1u,T2u)
+    tl.store(OUT + 45 * total + cell, f45, mask=mask)  # b*(T2g;T1u,T2u)
+    tl.store(OUT + 46 * total + cell, f46, mask=mask)  # b*(Eg;T2u,T2u)
+    tl.store(OUT + 47 * total + cell, f47, mask=mask)  # b*(T2g;T2u,T2u)
 
 
 @triton.jit
-def dy_kernel(X, GOUT, GY, n0, n1, n2, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells of center sublattice SUB."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
+    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells, from the outputs Y (K, cells) and
+    ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c2 = cell % n2
-    c1 = cell // n2 % n1
-    c0 = cell // (n1 * n2) % n0
-    bat = cell // (n0 * n1 * n2)
-    (_, _, _, _, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18, y19,
-        y20, y21, y22, y23, y24, y25, y26) = irreps.outputs(X, bat, c0, c1, c2, n0, n1, n2, mask, SUB)
-    (y27, y28, y29, y30, y31, y32, y33, y34, y35, y36, y37, y38) = reference.outputs(X, bat, c0, c1, c2, n0, n1, n2, mask, SUB)
-    gout = GOUT + (cell * 1 + SUB) * 48
-    g0 = tl.load(gout + 0, mask=mask, other=0.0)  # ∂L/∂g(A1g,1)
-    g1 = tl.load(gout + 1, mask=mask, other=0.0)  # ∂L/∂g(A1g,2)
-    g2 = tl.load(gout + 2, mask=mask, other=0.0)  # ∂L/∂g(A1g,3)
-    g3 = tl.load(gout + 3, mask=mask, other=0.0)  # ∂L/∂g(A1g,4)
-    g4 = tl.load(gout + 4, mask=mask, other=0.0)  # ∂L/∂g(Eg,1)_1
-    g5 = tl.load(gout + 5, mask=mask, other=0.0)  # ∂L/∂g(Eg,1)_2
-    g6 = tl.load(gout + 6, mask=mask, other=0.0)  # ∂L/∂g(Eg,2)_1
-    g7 = tl.load(gout + 7, mask=mask, other=0.0)  # ∂L/∂g(Eg,2)_2
-    g8 = tl.load(gout + 8, mask=mask, other=0.0)  # ∂L/∂g(T2g,1)_1
-    g9 = tl.load(gout + 9, mask=mask, other=0.0)  # ∂L/∂g(T2g,1)_2
-    g10 = tl.load(gout + 10, mask=mask, other=0.0)  # ∂L/∂g(T2g,1)_3
-    g11 = tl.load(gout + 11, mask=mask, other=0.0)  # ∂L/∂g(T2g,2)_1
-    g12 = tl.load(gout + 12, mask=mask, other=0.0)  # ∂L/∂g(T2g,2)_2
-    g13 = tl.load(gout + 13, mask=mask, other=0.0)  # ∂L/∂g(T2g,2)_3
-    g14 = tl.load(gout + 14, mask=mask, other=0.0)  # ∂L/∂g(A2u,1)
-    g15 = tl.load(gout + 15, mask=mask, other=0.0)  # ∂L/∂g(T1u,1)_1
-    g16 = tl.load(gout + 16, mask=mask, other=0.0)  # ∂L/∂g(T1u,1)_2
-    g17 = tl.load(gout + 17, mask=mask, other=0.0)  # ∂L/∂g(T1u,1)_3
-    g18 = tl.load(gout + 18, mask=mask, other=0.0)  # ∂L/∂g(T1u,2)_1
-    g19 = tl.load(gout + 19, mask=mask, other=0.0)  # ∂L/∂g(T1u,2)_2
-    g20 = tl.load(gout + 20, mask=mask, other=0.0)  # ∂L/∂g(T1u,2)_3
-    g21 = tl.load(gout + 21, mask=mask, other=0.0)  # ∂L/∂g(T1u,3)_1
-    g22 = tl.load(gout + 22, mask=mask, other=0.0)  # ∂L/∂g(T1u,3)_2
-    g23 = tl.load(gout + 23, mask=mask, other=0.0)  # ∂L/∂g(T1u,3)_3
-    g24 = tl.load(gout + 24, mask=mask, other=0.0)  # ∂L/∂g(T2u,1)_1
-    g25 = tl.load(gout + 25, mask=mask, other=0.0)  # ∂L/∂g(T2u,1)_2
-    g26 = tl.load(gout + 26, mask=mask, other=0.0)  # ∂L/∂g(T2u,1)_3
-    g27 = tl.load(gout + 27, mask=mask, other=0.0)  # ∂L/∂b*(Eg;Eg,Eg)
-    g28 = tl.load(gout + 28, mask=mask, other=0.0)  # ∂L/∂b*(T2g;Eg,T2g)
-    g29 = tl.load(gout + 29, mask=mask, other=0.0)  # ∂L/∂b*(T1u;Eg,T1u)
-    g30 = tl.load(gout + 30, mask=mask, other=0.0)  # ∂L/∂b*(T2u;Eg,T1u)
-    g31 = tl.load(gout + 31, mask=mask, other=0.0)  # ∂L/∂b*(T1u;Eg,T2u)
-    g32 = tl.load(gout + 32, mask=mask, other=0.0)  # ∂L/∂b*(T2u;Eg,T2u)
-    g33 = tl.load(gout + 33, mask=mask, other=0.0)  # ∂L/∂b*(Eg;T2g,T2g)
-    g34 = tl.load(gout + 34, mask=mask, other=0.0)  # ∂L/∂b*(T2g;T2g,T2g)
-    g35 = tl.load(gout + 35, mask=mask, other=0.0)  # ∂L/∂b*(T1u;T2g,A2u)
-    g36 = tl.load(gout + 36, mask=mask, other=0.0)  # ∂L/∂b*(A2u;T2g,T1u)
-    g37 = tl.load(gout + 37, mask=mask, other=0.0)  # ∂L/∂b*(T1u;T2g,T1u)
-    g38 = tl.load(gout + 38, mask=mask, other=0.0)  # ∂L/∂b*(T2u;T2g,T1u)
-    g39 = tl.load(gout + 39, mask=mask, other=0.0)  # ∂L/∂b*(T1u;T2g,T2u)
-    g40 = tl.load(gout + 40, mask=mask, other=0.0)  # ∂L/∂b*(T2u;T2g,T2u)
-    g41 = tl.load(gout + 41, mask=mask, other=0.0)  # ∂L/∂b*(T2g;A2u,T1u)
-    g42 = tl.load(gout + 42, mask=mask, other=0.0)  # ∂L/∂b*(Eg;T1u,T1u)
-    g43 = tl.load(gout + 43, mask=mask, other=0.0)  # ∂L/∂b*(T2g;T1u,T1u)
-    g44 = tl.load(gout + 44, mask=mask, other=0.0)  # ∂L/∂b*(Eg;T1u,T2u)
-    g45 = tl.load(gout + 45, mask=mask, other=0.0)  # ∂L/∂b*(T2g;T1u,T2u)
-    g46 = tl.load(gout + 46, mask=mask, other=0.0)  # ∂L/∂b*(Eg;T2u,T2u)
-    g47 = tl.load(gout + 47, mask=mask, other=0.0)  # ∂L/∂b*(T2g;T2u,T2u)
+    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(Eg,1)_1
+    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(Eg,1)_2
+    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(Eg,2)_1
+    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(Eg,2)_2
+    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_1
+    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_2
+    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_3
+    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_1
+    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_2
+    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_3
+    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A2u,1)
+    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_1
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_2
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_3
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_1
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_2
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_3
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_1
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_2
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_3
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_1
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_2
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_3
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # ref(Eg)_1
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # ref(Eg)_2
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # ref(T2g)_1
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # ref(T2g)_2
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # ref(T2g)_3
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # ref(A2u)
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # ref(T1u)_1
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # ref(T1u)_2
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # ref(T1u)_3
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # ref(T2u)_1
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # ref(T2u)_2
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # ref(T2u)_3
+    g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂g(A1g,1)
+    g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1g,2)
+    g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1g,3)
+    g3 = tl.load(G + 3 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1g,4)
+    g4 = tl.load(G + 4 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(Eg,1)_1
+    g5 = tl.load(G + 5 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(Eg,1)_2
+    g6 = tl.load(G + 6 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(Eg,2)_1
+    g7 = tl.load(G + 7 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(Eg,2)_2
+    g8 = tl.load(G + 8 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T2g,1)_1
+    g9 = tl.load(G + 9 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T2g,1)_2
+    g10 = tl.load(G + 10 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T2g,1)_3
+    g11 = tl.load(G + 11 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T2g,2)_1
+    g12 = tl.load(G + 12 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T2g,2)_2
+    g13 = tl.load(G + 13 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T2g,2)_3
+    g14 = tl.load(G + 14 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2u,1)
+    g15 = tl.load(G + 15 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T1u,1)_1
+    g16 = tl.load(G + 16 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T1u,1)_2
+    g17 = tl.load(G + 17 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T1u,1)_3
+    g18 = tl.load(G + 18 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T1u,2)_1
+    g19 = tl.load(G + 19 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T1u,2)_2
+    g20 = tl.load(G + 20 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T1u,2)_3
+    g21 = tl.load(G + 21 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T1u,3)_1
+    g22 = tl.load(G + 22 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T1u,3)_2
+    g23 = tl.load(G + 23 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T1u,3)_3
+    g24 = tl.load(G + 24 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T2u,1)_1
+    g25 = tl.load(G + 25 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T2u,1)_2
+    g26 = tl.load(G + 26 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(T2u,1)_3
+    g27 = tl.load(G + 27 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(Eg;Eg,Eg)
+    g28 = tl.load(G + 28 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2g;Eg,T2g)
+    g29 = tl.load(G + 29 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T1u;Eg,T1u)
+    g30 = tl.load(G + 30 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2u;Eg,T1u)
+    g31 = tl.load(G + 31 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T1u;Eg,T2u)
+    g32 = tl.load(G + 32 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2u;Eg,T2u)
+    g33 = tl.load(G + 33 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(Eg;T2g,T2g)
+    g34 = tl.load(G + 34 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2g;T2g,T2g)
+    g35 = tl.load(G + 35 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T1u;T2g,A2u)
+    g36 = tl.load(G + 36 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(A2u;T2g,T1u)
+    g37 = tl.load(G + 37 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T1u;T2g,T1u)
+    g38 = tl.load(G + 38 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2u;T2g,T1u)
+    g39 = tl.load(G + 39 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T1u;T2g,T2u)
+    g40 = tl.load(G + 40 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2u;T2g,T2u)
+    g41 = tl.load(G + 41 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2g;A2u,T1u)
+    g42 = tl.load(G + 42 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(Eg;T1u,T1u)
+    g43 = tl.load(G + 43 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2g;T1u,T1u)
+    g44 = tl.load(G + 44 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(Eg;T1u,T2u)
+    g45 = tl.load(G + 45 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2g;T1u,T2u)
+    g46 = tl.load(G + 46 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(Eg;T2u,T2u)
+    g47 = tl.load(G + 47 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(T2g;T2u,T2u)
     t0 = y27*y27
     t1 = y28*y28
     t2 = t0 + t1 + 0.01  # 0.01 = 1/100
@@ -2659,46 +2719,45 @@ def dy_kernel(X, GOUT, GY, n0, n1, n2, total, SUB: tl.constexpr, BLOCK: tl.const
     t604 = t403*t590
     t605 = t409*t569
     t606 = t405*t590
-    gy = GY + (cell * 1 + SUB) * 39
-    tl.store(gy + 0, g0, mask=mask)
-    tl.store(gy + 1, g1, mask=mask)
-    tl.store(gy + 2, g2, mask=mask)
-    tl.store(gy + 3, g3, mask=mask)
-    tl.store(gy + 4, g5*t10 + t4*y27, mask=mask)
-    tl.store(gy + 5, -g5*t13 + t4*y28, mask=mask)
-    tl.store(gy + 6, g7*t10 + t14*y27, mask=mask)
-    tl.store(gy + 7, -g7*t13 + t14*y28, mask=mask)
-    tl.store(gy + 8, g9*t32 + t20*y29 + t24*y30, mask=mask)
-    tl.store(gy + 9, g9*t34 + t20*y30 + t24*y29, mask=mask)
-    tl.store(gy + 10, g10*t35 - g9*t37 + t20*y31, mask=mask)
-    tl.store(gy + 11, g12*t32 + t38*y29 + t39*y30, mask=mask)
-    tl.store(gy + 12, g12*t34 + t38*y30 + t39*y29, mask=mask)
-    tl.store(gy + 13, -g12*t37 + g13*t35 + t38*y31, mask=mask)
-    tl.store(gy + 14, g14*t43, mask=mask)
-    tl.store(gy + 15, g16*t51 + g17*t58 + t49*y33, mask=mask)
-    tl.store(gy + 16, g16*t61 + g17*t65 + t49*y34, mask=mask)
-    tl.store(gy + 17, g16*t69 + g17*t73 + t49*y35, mask=mask)
-    tl.store(gy + 18, g19*t51 + g20*t58 + t74*y33, mask=mask)
-    tl.store(gy + 19, g19*t61 + g20*t65 + t74*y34, mask=mask)
-    tl.store(gy + 20, g19*t69 + g20*t73 + t74*y35, mask=mask)
-    tl.store(gy + 21, g22*t51 + g23*t58 + t75*y33, mask=mask)
-    tl.store(gy + 22, g22*t61 + g23*t65 + t75*y34, mask=mask)
-    tl.store(gy + 23, g22*t69 + g23*t73 + t75*y35, mask=mask)
-    tl.store(gy + 24, g25*t77 + g26*t78 + t76*y36, mask=mask)
-    tl.store(gy + 25, g25*t79 + g26*t80 + t76*y37, mask=mask)
-    tl.store(gy + 26, g25*t81 - g26*t26*t57 + t76*y38, mask=mask)
-    tl.store(gy + 27, g12*(-t121*t122 + t121*t123 + t125*y11 + t128*y12) + g16*(t129*t130 - t129*t131 + t133*y16 + t135*y17) + g17*(t103*y16 + t107*y17 - t95*y15) + g19*(t130*t136 - t131*t136 + t133*y19 + t135*y20) + g20*(t103*y19 + t107*y20 - t95*y18) + g22*(t130*t137 - t131*t137 + t133*y22 + t135*y23) + g23*(t103*y22 + t107*y23 - t95*y21) + g25*(-t108*t83 + t113*y24 + t118*y25) + g26*(-t139*t3 + t139*t84 + t141*y24 + t143*y25) + g27*(t0*t1*t120 + t10*t3 - t10*t84 - 1.4142135623730951*t119 + t26*t93) + g28*(t125*t25 + t128*t33 - t183*t3 + t183*t84) + g29*(t133*t59 + t135*t66 + t185*t3 - t185*t84) + g30*(t113*t70 + t118*t62 + t145) + g31*(t103*t59 + t107*t66 + t145) + g32*(t141*t70 + t143*t62 - t187*t3 + t187*t84) + g33*(-t151*t83 + t158*t3 - t158*t84) + g4*(t3*y4 - t83*y5 - t84*y4) + g42*(-t176*t83 + t182*t3 - t182*t84) + g44*(t191*t3 - t191*t84 - t196*t83) + g46*(-t164*t83 + t170*t3 - t170*t84) + g5*(-t85*y5 + t87*t88 + t93*y4) + g6*(t3*y6 - t83*y7 - t84*y6) + g7*(-t85*y7 + t88*t94 + t93*y6) + g9*(-t122*t144 + t123*t144 + t125*y8 + t128*y9), mask=mask)  # 1.4142135623730951 = sqrt(2)
-    tl.store(gy + 28, g12*(t121*t201 + t203*y11 + t204*y12) + g16*(-t129*t207 + t209*y16 + t210*y17) + g17*(t211*y15 - t212*y15 + t213*y16 + t214*y17) + g19*(-t136*t207 + t209*y19 + t210*y20) + g20*(t211*y18 - t212*y18 + t213*y19 + t214*y20) + g22*(-t137*t207 + t209*y22 + t210*y23) + g23*(t211*y21 - t212*y21 + t213*y22 + t214*y23) + g25*(-t108*t119 + t108*t3 + t215*y24 + t216*y25) + g26*(t139*t83 + t205*y24 + t206*y25) + g27*(-t10*t83 + t120*t199*y27 + t200*t26 - 2.8284271247461903*t83) + g28*(t183*t83 + t203*t25 + t204*t33) + g29*(-t185*t83 + t209*t59 + t210*t66) + g30*(t215*t70 + t216*t62 + t217) + g31*(t213*t59 + t214*t66 + t217) + g32*(t187*t83 + t205*t70 + t206*t62) + g33*(-t119*t151 + t151*t3 - t158*t83) + g4*(-t119*y5 + t3*y5 - t83*y4) + g42*(-t119*t176 + t176*t3 - t182*t83) + g44*(-t119*t196 - t191*t83 + t196*t3) + g46*(-t119*t164 + t164*t3 - t170*t83) + g5*(-t197*y5 + t198*t87 + t200*y4) + g6*(-t119*y7 + t3*y7 - t83*y6) + g7*(-t197*y7 + t198*t94 + t200*y6) + g9*(t144*t201 + t203*y8 + t204*y9), mask=mask)  # 2.8284271247461903 = 2*sqrt(2)
-    tl.store(gy + 29, g10*(1.4142135623730951*t21*y10*y30 + 1.4142135623730951*t21*y31*y9 - t232*y8 - t233*t234 - t235*y9) + g11*(t19*y11 - t223*y12 - t225 - t226*y11) + g12*(t225*t26 + t256*y12 + t259*y11) + g13*(1.4142135623730951*t21*y12*y31 + 1.4142135623730951*t21*y13*y30 - t232*y11 - t234*t236 - t235*y12) + g28*(t19*t32 - t223*t34 - t226*t32 + t25*t259 + t256*t33 + t298*t299) + g33*(t26*(4.898979485566356*t154*y29 + 14.696938456699069*t17*t266*y29 - t260*t265 - t263*t265) + t29*(t150*t228 - t260*t262 + t262*t263)) + g34*(4.242640687119285*t218*y30*y31 - t219*t221) + g35*t253 + g37*(t50*(-t272 - t274 - t275) + t59*(-t278 - t279 - t281) + t66*(-t268 - t269)) + g38*(t57*(t271 + t274 - t275) + t62*(-t277 - t279 + t281) + t70*(-t268 + t269)) + g39*(t50*(t286 + t288 - t289) + t59*(-t290 - t291 + t292) + t66*(-t283 + t285)) + g40*(t57*(-t288 - t289 - t294) + t62*(-t291 - t292 - t293) + t70*(-t283 - t285)) + g41*t253 + g43*(1.4142135623730951*t184*t19*y33*y34 - t237*t238 - t240*t241 - t242*t243) + g45*(t19*t295 - t223*t296 - t224*t297 - t226*t295) + g47*(1.4142135623730951*t186*t19*y37*y38 - t238*t244 - t241*t245 - t242*t247) + g8*(t19*y8 - t223*y9 - t226*y8 - t227) + g9*(t227*t26 + t256*y9 + t259*y8) + t252*(0.5773502691896257*t19*t48*y35 - 0.5773502691896257*t249 - 0.5773502691896257*t250 - 0.5773502691896257*t251), mask=mask)  # 1.4142135623730951 = sqrt(2); 4.898979485566356 = 2*sqrt(6); 14.696938456699069 = 6*sqrt(6); 4.242640687119285 = 3*sqrt(2); 0.5773502691896257 = sqrt(3)/3
-    tl.store(gy + 30, g10*(1.4142135623730951*t21*y10*y29 + 1.4142135623730951*t21*y31*y8 - t232*y9 - t305*y10 - t306*y8) + g11*(t19*y12 - t223*y11 - t301 - t302*y12) + g12*(t26*t301 + t314*y11 + t315*y12) + g13*(1.4142135623730951*t21*y11*y31 + 1.4142135623730951*t21*y13*y29 - t232*y12 - t305*y13 - t306*y11) + g28*(t19*t34 - t223*t32 + t25*t314 + t299*t334 - t302*t34 + t315*t33) + g33*(t26*(4.898979485566356*t154*y30 + 14.696938456699069*t17*t266*y30 - t219*t265 - t265*t316) + t29*(-2.0*t150*y30 - t219*t262 + 5.656854249492381*t261*t316)) + g34*(4.242640687119285*t218*y29*y31 - t221*t263) + g35*t313 + g37*(t50*(-t319 - t320 - t321) + t59*(-t268 - t317) + t66*(-t278 - t322 - t323)) + g38*(t57*(-t318 - t320 + t321) + t62*(t268 + t324) + t70*(t277 + t322 - t323)) + g39*(t50*(-t327 - t328 + t330) + t59*(t283 + t326) + t66*(t290 + t331 - t332)) + g40*(t57*(-t328 - t330 - t333) + t62*(-t283 - t325) + t70*(-t293 - t331 - t332)) + g41*t313 + g43*(1.4142135623730951*t184*t19*y33*y35 - t237*t309 - t238*t243 - t240*t308) + g45*(t19*t296 - t223*t295 - t296*t302 - t297*t307) + g47*(1.4142135623730951*t186*t19*y36*y38 - t238*t247 - t244*t309 - t245*t308) + g8*(t19*y9 - t223*y8 - t302*y9 - t303) + g9*(t26*t303 + t314*y8 + t315*y9) + t252*(0.5773502691896257*t19*t48*y34 - 0.5773502691896257*t310 - 0.5773502691896257*t311 - 0.5773502691896257*t312), mask=mask)  # 1.4142135623730951 = sqrt(2); 4.898979485566356 = 2*sqrt(6); 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 4.242640687119285 = 3*sqrt(2); 0.5773502691896257 = sqrt(3)/3
-    tl.store(gy + 31, g10*(1.4142135623730951*t21*y29*y9 + 1.4142135623730951*t21*y30*y8 - t231*t233 - t338*y9 - t339*y8) + g11*(t19*y13 - t224*y11 - t307*y12 - t336) + g12*(-t121*t26 + t26*t336 + t345*y11 + t346*y12) + g13*(1.4142135623730951*t21*y11*y30 + 1.4142135623730951*t21*y12*y29 - t231*t236 - t338*y12 - t339*y11) + g28*(-t21*t26*t347 - t224*t32 + t229*t348*t359 + t25*t345 - t307*t34 + t33*t346) + g33*(t26*(-t15*t349 - t157*t347 - t16*t349 + 14.696938456699069*t266*t348) + t29*(-t15*t262*y31 + 5.656854249492381*t16*t261*y31)) + g34*(-t17*t220*y29*y30 + 4.242640687119285*t218*y29*y30) + g35*t344 + g37*(t50*(-t269 - t317) + t59*(-t319 - t350 - t351) + t66*(-t272 - t352 - t353)) + g38*(t57*(-t269 - t324) + t62*(t318 + t350 - t351) + t70*(-t271 - t352 + t353)) + g39*(t50*(-t285 - t326) + t59*(t327 + t354 - t356) + t66*(-t286 - t357 + t358)) + g40*(t57*(-t285 - t325) + t62*(-t333 - t354 - t356) + t70*(-t294 - t357 - t358)) + g41*t344 + g43*(1.4142135623730951*t184*t19*y34*y35 - t237*t308 - t240*t340 - t241*t243) + g45*(t19*t297 - t224*t295 - t296*t307 - t297*t335) + g47*(1.4142135623730951*t186*t19*y36*y37 - t241*t247 - t244*t308 - t245*t340) + g8*(t19*y10 - t224*y8 - t307*y9 - t337) + g9*(-t144*t26 + t26*t337 + t345*y8 + t346*y9) + t252*(0.5773502691896257*t19*t48*y33 - 0.5773502691896257*t341 - 0.5773502691896257*t342 - 0.5773502691896257*t343), mask=mask)  # 1.4142135623730951 = sqrt(2); 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 4.242640687119285 = 3*sqrt(2); 0.5773502691896257 = sqrt(3)/3
-    tl.store(gy + 32, g14*(-t360*y14 + t42*y14) + g35*t365 + g36*(-t360*t364 + t364*t42) + g41*t365, mask=mask)
-    tl.store(gy + 33, g15*(-t368*y16 - t369*y17 - t371 + t48*y15) + g16*(t129*t26 - t26*t371 + t386*y16 + t388*y17) + g18*(-t368*y19 - t369*y20 - t372 + t48*y18) + g19*(t136*t26 - t26*t372 + t386*y19 + t388*y20) + g21*(-t368*y22 - t369*y23 - t373 + t48*y21) + g22*(t137*t26 - t26*t373 + t386*y22 + t388*y23) + g25*(-t370*t390 + t389*y26 + t391*y24 + t392*y25) + g29*(2.0*t184*t3*y27*y33 - t359*t379*t395 - t368*t61 - t369*t69 + t386*t48*y34 + t388*t48*y35) + g30*(t389*t57 + t391*t70 + t392*t62 - t402) + g31*(t3*t48*t56*y28*y38 - t368*t65 - t369*t73 - t402) + g35*t377 + g37*(-t368*t432 - t369*t435 - t370*t430 + t430*t48 + t50*(-t404 - t406) + t59*(-t413 - t414 - t436) + t66*(-t410 - t411 - t437)) + g38*(t57*(-t404 + t406) + t62*(-t412 - t413 + t414) + t70*(t408 + t410 - t411)) + g39*(-t368*t424 - t369*t427 - t370*t422 + t422*t48) + g41*t377 + g42*(t26*(2.449489742783178*t181*t380 - 14.696938456699069*t395*t396 + t398*t45 + t398*t46) + t29*(5.656854249492381*t393*t46*y33 - t394*t45*y33)) + g43*(1.4142135623730951*t184*t19*y29*y34 + 1.4142135623730951*t184*t19*y30*y35 - t378*t381 - t382*t383*y34 - t383*t384*y35) + g44*(t26*(0.7071067811865476*t366*t56*y33*y35*y36 - t399) + t29*(-t192*t400 - t195*t368 + 0.816496580927726*t366*t44*t56*y38 - t369*t401)) + g45*(t25*(t282*t368 - 0.7071067811865476*t370*t62 + t418) + t33*(-t282*t369 + 0.7071067811865476*t366*t44*t56*y36 - t419) + t36*(-t415 + t416)) + t252*(0.5773502691896257*t19*t48*y31 - 0.5773502691896257*t374 - 0.5773502691896257*t375 - 0.5773502691896257*t376), mask=mask)  # 2.449489742783178 = sqrt(6); 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 1.4142135623730951 = sqrt(2); 0.7071067811865476 = sqrt(2)/2; 0.816496580927726 = sqrt(6)/3; 0.5773502691896257 = sqrt(3)/3
-    tl.store(gy + 34, g15*(-t438 - t439*y17 - t440*y16 + t48*y16) + g16*(-t26*t438 + t450*y17 + t457*y16) + g18*(-t439*y20 - t440*y19 - t441 + t48*y19) + g19*(-t26*t441 + t450*y20 + t457*y19) + g21*(-t439*y23 - t440*y22 - t442 + t48*y22) + g22*(-t26*t442 + t450*y23 + t457*y22) + g25*(-t368*t390 + t459*y24 + t461*y25) + g29*(-t439*t69 - t440*t61 + t450*t48*y35 + t457*t48*y34 - t479*y34 + t48*t61) + g30*(t459*t70 + t461*t62 - t465) + g31*(-t439*t73 - t440*t65 - t465 + t48*t65) + g35*t446 + g37*(-t368*t430 - t432*t440 + t432*t48 - t435*t439 + t50*(-t436 - t474 - t475) + t59*(-t404 - t469) + t66*(-t472 - t473 - t480)) + g38*(t57*(t412 + t474 - t475) + t62*(t404 + t470) + t70*(-t471 - t472 + t473)) + g39*(-t368*t422 - t424*t440 + t424*t48 - t427*t439) + g41*t446 + g42*(t26*(-t179*t462 + 29.393876913398138*t397*t46*y34 + 29.393876913398138*t397*t463 - t464*y34) + t29*(t175*t462 + t394*t46*y34 - t394*t463)) + g43*(1.4142135623730951*t184*t19*y29*y33 + 1.4142135623730951*t184*t19*y31*y35 - t378*t447*y35 - t381*t384 - t382*t447*y33) + g44*(t26*(-t466*t62 + t467) + t29*(t193*t368 - t195*t440 - t401*t439 + t468*t62)) + g45*(t25*(0.7071067811865476*t366*t45*t56*y38 - t399 - t477) + t33*(t415 + t476) + t36*(-t466*t70 + t478)) + t252*(0.5773502691896257*t19*t48*y30 - 0.5773502691896257*t443 - 0.5773502691896257*t444 - 0.5773502691896257*t445), mask=mask)  # 29.393876913398138 = 12*sqrt(6); 1.4142135623730951 = sqrt(2); 0.7071067811865476 = sqrt(2)/2; 0.5773502691896257 = sqrt(3)/3
-    tl.store(gy + 35, g15*(-t439*y16 + t48*y17 - t481 - t482*y17) + g16*(-t26*t481 + t490*y16 + t492*y17) + g18*(-t439*y19 + t48*y20 - t482*y20 - t483) + g19*(-t26*t483 + t490*y19 + t492*y20) + g21*(-t439*y22 + t48*y23 - t482*y23 - t484) + g22*(-t26*t484 + t490*y22 + t492*y23) + g25*(-t369*t390 + t493*y25 + t494*y24) + g29*(-t439*t61 - t479*y35 + t48*t490*y34 + t48*t492*y35 + t48*t69 - t482*t69) + g30*(t493*t62 + t494*t70 - t497) + g31*(-t439*t65 + t48*t73 - t482*t73 - t497) + g35*t488 + g37*(-t369*t430 - t432*t439 + t435*t48 - t435*t482 + t50*(-t437 - t500 - t501) + t59*(-t480 - t498 - t499) + t66*(-t406 - t469)) + g38*(t57*(-t408 - t500 + t501) + t62*(t471 + t498 - t499) + t70*(-t406 - t470)) + g39*(-t369*t422 - t424*t439 + t427*t48 - t427*t482) + g41*t488 + g42*(t26*(-t179*t495 + 29.393876913398138*t397*t45*y35 + 29.393876913398138*t397*t496 - t464*y35) + t29*(-t175*t495 + 5.656854249492381*t393*t496 - t394*t45*y35)) + g43*(1.4142135623730951*t184*t19*y30*y33 + 1.4142135623730951*t184*t19*y31*y34 - t378*t489*y34 - t381*t382 - t384*t489*y33) + g44*(t26*(0.7071067811865476*t366*t46*t56*y36 - t478) + t29*(t193*t369 - t195*t439 + t468*t70 - 0.408248290463863*t482*t70)) + g45*(t25*(-t416 - t476) + t33*(t287*t369 + t477 - 0.7071067811865476*t482*t57) + t36*(0.7071067811865476*t366*t46*t56*y37 - t467)) + t252*(0.5773502691896257*t19*t48*y29 - 0.5773502691896257*t485 - 0.5773502691896257*t486 - 0.5773502691896257*t487), mask=mask)  # 29.393876913398138 = 12*sqrt(6); 5.656854249492381 = 4*sqrt(2); 1.4142135623730951 = sqrt(2); 0.7071067811865476 = sqrt(2)/2; 0.408248290463863 = sqrt(6)/6; 0.5773502691896257 = sqrt(3)/3
-    tl.store(gy + 36, g17*(-t522*y15 + t524*y16 + t526*y17) + g20*(-t522*y18 + t524*y19 + t526*y20) + g23*(-t522*y21 + t524*y22 + t526*y23) + g24*(-t504*y25 - t506 - t507*y24 + t56*y24) + g26*(t26*t506 + t515*y25 + t521*y24) + g30*(-t504*t79 - t507*t77 - t533 + t56*t77) + g31*(t524*t59 + t526*t66 - t533) + g32*(-t504*t80 - t507*t78 + t515*t62 + t521*t70 + t56*t78 + t562*t563) + g38*(-t504*t560 - t505*t561 - t507*t559 + t559*t56) + g39*(t50*(-t547 - t548 + t549) + t59*(t550 + t551 - t552) + t66*(-t543 - t545)) + g40*(-t504*t565 - t505*t566 - t507*t564 + t56*t564 + t57*(-t548 - t549 - t568) + t62*(-t551 - t552 - t567) + t70*(-t543 - t544)) + g44*(t26*(0.7071067811865476*t48*t502*t52*y35 - t536) + t29*(-t504*t541 + t505*t540 - t507*t542 + t538*t66)) + g45*(t25*(-t553 + t554) + t33*(0.7071067811865476*t48*t502*t52*y33 - t555 - t556) + t36*(-t188*t507 + t558)) + g46*(t26*(4.898979485566356*t166*y36 - t527*t531 - t530*t531 + 14.696938456699069*t532*t54*y36) + t29*(t163*t509 - t527*t529 + t529*t530)) + g47*(-t159*t378*t512 - t159*t384*t511 + 1.4142135623730951*t186*t19*y30*y38 + 1.4142135623730951*t186*t19*y31*y37 - t382*t510), mask=mask)  # 0.7071067811865476 = sqrt(2)/2; 4.898979485566356 = 2*sqrt(6); 14.696938456699069 = 6*sqrt(6); 1.4142135623730951 = sqrt(2)
-    tl.store(gy + 37, g17*(-t575*y15 + t576*y17 + t577*y16) + g20*(-t575*y18 + t576*y20 + t577*y19) + g23*(-t575*y21 + t576*y23 + t577*y22) + g24*(-t504*y24 + t56*y25 - t570 - t571*y25) + g26*(t26*t570 + t572*y24 + t574*y25) + g30*(-t504*t77 + t56*t79 - t571*t79 - t580) + g31*(t576*t66 + t577*t59 - t580) + g32*(-t504*t78 + t512*t563 + t56*t80 - t571*t80 + t572*t70 + t574*t62) + g38*(-t504*t559 + t56*t560 - t560*t571 - t561*t569) + g39*(t50*(t582 + t583 - t584) + t59*(t545 + t581) + t66*(-t550 - t585 + t586)) + g40*(-t504*t564 + t56*t565 - t565*t571 - t566*t569 + t57*(-t583 - t584 - t589) + t62*(-t544 - t581) + t70*(-t567 - t585 - t586)) + g44*(t26*(-t188*t571 + t558) + t29*(-t504*t542 + t538*t59 + t540*t569 - t541*t571)) + g45*(t25*(-t267*t571 + t555 + t588) + t33*(t553 + t587) + t36*(0.7071067811865476*t48*t502*t53*y35 - t536)) + g46*(t26*(4.898979485566356*t166*y37 - t531*t578 - t531*t579 + 14.696938456699069*t532*t54*y37) + t29*(-2.0*t163*y37 + 5.656854249492381*t528*t578 - t529*t579)) + g47*(-t160*t378*t562 - t160*t382*t511 + 1.4142135623730951*t186*t19*y29*y38 + 1.4142135623730951*t186*t19*y31*y36 - t384*t510), mask=mask)  # 0.7071067811865476 = sqrt(2)/2; 4.898979485566356 = 2*sqrt(6); 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 1.4142135623730951 = sqrt(2)
-    tl.store(gy + 38, g17*(t517*y15 - t592*y15 + t594*y16 + t596*y17) + g20*(t517*y18 - t592*y18 + t594*y19 + t596*y20) + g23*(t517*y21 - t592*y21 + t594*y22 + t596*y23) + g24*(-t505*y24 + t56*y26 - t569*y25 - t591) + g26*(-t138*t26 + t26*t591 + t597*y24 + t598*y25) + g30*(t3*t48*t56*y28*y33 - t505*t77 - t569*t79 - t602) + g31*(t50*t517 + t59*t594 + t596*t66 - t602) + g32*(-t186*t26*t599 + t359*t508*t600 - t505*t78 - t569*t80 + t597*t70 + t598*t62) + g38*(-t505*t559 + t56*t561 - t560*t569 - t561*t590) + g39*(t50*(t543 - t581) + t59*(-t582 - t603 + t604) + t66*(t547 + t605 - t606)) + g40*(-t505*t564 + t56*t566 - t565*t569 - t566*t590 + t57*(-t543 - t581) + t62*(-t589 - t603 - t604) + t70*(-t568 - t605 - t606)) + g44*(t26*(t556 - t588) + t29*(0.816496580927726*t48*t502*t54*y33 - t505*t542 - t537*t539 - t541*t569)) + g45*(t25*(-t267*t569 + 0.7071067811865476*t48*t502*t54*y34 - t557) + t33*(t267*t505 - t273*t590 + t535) + t36*(-t554 - t587)) + g46*(t26*(-t169*t599 - t52*t601 - t53*t601 + 14.696938456699069*t532*t600) + t29*(-t52*t529*y38 + 5.656854249492381*t528*t53*y38)) + g47*(-t161*t382*t512 - t161*t384*t508*y36 + 1.4142135623730951*t186*t19*y29*y37 + 1.4142135623730951*t186*t19*y30*y36 - t378*t510), mask=mask)  # 0.816496580927726 = sqrt(6)/3; 0.7071067811865476 = sqrt(2)/2; 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 1.4142135623730951 = sqrt(2)
+    tl.store(GY + cell, g0, mask=mask)
+    tl.store(GY + 1 * total + cell, g1, mask=mask)
+    tl.store(GY + 2 * total + cell, g2, mask=mask)
+    tl.store(GY + 3 * total + cell, g3, mask=mask)
+    tl.store(GY + 4 * total + cell, g5*t10 + t4*y27, mask=mask)
+    tl.store(GY + 5 * total + cell, -g5*t13 + t4*y28, mask=mask)
+    tl.store(GY + 6 * total + cell, g7*t10 + t14*y27, mask=mask)
+    tl.store(GY + 7 * total + cell, -g7*t13 + t14*y28, mask=mask)
+    tl.store(GY + 8 * total + cell, g9*t32 + t20*y29 + t24*y30, mask=mask)
+    tl.store(GY + 9 * total + cell, g9*t34 + t20*y30 + t24*y29, mask=mask)
+    tl.store(GY + 10 * total + cell, g10*t35 - g9*t37 + t20*y31, mask=mask)
+    tl.store(GY + 11 * total + cell, g12*t32 + t38*y29 + t39*y30, mask=mask)
+    tl.store(GY + 12 * total + cell, g12*t34 + t38*y30 + t39*y29, mask=mask)
+    tl.store(GY + 13 * total + cell, -g12*t37 + g13*t35 + t38*y31, mask=mask)
+    tl.store(GY + 14 * total + cell, g14*t43, mask=mask)
+    tl.store(GY + 15 * total + cell, g16*t51 + g17*t58 + t49*y33, mask=mask)
+    tl.store(GY + 16 * total + cell, g16*t61 + g17*t65 + t49*y34, mask=mask)
+    tl.store(GY + 17 * total + cell, g16*t69 + g17*t73 + t49*y35, mask=mask)
+    tl.store(GY + 18 * total + cell, g19*t51 + g20*t58 + t74*y33, mask=mask)
+    tl.store(GY + 19 * total + cell, g19*t61 + g20*t65 + t74*y34, mask=mask)
+    tl.store(GY + 20 * total + cell, g19*t69 + g20*t73 + t74*y35, mask=mask)
+    tl.store(GY + 21 * total + cell, g22*t51 + g23*t58 + t75*y33, mask=mask)
+    tl.store(GY + 22 * total + cell, g22*t61 + g23*t65 + t75*y34, mask=mask)
+    tl.store(GY + 23 * total + cell, g22*t69 + g23*t73 + t75*y35, mask=mask)
+    tl.store(GY + 24 * total + cell, g25*t77 + g26*t78 + t76*y36, mask=mask)
+    tl.store(GY + 25 * total + cell, g25*t79 + g26*t80 + t76*y37, mask=mask)
+    tl.store(GY + 26 * total + cell, g25*t81 - g26*t26*t57 + t76*y38, mask=mask)
+    tl.store(GY + 27 * total + cell, g12*(-t121*t122 + t121*t123 + t125*y11 + t128*y12) + g16*(t129*t130 - t129*t131 + t133*y16 + t135*y17) + g17*(t103*y16 + t107*y17 - t95*y15) + g19*(t130*t136 - t131*t136 + t133*y19 + t135*y20) + g20*(t103*y19 + t107*y20 - t95*y18) + g22*(t130*t137 - t131*t137 + t133*y22 + t135*y23) + g23*(t103*y22 + t107*y23 - t95*y21) + g25*(-t108*t83 + t113*y24 + t118*y25) + g26*(-t139*t3 + t139*t84 + t141*y24 + t143*y25) + g27*(t0*t1*t120 + t10*t3 - t10*t84 - 1.4142135623730951*t119 + t26*t93) + g28*(t125*t25 + t128*t33 - t183*t3 + t183*t84) + g29*(t133*t59 + t135*t66 + t185*t3 - t185*t84) + g30*(t113*t70 + t118*t62 + t145) + g31*(t103*t59 + t107*t66 + t145) + g32*(t141*t70 + t143*t62 - t187*t3 + t187*t84) + g33*(-t151*t83 + t158*t3 - t158*t84) + g4*(t3*y4 - t83*y5 - t84*y4) + g42*(-t176*t83 + t182*t3 - t182*t84) + g44*(t191*t3 - t191*t84 - t196*t83) + g46*(-t164*t83 + t170*t3 - t170*t84) + g5*(-t85*y5 + t87*t88 + t93*y4) + g6*(t3*y6 - t83*y7 - t84*y6) + g7*(-t85*y7 + t88*t94 + t93*y6) + g9*(-t122*t144 + t123*t144 + t125*y8 + t128*y9), mask=mask)  # 1.4142135623730951 = sqrt(2)
+    tl.store(GY + 28 * total + cell, g12*(t121*t201 + t203*y11 + t204*y12) + g16*(-t129*t207 + t209*y16 + t210*y17) + g17*(t211*y15 - t212*y15 + t213*y16 + t214*y17) + g19*(-t136*t207 + t209*y19 + t210*y20) + g20*(t211*y18 - t212*y18 + t213*y19 + t214*y20) + g22*(-t137*t207 + t209*y22 + t210*y23) + g23*(t211*y21 - t212*y21 + t213*y22 + t214*y23) + g25*(-t108*t119 + t108*t3 + t215*y24 + t216*y25) + g26*(t139*t83 + t205*y24 + t206*y25) + g27*(-t10*t83 + t120*t199*y27 + t200*t26 - 2.8284271247461903*t83) + g28*(t183*t83 + t203*t25 + t204*t33) + g29*(-t185*t83 + t209*t59 + t210*t66) + g30*(t215*t70 + t216*t62 + t217) + g31*(t213*t59 + t214*t66 + t217) + g32*(t187*t83 + t205*t70 + t206*t62) + g33*(-t119*t151 + t151*t3 - t158*t83) + g4*(-t119*y5 + t3*y5 - t83*y4) + g42*(-t119*t176 + t176*t3 - t182*t83) + g44*(-t119*t196 - t191*t83 + t196*t3) + g46*(-t119*t164 + t164*t3 - t170*t83) + g5*(-t197*y5 + t198*t87 + t200*y4) + g6*(-t119*y7 + t3*y7 - t83*y6) + g7*(-t197*y7 + t198*t94 + t200*y6) + g9*(t144*t201 + t203*y8 + t204*y9), mask=mask)  # 2.8284271247461903 = 2*sqrt(2)
+    tl.store(GY + 29 * total + cell, g10*(1.4142135623730951*t21*y10*y30 + 1.4142135623730951*t21*y31*y9 - t232*y8 - t233*t234 - t235*y9) + g11*(t19*y11 - t223*y12 - t225 - t226*y11) + g12*(t225*t26 + t256*y12 + t259*y11) + g13*(1.4142135623730951*t21*y12*y31 + 1.4142135623730951*t21*y13*y30 - t232*y11 - t234*t236 - t235*y12) + g28*(t19*t32 - t223*t34 - t226*t32 + t25*t259 + t256*t33 + t298*t299) + g33*(t26*(4.898979485566356*t154*y29 + 14.696938456699069*t17*t266*y29 - t260*t265 - t263*t265) + t29*(t150*t228 - t260*t262 + t262*t263)) + g34*(4.242640687119285*t218*y30*y31 - t219*t221) + g35*t253 + g37*(t50*(-t272 - t274 - t275) + t59*(-t278 - t279 - t281) + t66*(-t268 - t269)) + g38*(t57*(t271 + t274 - t275) + t62*(-t277 - t279 + t281) + t70*(-t268 + t269)) + g39*(t50*(t286 + t288 - t289) + t59*(-t290 - t291 + t292) + t66*(-t283 + t285)) + g40*(t57*(-t288 - t289 - t294) + t62*(-t291 - t292 - t293) + t70*(-t283 - t285)) + g41*t253 + g43*(1.4142135623730951*t184*t19*y33*y34 - t237*t238 - t240*t241 - t242*t243) + g45*(t19*t295 - t223*t296 - t224*t297 - t226*t295) + g47*(1.4142135623730951*t186*t19*y37*y38 - t238*t244 - t241*t245 - t242*t247) + g8*(t19*y8 - t223*y9 - t226*y8 - t227) + g9*(t227*t26 + t256*y9 + t259*y8) + t252*(0.5773502691896257*t19*t48*y35 - 0.5773502691896257*t249 - 0.5773502691896257*t250 - 0.5773502691896257*t251), mask=mask)  # 1.4142135623730951 = sqrt(2); 4.898979485566356 = 2*sqrt(6); 14.696938456699069 = 6*sqrt(6); 4.242640687119285 = 3*sqrt(2); 0.5773502691896257 = sqrt(3)/3
+    tl.store(GY + 30 * total + cell, g10*(1.4142135623730951*t21*y10*y29 + 1.4142135623730951*t21*y31*y8 - t232*y9 - t305*y10 - t306*y8) + g11*(t19*y12 - t223*y11 - t301 - t302*y12) + g12*(t26*t301 + t314*y11 + t315*y12) + g13*(1.4142135623730951*t21*y11*y31 + 1.4142135623730951*t21*y13*y29 - t232*y12 - t305*y13 - t306*y11) + g28*(t19*t34 - t223*t32 + t25*t314 + t299*t334 - t302*t34 + t315*t33) + g33*(t26*(4.898979485566356*t154*y30 + 14.696938456699069*t17*t266*y30 - t219*t265 - t265*t316) + t29*(-2.0*t150*y30 - t219*t262 + 5.656854249492381*t261*t316)) + g34*(4.242640687119285*t218*y29*y31 - t221*t263) + g35*t313 + g37*(t50*(-t319 - t320 - t321) + t59*(-t268 - t317) + t66*(-t278 - t322 - t323)) + g38*(t57*(-t318 - t320 + t321) + t62*(t268 + t324) + t70*(t277 + t322 - t323)) + g39*(t50*(-t327 - t328 + t330) + t59*(t283 + t326) + t66*(t290 + t331 - t332)) + g40*(t57*(-t328 - t330 - t333) + t62*(-t283 - t325) + t70*(-t293 - t331 - t332)) + g41*t313 + g43*(1.4142135623730951*t184*t19*y33*y35 - t237*t309 - t238*t243 - t240*t308) + g45*(t19*t296 - t223*t295 - t296*t302 - t297*t307) + g47*(1.4142135623730951*t186*t19*y36*y38 - t238*t247 - t244*t309 - t245*t308) + g8*(t19*y9 - t223*y8 - t302*y9 - t303) + g9*(t26*t303 + t314*y8 + t315*y9) + t252*(0.5773502691896257*t19*t48*y34 - 0.5773502691896257*t310 - 0.5773502691896257*t311 - 0.5773502691896257*t312), mask=mask)  # 1.4142135623730951 = sqrt(2); 4.898979485566356 = 2*sqrt(6); 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 4.242640687119285 = 3*sqrt(2); 0.5773502691896257 = sqrt(3)/3
+    tl.store(GY + 31 * total + cell, g10*(1.4142135623730951*t21*y29*y9 + 1.4142135623730951*t21*y30*y8 - t231*t233 - t338*y9 - t339*y8) + g11*(t19*y13 - t224*y11 - t307*y12 - t336) + g12*(-t121*t26 + t26*t336 + t345*y11 + t346*y12) + g13*(1.4142135623730951*t21*y11*y30 + 1.4142135623730951*t21*y12*y29 - t231*t236 - t338*y12 - t339*y11) + g28*(-t21*t26*t347 - t224*t32 + t229*t348*t359 + t25*t345 - t307*t34 + t33*t346) + g33*(t26*(-t15*t349 - t157*t347 - t16*t349 + 14.696938456699069*t266*t348) + t29*(-t15*t262*y31 + 5.656854249492381*t16*t261*y31)) + g34*(-t17*t220*y29*y30 + 4.242640687119285*t218*y29*y30) + g35*t344 + g37*(t50*(-t269 - t317) + t59*(-t319 - t350 - t351) + t66*(-t272 - t352 - t353)) + g38*(t57*(-t269 - t324) + t62*(t318 + t350 - t351) + t70*(-t271 - t352 + t353)) + g39*(t50*(-t285 - t326) + t59*(t327 + t354 - t356) + t66*(-t286 - t357 + t358)) + g40*(t57*(-t285 - t325) + t62*(-t333 - t354 - t356) + t70*(-t294 - t357 - t358)) + g41*t344 + g43*(1.4142135623730951*t184*t19*y34*y35 - t237*t308 - t240*t340 - t241*t243) + g45*(t19*t297 - t224*t295 - t296*t307 - t297*t335) + g47*(1.4142135623730951*t186*t19*y36*y37 - t241*t247 - t244*t308 - t245*t340) + g8*(t19*y10 - t224*y8 - t307*y9 - t337) + g9*(-t144*t26 + t26*t337 + t345*y8 + t346*y9) + t252*(0.5773502691896257*t19*t48*y33 - 0.5773502691896257*t341 - 0.5773502691896257*t342 - 0.5773502691896257*t343), mask=mask)  # 1.4142135623730951 = sqrt(2); 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 4.242640687119285 = 3*sqrt(2); 0.5773502691896257 = sqrt(3)/3
+    tl.store(GY + 32 * total + cell, g14*(-t360*y14 + t42*y14) + g35*t365 + g36*(-t360*t364 + t364*t42) + g41*t365, mask=mask)
+    tl.store(GY + 33 * total + cell, g15*(-t368*y16 - t369*y17 - t371 + t48*y15) + g16*(t129*t26 - t26*t371 + t386*y16 + t388*y17) + g18*(-t368*y19 - t369*y20 - t372 + t48*y18) + g19*(t136*t26 - t26*t372 + t386*y19 + t388*y20) + g21*(-t368*y22 - t369*y23 - t373 + t48*y21) + g22*(t137*t26 - t26*t373 + t386*y22 + t388*y23) + g25*(-t370*t390 + t389*y26 + t391*y24 + t392*y25) + g29*(2.0*t184*t3*y27*y33 - t359*t379*t395 - t368*t61 - t369*t69 + t386*t48*y34 + t388*t48*y35) + g30*(t389*t57 + t391*t70 + t392*t62 - t402) + g31*(t3*t48*t56*y28*y38 - t368*t65 - t369*t73 - t402) + g35*t377 + g37*(-t368*t432 - t369*t435 - t370*t430 + t430*t48 + t50*(-t404 - t406) + t59*(-t413 - t414 - t436) + t66*(-t410 - t411 - t437)) + g38*(t57*(-t404 + t406) + t62*(-t412 - t413 + t414) + t70*(t408 + t410 - t411)) + g39*(-t368*t424 - t369*t427 - t370*t422 + t422*t48) + g41*t377 + g42*(t26*(2.449489742783178*t181*t380 - 14.696938456699069*t395*t396 + t398*t45 + t398*t46) + t29*(5.656854249492381*t393*t46*y33 - t394*t45*y33)) + g43*(1.4142135623730951*t184*t19*y29*y34 + 1.4142135623730951*t184*t19*y30*y35 - t378*t381 - t382*t383*y34 - t383*t384*y35) + g44*(t26*(0.7071067811865476*t366*t56*y33*y35*y36 - t399) + t29*(-t192*t400 - t195*t368 + 0.816496580927726*t366*t44*t56*y38 - t369*t401)) + g45*(t25*(t282*t368 - 0.7071067811865476*t370*t62 + t418) + t33*(-t282*t369 + 0.7071067811865476*t366*t44*t56*y36 - t419) + t36*(-t415 + t416)) + t252*(0.5773502691896257*t19*t48*y31 - 0.5773502691896257*t374 - 0.5773502691896257*t375 - 0.5773502691896257*t376), mask=mask)  # 2.449489742783178 = sqrt(6); 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 1.4142135623730951 = sqrt(2); 0.7071067811865476 = sqrt(2)/2; 0.816496580927726 = sqrt(6)/3; 0.5773502691896257 = sqrt(3)/3
+    tl.store(GY + 34 * total + cell, g15*(-t438 - t439*y17 - t440*y16 + t48*y16) + g16*(-t26*t438 + t450*y17 + t457*y16) + g18*(-t439*y20 - t440*y19 - t441 + t48*y19) + g19*(-t26*t441 + t450*y20 + t457*y19) + g21*(-t439*y23 - t440*y22 - t442 + t48*y22) + g22*(-t26*t442 + t450*y23 + t457*y22) + g25*(-t368*t390 + t459*y24 + t461*y25) + g29*(-t439*t69 - t440*t61 + t450*t48*y35 + t457*t48*y34 - t479*y34 + t48*t61) + g30*(t459*t70 + t461*t62 - t465) + g31*(-t439*t73 - t440*t65 - t465 + t48*t65) + g35*t446 + g37*(-t368*t430 - t432*t440 + t432*t48 - t435*t439 + t50*(-t436 - t474 - t475) + t59*(-t404 - t469) + t66*(-t472 - t473 - t480)) + g38*(t57*(t412 + t474 - t475) + t62*(t404 + t470) + t70*(-t471 - t472 + t473)) + g39*(-t368*t422 - t424*t440 + t424*t48 - t427*t439) + g41*t446 + g42*(t26*(-t179*t462 + 29.393876913398138*t397*t46*y34 + 29.393876913398138*t397*t463 - t464*y34) + t29*(t175*t462 + t394*t46*y34 - t394*t463)) + g43*(1.4142135623730951*t184*t19*y29*y33 + 1.4142135623730951*t184*t19*y31*y35 - t378*t447*y35 - t381*t384 - t382*t447*y33) + g44*(t26*(-t466*t62 + t467) + t29*(t193*t368 - t195*t440 - t401*t439 + t468*t62)) + g45*(t25*(0.7071067811865476*t366*t45*t56*y38 - t399 - t477) + t33*(t415 + t476) + t36*(-t466*t70 + t478)) + t252*(0.5773502691896257*t19*t48*y30 - 0.5773502691896257*t443 - 0.5773502691896257*t444 - 0.5773502691896257*t445), mask=mask)  # 29.393876913398138 = 12*sqrt(6); 1.4142135623730951 = sqrt(2); 0.7071067811865476 = sqrt(2)/2; 0.5773502691896257 = sqrt(3)/3
+    tl.store(GY + 35 * total + cell, g15*(-t439*y16 + t48*y17 - t481 - t482*y17) + g16*(-t26*t481 + t490*y16 + t492*y17) + g18*(-t439*y19 + t48*y20 - t482*y20 - t483) + g19*(-t26*t483 + t490*y19 + t492*y20) + g21*(-t439*y22 + t48*y23 - t482*y23 - t484) + g22*(-t26*t484 + t490*y22 + t492*y23) + g25*(-t369*t390 + t493*y25 + t494*y24) + g29*(-t439*t61 - t479*y35 + t48*t490*y34 + t48*t492*y35 + t48*t69 - t482*t69) + g30*(t493*t62 + t494*t70 - t497) + g31*(-t439*t65 + t48*t73 - t482*t73 - t497) + g35*t488 + g37*(-t369*t430 - t432*t439 + t435*t48 - t435*t482 + t50*(-t437 - t500 - t501) + t59*(-t480 - t498 - t499) + t66*(-t406 - t469)) + g38*(t57*(-t408 - t500 + t501) + t62*(t471 + t498 - t499) + t70*(-t406 - t470)) + g39*(-t369*t422 - t424*t439 + t427*t48 - t427*t482) + g41*t488 + g42*(t26*(-t179*t495 + 29.393876913398138*t397*t45*y35 + 29.393876913398138*t397*t496 - t464*y35) + t29*(-t175*t495 + 5.656854249492381*t393*t496 - t394*t45*y35)) + g43*(1.4142135623730951*t184*t19*y30*y33 + 1.4142135623730951*t184*t19*y31*y34 - t378*t489*y34 - t381*t382 - t384*t489*y33) + g44*(t26*(0.7071067811865476*t366*t46*t56*y36 - t478) + t29*(t193*t369 - t195*t439 + t468*t70 - 0.408248290463863*t482*t70)) + g45*(t25*(-t416 - t476) + t33*(t287*t369 + t477 - 0.7071067811865476*t482*t57) + t36*(0.7071067811865476*t366*t46*t56*y37 - t467)) + t252*(0.5773502691896257*t19*t48*y29 - 0.5773502691896257*t485 - 0.5773502691896257*t486 - 0.5773502691896257*t487), mask=mask)  # 29.393876913398138 = 12*sqrt(6); 5.656854249492381 = 4*sqrt(2); 1.4142135623730951 = sqrt(2); 0.7071067811865476 = sqrt(2)/2; 0.408248290463863 = sqrt(6)/6; 0.5773502691896257 = sqrt(3)/3
+    tl.store(GY + 36 * total + cell, g17*(-t522*y15 + t524*y16 + t526*y17) + g20*(-t522*y18 + t524*y19 + t526*y20) + g23*(-t522*y21 + t524*y22 + t526*y23) + g24*(-t504*y25 - t506 - t507*y24 + t56*y24) + g26*(t26*t506 + t515*y25 + t521*y24) + g30*(-t504*t79 - t507*t77 - t533 + t56*t77) + g31*(t524*t59 + t526*t66 - t533) + g32*(-t504*t80 - t507*t78 + t515*t62 + t521*t70 + t56*t78 + t562*t563) + g38*(-t504*t560 - t505*t561 - t507*t559 + t559*t56) + g39*(t50*(-t547 - t548 + t549) + t59*(t550 + t551 - t552) + t66*(-t543 - t545)) + g40*(-t504*t565 - t505*t566 - t507*t564 + t56*t564 + t57*(-t548 - t549 - t568) + t62*(-t551 - t552 - t567) + t70*(-t543 - t544)) + g44*(t26*(0.7071067811865476*t48*t502*t52*y35 - t536) + t29*(-t504*t541 + t505*t540 - t507*t542 + t538*t66)) + g45*(t25*(-t553 + t554) + t33*(0.7071067811865476*t48*t502*t52*y33 - t555 - t556) + t36*(-t188*t507 + t558)) + g46*(t26*(4.898979485566356*t166*y36 - t527*t531 - t530*t531 + 14.696938456699069*t532*t54*y36) + t29*(t163*t509 - t527*t529 + t529*t530)) + g47*(-t159*t378*t512 - t159*t384*t511 + 1.4142135623730951*t186*t19*y30*y38 + 1.4142135623730951*t186*t19*y31*y37 - t382*t510), mask=mask)  # 0.7071067811865476 = sqrt(2)/2; 4.898979485566356 = 2*sqrt(6); 14.696938456699069 = 6*sqrt(6); 1.4142135623730951 = sqrt(2)
+    tl.store(GY + 37 * total + cell, g17*(-t575*y15 + t576*y17 + t577*y16) + g20*(-t575*y18 + t576*y20 + t577*y19) + g23*(-t575*y21 + t576*y23 + t577*y22) + g24*(-t504*y24 + t56*y25 - t570 - t571*y25) + g26*(t26*t570 + t572*y24 + t574*y25) + g30*(-t504*t77 + t56*t79 - t571*t79 - t580) + g31*(t576*t66 + t577*t59 - t580) + g32*(-t504*t78 + t512*t563 + t56*t80 - t571*t80 + t572*t70 + t574*t62) + g38*(-t504*t559 + t56*t560 - t560*t571 - t561*t569) + g39*(t50*(t582 + t583 - t584) + t59*(t545 + t581) + t66*(-t550 - t585 + t586)) + g40*(-t504*t564 + t56*t565 - t565*t571 - t566*t569 + t57*(-t583 - t584 - t589) + t62*(-t544 - t581) + t70*(-t567 - t585 - t586)) + g44*(t26*(-t188*t571 + t558) + t29*(-t504*t542 + t538*t59 + t540*t569 - t541*t571)) + g45*(t25*(-t267*t571 + t555 + t588) + t33*(t553 + t587) + t36*(0.7071067811865476*t48*t502*t53*y35 - t536)) + g46*(t26*(4.898979485566356*t166*y37 - t531*t578 - t531*t579 + 14.696938456699069*t532*t54*y37) + t29*(-2.0*t163*y37 + 5.656854249492381*t528*t578 - t529*t579)) + g47*(-t160*t378*t562 - t160*t382*t511 + 1.4142135623730951*t186*t19*y29*y38 + 1.4142135623730951*t186*t19*y31*y36 - t384*t510), mask=mask)  # 0.7071067811865476 = sqrt(2)/2; 4.898979485566356 = 2*sqrt(6); 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 1.4142135623730951 = sqrt(2)
+    tl.store(GY + 38 * total + cell, g17*(t517*y15 - t592*y15 + t594*y16 + t596*y17) + g20*(t517*y18 - t592*y18 + t594*y19 + t596*y20) + g23*(t517*y21 - t592*y21 + t594*y22 + t596*y23) + g24*(-t505*y24 + t56*y26 - t569*y25 - t591) + g26*(-t138*t26 + t26*t591 + t597*y24 + t598*y25) + g30*(t3*t48*t56*y28*y33 - t505*t77 - t569*t79 - t602) + g31*(t50*t517 + t59*t594 + t596*t66 - t602) + g32*(-t186*t26*t599 + t359*t508*t600 - t505*t78 - t569*t80 + t597*t70 + t598*t62) + g38*(-t505*t559 + t56*t561 - t560*t569 - t561*t590) + g39*(t50*(t543 - t581) + t59*(-t582 - t603 + t604) + t66*(t547 + t605 - t606)) + g40*(-t505*t564 + t56*t566 - t565*t569 - t566*t590 + t57*(-t543 - t581) + t62*(-t589 - t603 - t604) + t70*(-t568 - t605 - t606)) + g44*(t26*(t556 - t588) + t29*(0.816496580927726*t48*t502*t54*y33 - t505*t542 - t537*t539 - t541*t569)) + g45*(t25*(-t267*t569 + 0.7071067811865476*t48*t502*t54*y34 - t557) + t33*(t267*t505 - t273*t590 + t535) + t36*(-t554 - t587)) + g46*(t26*(-t169*t599 - t52*t601 - t53*t601 + 14.696938456699069*t532*t600) + t29*(-t52*t529*y38 + 5.656854249492381*t528*t53*y38)) + g47*(-t161*t382*t512 - t161*t384*t508*y36 + 1.4142135623730951*t186*t19*y29*y37 + 1.4142135623730951*t186*t19*y30*y36 - t378*t510), mask=mask)  # 0.816496580927726 = sqrt(6)/3; 0.7071067811865476 = sqrt(2)/2; 14.696938456699069 = 6*sqrt(6); 5.656854249492381 = 4*sqrt(2); 1.4142135623730951 = sqrt(2)
 
 
 DESCRIPTOR = GeneratedDescriptor(globals())

@@ -350,172 +350,271 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
-def forward_kernel(X, OUT, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """Features of center sublattice SUB at BLOCK cells: stages 2 and 3 in registers."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
+    """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
+    one center sublattice (generated._triton runs stage 2); every row a coalesced access."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-        y53, y54, y55, y56, y57) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    (y58, y59, y60, y61, y62) = reference.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
+    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1,1)
+    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1,2)
+    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1,3)
+    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1,4)
+    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(A1,5)
+    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(A1,6)
+    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(A1,7)
+    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(A1,8)
+    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(A1,9)
+    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(A1,10)
+    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(A1,11)
+    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(A2,1)
+    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(A2,2)
+    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(A2,3)
+    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A2,4)
+    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(B1,1)
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(B1,2)
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(B1,3)
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(B1,4)
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(B1,5)
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(B1,6)
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(B1,7)
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(B1,8)
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B1,9)
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B1,10)
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B1,11)
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B2,1)
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B2,2)
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(B2,3)
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(B2,4)
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
+    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
+    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
+    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
+    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(E,7)_1
+    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(E,7)_2
+    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(E,8)_1
+    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E,8)_2
+    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E,9)_1
+    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E,9)_2
+    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E,10)_1
+    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E,10)_2
+    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E,11)_1
+    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E,11)_2
+    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E,12)_1
+    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E,12)_2
+    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E,13)_1
+    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E,13)_2
+    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E,14)_1
+    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E,14)_2
+    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # ref(A2)
+    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # ref(B1)
+    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # ref(B2)
+    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # ref(E)_1
+    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # ref(E)_2
     (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
         f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35,
         f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50, f51, f52,
         f53, f54, f55, f56, f57, f58, f59, f60, f61, f62, f63, f64) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-             y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-             y53, y54, y55, y56, y57, y58, y59, y60, y61, y62)
-    out = OUT + (cell * 1 + SUB) * 65
-    tl.store(out + 0, f0, mask=mask)
-    tl.store(out + 1, f1, mask=mask)
-    tl.store(out + 2, f2, mask=mask)
-    tl.store(out + 3, f3, mask=mask)
-    tl.store(out + 4, f4, mask=mask)
-    tl.store(out + 5, f5, mask=mask)
-    tl.store(out + 6, f6, mask=mask)
-    tl.store(out + 7, f7, mask=mask)
-    tl.store(out + 8, f8, mask=mask)
-    tl.store(out + 9, f9, mask=mask)
-    tl.store(out + 10, f10, mask=mask)
-    tl.store(out + 11, f11, mask=mask)
-    tl.store(out + 12, f12, mask=mask)
-    tl.store(out + 13, f13, mask=mask)
-    tl.store(out + 14, f14, mask=mask)
-    tl.store(out + 15, f15, mask=mask)
-    tl.store(out + 16, f16, mask=mask)
-    tl.store(out + 17, f17, mask=mask)
-    tl.store(out + 18, f18, mask=mask)
-    tl.store(out + 19, f19, mask=mask)
-    tl.store(out + 20, f20, mask=mask)
-    tl.store(out + 21, f21, mask=mask)
-    tl.store(out + 22, f22, mask=mask)
-    tl.store(out + 23, f23, mask=mask)
-    tl.store(out + 24, f24, mask=mask)
-    tl.store(out + 25, f25, mask=mask)
-    tl.store(out + 26, f26, mask=mask)
-    tl.store(out + 27, f27, mask=mask)
-    tl.store(out + 28, f28, mask=mask)
-    tl.store(out + 29, f29, mask=mask)
-    tl.store(out + 30, f30, mask=mask)
-    tl.store(out + 31, f31, mask=mask)
-    tl.store(out + 32, f32, mask=mask)
-    tl.store(out + 33, f33, mask=mask)
-    tl.store(out + 34, f34, mask=mask)
-    tl.store(out + 35, f35, mask=mask)
-    tl.store(out + 36, f36, mask=mask)
-    tl.store(out + 37, f37, mask=mask)
-    tl.store(out + 38, f38, mask=mask)
-    tl.store(out + 39, f39, mask=mask)
-    tl.store(out + 40, f40, mask=mask)
-    tl.store(out + 41, f41, mask=mask)
-    tl.store(out + 42, f42, mask=mask)
-    tl.store(out + 43, f43, mask=mask)
-    tl.store(out + 44, f44, mask=mask)
-    tl.store(out + 45, f45, mask=mask)
-    tl.store(out + 46, f46, mask=mask)
-    tl.store(out + 47, f47, mask=mask)
-    tl.store(out + 48, f48, mask=mask)
-    tl.store(out + 49, f49, mask=mask)
-    tl.store(out + 50, f50, mask=mask)
-    tl.store(out + 51, f51, mask=mask)
-    tl.store(out + 52, f52, mask=mask)
-    tl.store(out + 53, f53, mask=mask)
-    tl.store(out + 54, f54, mask=mask)
-    tl.store(out + 55, f55, mask=mask)
-    tl.store(out + 56, f56, mask=mask)
-    tl.store(out + 57, f57, mask=mask)
-    tl.store(out + 58, f58, mask=mask)
-    tl.store(out + 59, f59, mask=mask)
-    tl.store(out + 60, f60, mask=mask)
-    tl.store(out + 61, f61, mask=mask)
-    tl.store(out + 62, f62, mask=mask)
-    tl.store(out + 63, f63, mask=mask)
-    tl.store(out + 64, f64, mask=mask)
+        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
+        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
+        y53, y54, y55, y56, y57, y58, y59, y60, y61, y62)
+    tl.store(OUT + cell, f0, mask=mask)  # g(A1,1)
+    tl.store(OUT + 1 * total + cell, f1, mask=mask)  # g(A1,2)
+    tl.store(OUT + 2 * total + cell, f2, mask=mask)  # g(A1,3)
+    tl.store(OUT + 3 * total + cell, f3, mask=mask)  # g(A1,4)
+    tl.store(OUT + 4 * total + cell, f4, mask=mask)  # g(A1,5)
+    tl.store(OUT + 5 * total + cell, f5, mask=mask)  # g(A1,6)
+    tl.store(OUT + 6 * total + cell, f6, mask=mask)  # g(A1,7)
+    tl.store(OUT + 7 * total + cell, f7, mask=mask)  # g(A1,8)
+    tl.store(OUT + 8 * total + cell, f8, mask=mask)  # g(A1,9)
+    tl.store(OUT + 9 * total + cell, f9, mask=mask)  # g(A1,10)
+    tl.store(OUT + 10 * total + cell, f10, mask=mask)  # g(A1,11)
+    tl.store(OUT + 11 * total + cell, f11, mask=mask)  # g(A2,1)
+    tl.store(OUT + 12 * total + cell, f12, mask=mask)  # g(A2,2)
+    tl.store(OUT + 13 * total + cell, f13, mask=mask)  # g(A2,3)
+    tl.store(OUT + 14 * total + cell, f14, mask=mask)  # g(A2,4)
+    tl.store(OUT + 15 * total + cell, f15, mask=mask)  # g(B1,1)
+    tl.store(OUT + 16 * total + cell, f16, mask=mask)  # g(B1,2)
+    tl.store(OUT + 17 * total + cell, f17, mask=mask)  # g(B1,3)
+    tl.store(OUT + 18 * total + cell, f18, mask=mask)  # g(B1,4)
+    tl.store(OUT + 19 * total + cell, f19, mask=mask)  # g(B1,5)
+    tl.store(OUT + 20 * total + cell, f20, mask=mask)  # g(B1,6)
+    tl.store(OUT + 21 * total + cell, f21, mask=mask)  # g(B1,7)
+    tl.store(OUT + 22 * total + cell, f22, mask=mask)  # g(B1,8)
+    tl.store(OUT + 23 * total + cell, f23, mask=mask)  # g(B1,9)
+    tl.store(OUT + 24 * total + cell, f24, mask=mask)  # g(B1,10)
+    tl.store(OUT + 25 * total + cell, f25, mask=mask)  # g(B1,11)
+    tl.store(OUT + 26 * total + cell, f26, mask=mask)  # g(B2,1)
+    tl.store(OUT + 27 * total + cell, f27, mask=mask)  # g(B2,2)
+    tl.store(OUT + 28 * total + cell, f28, mask=mask)  # g(B2,3)
+    tl.store(OUT + 29 * total + cell, f29, mask=mask)  # g(B2,4)
+    tl.store(OUT + 30 * total + cell, f30, mask=mask)  # g(E,1)_1
+    tl.store(OUT + 31 * total + cell, f31, mask=mask)  # g(E,1)_2
+    tl.store(OUT + 32 * total + cell, f32, mask=mask)  # g(E,2)_1
+    tl.store(OUT + 33 * total + cell, f33, mask=mask)  # g(E,2)_2
+    tl.store(OUT + 34 * total + cell, f34, mask=mask)  # g(E,3)_1
+    tl.store(OUT + 35 * total + cell, f35, mask=mask)  # g(E,3)_2
+    tl.store(OUT + 36 * total + cell, f36, mask=mask)  # g(E,4)_1
+    tl.store(OUT + 37 * total + cell, f37, mask=mask)  # g(E,4)_2
+    tl.store(OUT + 38 * total + cell, f38, mask=mask)  # g(E,5)_1
+    tl.store(OUT + 39 * total + cell, f39, mask=mask)  # g(E,5)_2
+    tl.store(OUT + 40 * total + cell, f40, mask=mask)  # g(E,6)_1
+    tl.store(OUT + 41 * total + cell, f41, mask=mask)  # g(E,6)_2
+    tl.store(OUT + 42 * total + cell, f42, mask=mask)  # g(E,7)_1
+    tl.store(OUT + 43 * total + cell, f43, mask=mask)  # g(E,7)_2
+    tl.store(OUT + 44 * total + cell, f44, mask=mask)  # g(E,8)_1
+    tl.store(OUT + 45 * total + cell, f45, mask=mask)  # g(E,8)_2
+    tl.store(OUT + 46 * total + cell, f46, mask=mask)  # g(E,9)_1
+    tl.store(OUT + 47 * total + cell, f47, mask=mask)  # g(E,9)_2
+    tl.store(OUT + 48 * total + cell, f48, mask=mask)  # g(E,10)_1
+    tl.store(OUT + 49 * total + cell, f49, mask=mask)  # g(E,10)_2
+    tl.store(OUT + 50 * total + cell, f50, mask=mask)  # g(E,11)_1
+    tl.store(OUT + 51 * total + cell, f51, mask=mask)  # g(E,11)_2
+    tl.store(OUT + 52 * total + cell, f52, mask=mask)  # g(E,12)_1
+    tl.store(OUT + 53 * total + cell, f53, mask=mask)  # g(E,12)_2
+    tl.store(OUT + 54 * total + cell, f54, mask=mask)  # g(E,13)_1
+    tl.store(OUT + 55 * total + cell, f55, mask=mask)  # g(E,13)_2
+    tl.store(OUT + 56 * total + cell, f56, mask=mask)  # g(E,14)_1
+    tl.store(OUT + 57 * total + cell, f57, mask=mask)  # g(E,14)_2
+    tl.store(OUT + 58 * total + cell, f58, mask=mask)  # b*(B2;A2,B1)
+    tl.store(OUT + 59 * total + cell, f59, mask=mask)  # b*(B1;A2,B2)
+    tl.store(OUT + 60 * total + cell, f60, mask=mask)  # b*(A2;B1,B2)
+    tl.store(OUT + 61 * total + cell, f61, mask=mask)  # b*(E;B1,E)
+    tl.store(OUT + 62 * total + cell, f62, mask=mask)  # b*(E;B2,E)
+    tl.store(OUT + 63 * total + cell, f63, mask=mask)  # b*(B1;E,E)
+    tl.store(OUT + 64 * total + cell, f64, mask=mask)  # b*(B2;E,E)
 
 
 @triton.jit
-def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells of center sublattice SUB."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
+    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells, from the outputs Y (K, cells) and
+    ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (_, _, _, _, _, _, _, _, _, _, _, y11, y12, y13, y14, y15, y16, y17, y18, y19, y20, y21,
-        y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35, y36, y37, y38,
-        y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52, y53, y54, y55,
-        y56, y57) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    (y58, y59, y60, y61, y62) = reference.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    gout = GOUT + (cell * 1 + SUB) * 65
-    g0 = tl.load(gout + 0, mask=mask, other=0.0)  # ∂L/∂g(A1,1)
-    g1 = tl.load(gout + 1, mask=mask, other=0.0)  # ∂L/∂g(A1,2)
-    g2 = tl.load(gout + 2, mask=mask, other=0.0)  # ∂L/∂g(A1,3)
-    g3 = tl.load(gout + 3, mask=mask, other=0.0)  # ∂L/∂g(A1,4)
-    g4 = tl.load(gout + 4, mask=mask, other=0.0)  # ∂L/∂g(A1,5)
-    g5 = tl.load(gout + 5, mask=mask, other=0.0)  # ∂L/∂g(A1,6)
-    g6 = tl.load(gout + 6, mask=mask, other=0.0)  # ∂L/∂g(A1,7)
-    g7 = tl.load(gout + 7, mask=mask, other=0.0)  # ∂L/∂g(A1,8)
-    g8 = tl.load(gout + 8, mask=mask, other=0.0)  # ∂L/∂g(A1,9)
-    g9 = tl.load(gout + 9, mask=mask, other=0.0)  # ∂L/∂g(A1,10)
-    g10 = tl.load(gout + 10, mask=mask, other=0.0)  # ∂L/∂g(A1,11)
-    g11 = tl.load(gout + 11, mask=mask, other=0.0)  # ∂L/∂g(A2,1)
-    g12 = tl.load(gout + 12, mask=mask, other=0.0)  # ∂L/∂g(A2,2)
-    g13 = tl.load(gout + 13, mask=mask, other=0.0)  # ∂L/∂g(A2,3)
-    g14 = tl.load(gout + 14, mask=mask, other=0.0)  # ∂L/∂g(A2,4)
-    g15 = tl.load(gout + 15, mask=mask, other=0.0)  # ∂L/∂g(B1,1)
-    g16 = tl.load(gout + 16, mask=mask, other=0.0)  # ∂L/∂g(B1,2)
-    g17 = tl.load(gout + 17, mask=mask, other=0.0)  # ∂L/∂g(B1,3)
-    g18 = tl.load(gout + 18, mask=mask, other=0.0)  # ∂L/∂g(B1,4)
-    g19 = tl.load(gout + 19, mask=mask, other=0.0)  # ∂L/∂g(B1,5)
-    g20 = tl.load(gout + 20, mask=mask, other=0.0)  # ∂L/∂g(B1,6)
-    g21 = tl.load(gout + 21, mask=mask, other=0.0)  # ∂L/∂g(B1,7)
-    g22 = tl.load(gout + 22, mask=mask, other=0.0)  # ∂L/∂g(B1,8)
-    g23 = tl.load(gout + 23, mask=mask, other=0.0)  # ∂L/∂g(B1,9)
-    g24 = tl.load(gout + 24, mask=mask, other=0.0)  # ∂L/∂g(B1,10)
-    g25 = tl.load(gout + 25, mask=mask, other=0.0)  # ∂L/∂g(B1,11)
-    g26 = tl.load(gout + 26, mask=mask, other=0.0)  # ∂L/∂g(B2,1)
-    g27 = tl.load(gout + 27, mask=mask, other=0.0)  # ∂L/∂g(B2,2)
-    g28 = tl.load(gout + 28, mask=mask, other=0.0)  # ∂L/∂g(B2,3)
-    g29 = tl.load(gout + 29, mask=mask, other=0.0)  # ∂L/∂g(B2,4)
-    g30 = tl.load(gout + 30, mask=mask, other=0.0)  # ∂L/∂g(E,1)_1
-    g31 = tl.load(gout + 31, mask=mask, other=0.0)  # ∂L/∂g(E,1)_2
-    g32 = tl.load(gout + 32, mask=mask, other=0.0)  # ∂L/∂g(E,2)_1
-    g33 = tl.load(gout + 33, mask=mask, other=0.0)  # ∂L/∂g(E,2)_2
-    g34 = tl.load(gout + 34, mask=mask, other=0.0)  # ∂L/∂g(E,3)_1
-    g35 = tl.load(gout + 35, mask=mask, other=0.0)  # ∂L/∂g(E,3)_2
-    g36 = tl.load(gout + 36, mask=mask, other=0.0)  # ∂L/∂g(E,4)_1
-    g37 = tl.load(gout + 37, mask=mask, other=0.0)  # ∂L/∂g(E,4)_2
-    g38 = tl.load(gout + 38, mask=mask, other=0.0)  # ∂L/∂g(E,5)_1
-    g39 = tl.load(gout + 39, mask=mask, other=0.0)  # ∂L/∂g(E,5)_2
-    g40 = tl.load(gout + 40, mask=mask, other=0.0)  # ∂L/∂g(E,6)_1
-    g41 = tl.load(gout + 41, mask=mask, other=0.0)  # ∂L/∂g(E,6)_2
-    g42 = tl.load(gout + 42, mask=mask, other=0.0)  # ∂L/∂g(E,7)_1
-    g43 = tl.load(gout + 43, mask=mask, other=0.0)  # ∂L/∂g(E,7)_2
-    g44 = tl.load(gout + 44, mask=mask, other=0.0)  # ∂L/∂g(E,8)_1
-    g45 = tl.load(gout + 45, mask=mask, other=0.0)  # ∂L/∂g(E,8)_2
-    g46 = tl.load(gout + 46, mask=mask, other=0.0)  # ∂L/∂g(E,9)_1
-    g47 = tl.load(gout + 47, mask=mask, other=0.0)  # ∂L/∂g(E,9)_2
-    g48 = tl.load(gout + 48, mask=mask, other=0.0)  # ∂L/∂g(E,10)_1
-    g49 = tl.load(gout + 49, mask=mask, other=0.0)  # ∂L/∂g(E,10)_2
-    g50 = tl.load(gout + 50, mask=mask, other=0.0)  # ∂L/∂g(E,11)_1
-    g51 = tl.load(gout + 51, mask=mask, other=0.0)  # ∂L/∂g(E,11)_2
-    g52 = tl.load(gout + 52, mask=mask, other=0.0)  # ∂L/∂g(E,12)_1
-    g53 = tl.load(gout + 53, mask=mask, other=0.0)  # ∂L/∂g(E,12)_2
-    g54 = tl.load(gout + 54, mask=mask, other=0.0)  # ∂L/∂g(E,13)_1
-    g55 = tl.load(gout + 55, mask=mask, other=0.0)  # ∂L/∂g(E,13)_2
-    g56 = tl.load(gout + 56, mask=mask, other=0.0)  # ∂L/∂g(E,14)_1
-    g57 = tl.load(gout + 57, mask=mask, other=0.0)  # ∂L/∂g(E,14)_2
-    g58 = tl.load(gout + 58, mask=mask, other=0.0)  # ∂L/∂b*(B2;A2,B1)
-    g59 = tl.load(gout + 59, mask=mask, other=0.0)  # ∂L/∂b*(B1;A2,B2)
-    g60 = tl.load(gout + 60, mask=mask, other=0.0)  # ∂L/∂b*(A2;B1,B2)
-    g61 = tl.load(gout + 61, mask=mask, other=0.0)  # ∂L/∂b*(E;B1,E)
-    g62 = tl.load(gout + 62, mask=mask, other=0.0)  # ∂L/∂b*(E;B2,E)
-    g63 = tl.load(gout + 63, mask=mask, other=0.0)  # ∂L/∂b*(B1;E,E)
-    g64 = tl.load(gout + 64, mask=mask, other=0.0)  # ∂L/∂b*(B2;E,E)
+    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(A2,1)
+    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(A2,2)
+    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(A2,3)
+    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A2,4)
+    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(B1,1)
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(B1,2)
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(B1,3)
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(B1,4)
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(B1,5)
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(B1,6)
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(B1,7)
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(B1,8)
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B1,9)
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B1,10)
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B1,11)
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B2,1)
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B2,2)
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(B2,3)
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(B2,4)
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
+    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
+    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
+    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
+    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(E,7)_1
+    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(E,7)_2
+    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(E,8)_1
+    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E,8)_2
+    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E,9)_1
+    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E,9)_2
+    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E,10)_1
+    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E,10)_2
+    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E,11)_1
+    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E,11)_2
+    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E,12)_1
+    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E,12)_2
+    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E,13)_1
+    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E,13)_2
+    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E,14)_1
+    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E,14)_2
+    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # ref(A2)
+    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # ref(B1)
+    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # ref(B2)
+    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # ref(E)_1
+    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # ref(E)_2
+    g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,1)
+    g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,2)
+    g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,3)
+    g3 = tl.load(G + 3 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,4)
+    g4 = tl.load(G + 4 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,5)
+    g5 = tl.load(G + 5 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,6)
+    g6 = tl.load(G + 6 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,7)
+    g7 = tl.load(G + 7 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,8)
+    g8 = tl.load(G + 8 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,9)
+    g9 = tl.load(G + 9 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,10)
+    g10 = tl.load(G + 10 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,11)
+    g11 = tl.load(G + 11 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,1)
+    g12 = tl.load(G + 12 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,2)
+    g13 = tl.load(G + 13 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,3)
+    g14 = tl.load(G + 14 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,4)
+    g15 = tl.load(G + 15 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,1)
+    g16 = tl.load(G + 16 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,2)
+    g17 = tl.load(G + 17 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,3)
+    g18 = tl.load(G + 18 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,4)
+    g19 = tl.load(G + 19 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,5)
+    g20 = tl.load(G + 20 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,6)
+    g21 = tl.load(G + 21 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,7)
+    g22 = tl.load(G + 22 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,8)
+    g23 = tl.load(G + 23 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,9)
+    g24 = tl.load(G + 24 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,10)
+    g25 = tl.load(G + 25 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,11)
+    g26 = tl.load(G + 26 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,1)
+    g27 = tl.load(G + 27 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,2)
+    g28 = tl.load(G + 28 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,3)
+    g29 = tl.load(G + 29 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,4)
+    g30 = tl.load(G + 30 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,1)_1
+    g31 = tl.load(G + 31 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,1)_2
+    g32 = tl.load(G + 32 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,2)_1
+    g33 = tl.load(G + 33 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,2)_2
+    g34 = tl.load(G + 34 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,3)_1
+    g35 = tl.load(G + 35 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,3)_2
+    g36 = tl.load(G + 36 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,4)_1
+    g37 = tl.load(G + 37 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,4)_2
+    g38 = tl.load(G + 38 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,5)_1
+    g39 = tl.load(G + 39 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,5)_2
+    g40 = tl.load(G + 40 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,6)_1
+    g41 = tl.load(G + 41 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,6)_2
+    g42 = tl.load(G + 42 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,7)_1
+    g43 = tl.load(G + 43 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,7)_2
+    g44 = tl.load(G + 44 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,8)_1
+    g45 = tl.load(G + 45 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,8)_2
+    g46 = tl.load(G + 46 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,9)_1
+    g47 = tl.load(G + 47 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,9)_2
+    g48 = tl.load(G + 48 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,10)_1
+    g49 = tl.load(G + 49 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,10)_2
+    g50 = tl.load(G + 50 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,11)_1
+    g51 = tl.load(G + 51 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,11)_2
+    g52 = tl.load(G + 52 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,12)_1
+    g53 = tl.load(G + 53 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,12)_2
+    g54 = tl.load(G + 54 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,13)_1
+    g55 = tl.load(G + 55 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,13)_2
+    g56 = tl.load(G + 56 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,14)_1
+    g57 = tl.load(G + 57 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,14)_2
+    g58 = tl.load(G + 58 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(B2;A2,B1)
+    g59 = tl.load(G + 59 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(B1;A2,B2)
+    g60 = tl.load(G + 60 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(A2;B1,B2)
+    g61 = tl.load(G + 61 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(E;B1,E)
+    g62 = tl.load(G + 62 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(E;B2,E)
+    g63 = tl.load(G + 63 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(B1;E,E)
+    g64 = tl.load(G + 64 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(B2;E,E)
     t0 = y58*y58
     t1 = t0 + 0.01  # 0.01 = 1/100
     t2 = 1.0/t1.sqrt()
@@ -654,70 +753,69 @@ def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr
     t136 = t13*t93
     t137 = t136*t3
     t138 = y62*y62*y62
-    gy = GY + (cell * 1 + SUB) * 63
-    tl.store(gy + 0, g0, mask=mask)
-    tl.store(gy + 1, g1, mask=mask)
-    tl.store(gy + 2, g2, mask=mask)
-    tl.store(gy + 3, g3, mask=mask)
-    tl.store(gy + 4, g4, mask=mask)
-    tl.store(gy + 5, g5, mask=mask)
-    tl.store(gy + 6, g6, mask=mask)
-    tl.store(gy + 7, g7, mask=mask)
-    tl.store(gy + 8, g8, mask=mask)
-    tl.store(gy + 9, g9, mask=mask)
-    tl.store(gy + 10, g10, mask=mask)
-    tl.store(gy + 11, g11*t3, mask=mask)
-    tl.store(gy + 12, g12*t3, mask=mask)
-    tl.store(gy + 13, g13*t3, mask=mask)
-    tl.store(gy + 14, g14*t3, mask=mask)
-    tl.store(gy + 15, g15*t7, mask=mask)
-    tl.store(gy + 16, g16*t7, mask=mask)
-    tl.store(gy + 17, g17*t7, mask=mask)
-    tl.store(gy + 18, g18*t7, mask=mask)
-    tl.store(gy + 19, g19*t7, mask=mask)
-    tl.store(gy + 20, g20*t7, mask=mask)
-    tl.store(gy + 21, g21*t7, mask=mask)
-    tl.store(gy + 22, g22*t7, mask=mask)
-    tl.store(gy + 23, g23*t7, mask=mask)
-    tl.store(gy + 24, g24*t7, mask=mask)
-    tl.store(gy + 25, g25*t7, mask=mask)
-    tl.store(gy + 26, g26*t11, mask=mask)
-    tl.store(gy + 27, g27*t11, mask=mask)
-    tl.store(gy + 28, g28*t11, mask=mask)
-    tl.store(gy + 29, g29*t11, mask=mask)
-    tl.store(gy + 30, t16*y61 + t18*y62, mask=mask)
-    tl.store(gy + 31, t16*y62 - t18*y61, mask=mask)
-    tl.store(gy + 32, t19*y61 + t20*y62, mask=mask)
-    tl.store(gy + 33, t19*y62 - t20*y61, mask=mask)
-    tl.store(gy + 34, t21*y61 + t22*y62, mask=mask)
-    tl.store(gy + 35, t21*y62 - t22*y61, mask=mask)
-    tl.store(gy + 36, t23*y61 + t24*y62, mask=mask)
-    tl.store(gy + 37, t23*y62 - t24*y61, mask=mask)
-    tl.store(gy + 38, t25*y61 + t26*y62, mask=mask)
-    tl.store(gy + 39, t25*y62 - t26*y61, mask=mask)
-    tl.store(gy + 40, t27*y61 + t28*y62, mask=mask)
-    tl.store(gy + 41, t27*y62 - t28*y61, mask=mask)
-    tl.store(gy + 42, t29*y61 + t30*y62, mask=mask)
-    tl.store(gy + 43, t29*y62 - t30*y61, mask=mask)
-    tl.store(gy + 44, t31*y61 + t32*y62, mask=mask)
-    tl.store(gy + 45, t31*y62 - t32*y61, mask=mask)
-    tl.store(gy + 46, t33*y61 + t34*y62, mask=mask)
-    tl.store(gy + 47, t33*y62 - t34*y61, mask=mask)
-    tl.store(gy + 48, t35*y61 + t36*y62, mask=mask)
-    tl.store(gy + 49, t35*y62 - t36*y61, mask=mask)
-    tl.store(gy + 50, t37*y61 + t38*y62, mask=mask)
-    tl.store(gy + 51, t37*y62 - t38*y61, mask=mask)
-    tl.store(gy + 52, t39*y61 + t40*y62, mask=mask)
-    tl.store(gy + 53, t39*y62 - t40*y61, mask=mask)
-    tl.store(gy + 54, t41*y61 + t42*y62, mask=mask)
-    tl.store(gy + 55, t41*y62 - t42*y61, mask=mask)
-    tl.store(gy + 56, t43*y61 + t44*y62, mask=mask)
-    tl.store(gy + 57, t43*y62 - t44*y61, mask=mask)
-    tl.store(gy + 58, g11*(t2*y11 - t46*y11) + g12*(t2*y12 - t46*y12) + g13*(t2*y13 - t46*y13) + g14*(t2*y14 - t46*y14) + g31*(t0*t15*t45*y31*y61 + t15*t2*y30*y62 - t48*t49 - t50*t51) + g33*(t0*t15*t45*y33*y61 + t15*t2*y32*y62 - t49*t52 - t51*t53) + g35*(t0*t15*t45*y35*y61 + t15*t2*y34*y62 - t49*t54 - t51*t55) + g37*(t0*t15*t45*y37*y61 + t15*t2*y36*y62 - t49*t56 - t51*t57) + g39*(t0*t15*t45*y39*y61 + t15*t2*y38*y62 - t49*t58 - t51*t59) + g41*(t0*t15*t45*y41*y61 + t15*t2*y40*y62 - t49*t60 - t51*t61) + g43*(t0*t15*t45*y43*y61 + t15*t2*y42*y62 - t49*t62 - t51*t63) + g45*(t0*t15*t45*y45*y61 + t15*t2*y44*y62 - t49*t64 - t51*t65) + g47*(t0*t15*t45*y47*y61 + t15*t2*y46*y62 - t49*t66 - t51*t67) + g49*(t0*t15*t45*y49*y61 + t15*t2*y48*y62 - t49*t68 - t51*t69) + g51*(t0*t15*t45*y51*y61 + t15*t2*y50*y62 - t49*t70 - t51*t71) + g53*(t0*t15*t45*y53*y61 + t15*t2*y52*y62 - t49*t72 - t51*t73) + g55*(t0*t15*t45*y55*y61 + t15*t2*y54*y62 - t49*t74 - t51*t75) + g57*(t0*t15*t45*y57*y61 + t15*t2*y56*y62 - t49*t76 - t51*t77) + g58*t47 + g59*t47 + g60*t47, mask=mask)
-    tl.store(gy + 59, g15*(t6*y15 - t79*y15) + g16*(t6*y16 - t79*y16) + g17*(t6*y17 - t79*y17) + g18*(t6*y18 - t79*y18) + g19*(t6*y19 - t79*y19) + g20*(t6*y20 - t79*y20) + g21*(t6*y21 - t79*y21) + g22*(t6*y22 - t79*y22) + g23*(t6*y23 - t79*y23) + g24*(t6*y24 - t79*y24) + g25*(t6*y25 - t79*y25) + g58*t80 + g59*t80 + g60*t80 + g61*(t12*t6*t81 - t12*t79*t81 + t13*t4*t78*t81 - t13*t6*t81) + g63*(t6*t87 - t79*t87), mask=mask)
-    tl.store(gy + 60, g26*(t10*y26 - t88*y26) + g27*(t10*y27 - t88*y27) + g28*(t10*y28 - t88*y28) + g29*(t10*y29 - t88*y29) + g58*t92 + g59*t92 + g60*t92 + g62*(2.0*t10*t81*y61*y62 - t89*t91) + g64*(1.4142135623730951*t10*t81*y61*y62 - 1.4142135623730951*t81*t91), mask=mask)  # 1.4142135623730951 = sqrt(2)
-    tl.store(gy + 61, g30*(t15*y30 - t95 - t96*y30) + g31*(-t114*t3 + t12*t2*t93*y31*y58 - t3*t48) + g32*(t15*y32 - t96*y32 - t97) + g33*(-t115*t3 + t12*t2*t93*y33*y58 - t3*t52) + g34*(t15*y34 - t96*y34 - t98) + g35*(-t116*t3 + t12*t2*t93*y35*y58 - t3*t54) + g36*(t15*y36 - t96*y36 - t99) + g37*(-t117*t3 + t12*t2*t93*y37*y58 - t3*t56) + g38*(-t100 + t15*y38 - t96*y38) + g39*(-t118*t3 + t12*t2*t93*y39*y58 - t3*t58) + g40*(-t101 + t15*y40 - t96*y40) + g41*(-t119*t3 + t12*t2*t93*y41*y58 - t3*t60) + g42*(-t102 + t15*y42 - t96*y42) + g43*(t12*t2*t93*y43*y58 - t120*t3 - t3*t62) + g44*(-t103 + t15*y44 - t96*y44) + g45*(t12*t2*t93*y45*y58 - t121*t3 - t3*t64) + g46*(-t104 + t15*y46 - t96*y46) + g47*(t12*t2*t93*y47*y58 - t122*t3 - t3*t66) + g48*(-t105 + t15*y48 - t96*y48) + g49*(t12*t2*t93*y49*y58 - t123*t3 - t3*t68) + g50*(-t106 + t15*y50 - t96*y50) + g51*(t12*t2*t93*y51*y58 - t124*t3 - t3*t70) + g52*(-t107 + t15*y52 - t96*y52) + g53*(t12*t2*t93*y53*y58 - t125*t3 - t3*t72) + g54*(-t108 + t15*y54 - t96*y54) + g55*(t12*t2*t93*y55*y58 - t126*t3 - t3*t74) + g56*(-t109 + t15*y56 - t96*y56) + g57*(t12*t2*t93*y57*y58 - t127*t3 - t3*t76) + g61*(t128*y61 - 2.0*t129*t130 + t130*t84*y61) + g62*(2.0*t10*t81*y60*y62 - t110*t112*t12) + g64*(1.4142135623730951*t10*t81*y60*y62 - t110*t113*t83) + t135*(-t129*t133 + t131*y61 + t133*t134), mask=mask)  # 1.4142135623730951 = sqrt(2)
-    tl.store(gy + 62, g30*(-t114 - t136*y31 + t15*y31) + g31*(-t137*y30 + t3*t50 + t3*t95) + g32*(-t115 - t136*y33 + t15*y33) + g33*(-t137*y32 + t3*t53 + t3*t97) + g34*(-t116 - t136*y35 + t15*y35) + g35*(-t137*y34 + t3*t55 + t3*t98) + g36*(-t117 - t136*y37 + t15*y37) + g37*(-t137*y36 + t3*t57 + t3*t99) + g38*(-t118 - t136*y39 + t15*y39) + g39*(t100*t3 - t137*y38 + t3*t59) + g40*(-t119 - t136*y41 + t15*y41) + g41*(t101*t3 - t137*y40 + t3*t61) + g42*(-t120 - t136*y43 + t15*y43) + g43*(t102*t3 - t137*y42 + t3*t63) + g44*(-t121 - t136*y45 + t15*y45) + g45*(t103*t3 - t137*y44 + t3*t65) + g46*(-t122 - t136*y47 + t15*y47) + g47*(t104*t3 - t137*y46 + t3*t67) + g48*(-t123 - t136*y49 + t15*y49) + g49*(t105*t3 - t137*y48 + t3*t69) + g50*(-t124 - t136*y51 + t15*y51) + g51*(t106*t3 - t137*y50 + t3*t71) + g52*(-t125 - t136*y53 + t15*y53) + g53*(t107*t3 - t137*y52 + t3*t73) + g54*(-t126 - t136*y55 + t15*y55) + g55*(t108*t3 - t137*y54 + t3*t75) + g56*(-t127 - t136*y57 + t15*y57) + g57*(t109*t3 - t137*y56 + t3*t77) + g61*(2.0*t111*t138*t6*y59 - t128*y62 - t130*t83*y62) + g62*(2.0*t10*t81*y60*y61 - t11*t112*t134) + g64*(1.4142135623730951*t10*t81*y60*y61 - t11*t113*t84*y61) + t135*(-t12*t133*y62 - t131*y62 + 5.656854249492381*t132*t138), mask=mask)  # 1.4142135623730951 = sqrt(2); 5.656854249492381 = 4*sqrt(2)
+    tl.store(GY + cell, g0, mask=mask)
+    tl.store(GY + 1 * total + cell, g1, mask=mask)
+    tl.store(GY + 2 * total + cell, g2, mask=mask)
+    tl.store(GY + 3 * total + cell, g3, mask=mask)
+    tl.store(GY + 4 * total + cell, g4, mask=mask)
+    tl.store(GY + 5 * total + cell, g5, mask=mask)
+    tl.store(GY + 6 * total + cell, g6, mask=mask)
+    tl.store(GY + 7 * total + cell, g7, mask=mask)
+    tl.store(GY + 8 * total + cell, g8, mask=mask)
+    tl.store(GY + 9 * total + cell, g9, mask=mask)
+    tl.store(GY + 10 * total + cell, g10, mask=mask)
+    tl.store(GY + 11 * total + cell, g11*t3, mask=mask)
+    tl.store(GY + 12 * total + cell, g12*t3, mask=mask)
+    tl.store(GY + 13 * total + cell, g13*t3, mask=mask)
+    tl.store(GY + 14 * total + cell, g14*t3, mask=mask)
+    tl.store(GY + 15 * total + cell, g15*t7, mask=mask)
+    tl.store(GY + 16 * total + cell, g16*t7, mask=mask)
+    tl.store(GY + 17 * total + cell, g17*t7, mask=mask)
+    tl.store(GY + 18 * total + cell, g18*t7, mask=mask)
+    tl.store(GY + 19 * total + cell, g19*t7, mask=mask)
+    tl.store(GY + 20 * total + cell, g20*t7, mask=mask)
+    tl.store(GY + 21 * total + cell, g21*t7, mask=mask)
+    tl.store(GY + 22 * total + cell, g22*t7, mask=mask)
+    tl.store(GY + 23 * total + cell, g23*t7, mask=mask)
+    tl.store(GY + 24 * total + cell, g24*t7, mask=mask)
+    tl.store(GY + 25 * total + cell, g25*t7, mask=mask)
+    tl.store(GY + 26 * total + cell, g26*t11, mask=mask)
+    tl.store(GY + 27 * total + cell, g27*t11, mask=mask)
+    tl.store(GY + 28 * total + cell, g28*t11, mask=mask)
+    tl.store(GY + 29 * total + cell, g29*t11, mask=mask)
+    tl.store(GY + 30 * total + cell, t16*y61 + t18*y62, mask=mask)
+    tl.store(GY + 31 * total + cell, t16*y62 - t18*y61, mask=mask)
+    tl.store(GY + 32 * total + cell, t19*y61 + t20*y62, mask=mask)
+    tl.store(GY + 33 * total + cell, t19*y62 - t20*y61, mask=mask)
+    tl.store(GY + 34 * total + cell, t21*y61 + t22*y62, mask=mask)
+    tl.store(GY + 35 * total + cell, t21*y62 - t22*y61, mask=mask)
+    tl.store(GY + 36 * total + cell, t23*y61 + t24*y62, mask=mask)
+    tl.store(GY + 37 * total + cell, t23*y62 - t24*y61, mask=mask)
+    tl.store(GY + 38 * total + cell, t25*y61 + t26*y62, mask=mask)
+    tl.store(GY + 39 * total + cell, t25*y62 - t26*y61, mask=mask)
+    tl.store(GY + 40 * total + cell, t27*y61 + t28*y62, mask=mask)
+    tl.store(GY + 41 * total + cell, t27*y62 - t28*y61, mask=mask)
+    tl.store(GY + 42 * total + cell, t29*y61 + t30*y62, mask=mask)
+    tl.store(GY + 43 * total + cell, t29*y62 - t30*y61, mask=mask)
+    tl.store(GY + 44 * total + cell, t31*y61 + t32*y62, mask=mask)
+    tl.store(GY + 45 * total + cell, t31*y62 - t32*y61, mask=mask)
+    tl.store(GY + 46 * total + cell, t33*y61 + t34*y62, mask=mask)
+    tl.store(GY + 47 * total + cell, t33*y62 - t34*y61, mask=mask)
+    tl.store(GY + 48 * total + cell, t35*y61 + t36*y62, mask=mask)
+    tl.store(GY + 49 * total + cell, t35*y62 - t36*y61, mask=mask)
+    tl.store(GY + 50 * total + cell, t37*y61 + t38*y62, mask=mask)
+    tl.store(GY + 51 * total + cell, t37*y62 - t38*y61, mask=mask)
+    tl.store(GY + 52 * total + cell, t39*y61 + t40*y62, mask=mask)
+    tl.store(GY + 53 * total + cell, t39*y62 - t40*y61, mask=mask)
+    tl.store(GY + 54 * total + cell, t41*y61 + t42*y62, mask=mask)
+    tl.store(GY + 55 * total + cell, t41*y62 - t42*y61, mask=mask)
+    tl.store(GY + 56 * total + cell, t43*y61 + t44*y62, mask=mask)
+    tl.store(GY + 57 * total + cell, t43*y62 - t44*y61, mask=mask)
+    tl.store(GY + 58 * total + cell, g11*(t2*y11 - t46*y11) + g12*(t2*y12 - t46*y12) + g13*(t2*y13 - t46*y13) + g14*(t2*y14 - t46*y14) + g31*(t0*t15*t45*y31*y61 + t15*t2*y30*y62 - t48*t49 - t50*t51) + g33*(t0*t15*t45*y33*y61 + t15*t2*y32*y62 - t49*t52 - t51*t53) + g35*(t0*t15*t45*y35*y61 + t15*t2*y34*y62 - t49*t54 - t51*t55) + g37*(t0*t15*t45*y37*y61 + t15*t2*y36*y62 - t49*t56 - t51*t57) + g39*(t0*t15*t45*y39*y61 + t15*t2*y38*y62 - t49*t58 - t51*t59) + g41*(t0*t15*t45*y41*y61 + t15*t2*y40*y62 - t49*t60 - t51*t61) + g43*(t0*t15*t45*y43*y61 + t15*t2*y42*y62 - t49*t62 - t51*t63) + g45*(t0*t15*t45*y45*y61 + t15*t2*y44*y62 - t49*t64 - t51*t65) + g47*(t0*t15*t45*y47*y61 + t15*t2*y46*y62 - t49*t66 - t51*t67) + g49*(t0*t15*t45*y49*y61 + t15*t2*y48*y62 - t49*t68 - t51*t69) + g51*(t0*t15*t45*y51*y61 + t15*t2*y50*y62 - t49*t70 - t51*t71) + g53*(t0*t15*t45*y53*y61 + t15*t2*y52*y62 - t49*t72 - t51*t73) + g55*(t0*t15*t45*y55*y61 + t15*t2*y54*y62 - t49*t74 - t51*t75) + g57*(t0*t15*t45*y57*y61 + t15*t2*y56*y62 - t49*t76 - t51*t77) + g58*t47 + g59*t47 + g60*t47, mask=mask)
+    tl.store(GY + 59 * total + cell, g15*(t6*y15 - t79*y15) + g16*(t6*y16 - t79*y16) + g17*(t6*y17 - t79*y17) + g18*(t6*y18 - t79*y18) + g19*(t6*y19 - t79*y19) + g20*(t6*y20 - t79*y20) + g21*(t6*y21 - t79*y21) + g22*(t6*y22 - t79*y22) + g23*(t6*y23 - t79*y23) + g24*(t6*y24 - t79*y24) + g25*(t6*y25 - t79*y25) + g58*t80 + g59*t80 + g60*t80 + g61*(t12*t6*t81 - t12*t79*t81 + t13*t4*t78*t81 - t13*t6*t81) + g63*(t6*t87 - t79*t87), mask=mask)
+    tl.store(GY + 60 * total + cell, g26*(t10*y26 - t88*y26) + g27*(t10*y27 - t88*y27) + g28*(t10*y28 - t88*y28) + g29*(t10*y29 - t88*y29) + g58*t92 + g59*t92 + g60*t92 + g62*(2.0*t10*t81*y61*y62 - t89*t91) + g64*(1.4142135623730951*t10*t81*y61*y62 - 1.4142135623730951*t81*t91), mask=mask)  # 1.4142135623730951 = sqrt(2)
+    tl.store(GY + 61 * total + cell, g30*(t15*y30 - t95 - t96*y30) + g31*(-t114*t3 + t12*t2*t93*y31*y58 - t3*t48) + g32*(t15*y32 - t96*y32 - t97) + g33*(-t115*t3 + t12*t2*t93*y33*y58 - t3*t52) + g34*(t15*y34 - t96*y34 - t98) + g35*(-t116*t3 + t12*t2*t93*y35*y58 - t3*t54) + g36*(t15*y36 - t96*y36 - t99) + g37*(-t117*t3 + t12*t2*t93*y37*y58 - t3*t56) + g38*(-t100 + t15*y38 - t96*y38) + g39*(-t118*t3 + t12*t2*t93*y39*y58 - t3*t58) + g40*(-t101 + t15*y40 - t96*y40) + g41*(-t119*t3 + t12*t2*t93*y41*y58 - t3*t60) + g42*(-t102 + t15*y42 - t96*y42) + g43*(t12*t2*t93*y43*y58 - t120*t3 - t3*t62) + g44*(-t103 + t15*y44 - t96*y44) + g45*(t12*t2*t93*y45*y58 - t121*t3 - t3*t64) + g46*(-t104 + t15*y46 - t96*y46) + g47*(t12*t2*t93*y47*y58 - t122*t3 - t3*t66) + g48*(-t105 + t15*y48 - t96*y48) + g49*(t12*t2*t93*y49*y58 - t123*t3 - t3*t68) + g50*(-t106 + t15*y50 - t96*y50) + g51*(t12*t2*t93*y51*y58 - t124*t3 - t3*t70) + g52*(-t107 + t15*y52 - t96*y52) + g53*(t12*t2*t93*y53*y58 - t125*t3 - t3*t72) + g54*(-t108 + t15*y54 - t96*y54) + g55*(t12*t2*t93*y55*y58 - t126*t3 - t3*t74) + g56*(-t109 + t15*y56 - t96*y56) + g57*(t12*t2*t93*y57*y58 - t127*t3 - t3*t76) + g61*(t128*y61 - 2.0*t129*t130 + t130*t84*y61) + g62*(2.0*t10*t81*y60*y62 - t110*t112*t12) + g64*(1.4142135623730951*t10*t81*y60*y62 - t110*t113*t83) + t135*(-t129*t133 + t131*y61 + t133*t134), mask=mask)  # 1.4142135623730951 = sqrt(2)
+    tl.store(GY + 62 * total + cell, g30*(-t114 - t136*y31 + t15*y31) + g31*(-t137*y30 + t3*t50 + t3*t95) + g32*(-t115 - t136*y33 + t15*y33) + g33*(-t137*y32 + t3*t53 + t3*t97) + g34*(-t116 - t136*y35 + t15*y35) + g35*(-t137*y34 + t3*t55 + t3*t98) + g36*(-t117 - t136*y37 + t15*y37) + g37*(-t137*y36 + t3*t57 + t3*t99) + g38*(-t118 - t136*y39 + t15*y39) + g39*(t100*t3 - t137*y38 + t3*t59) + g40*(-t119 - t136*y41 + t15*y41) + g41*(t101*t3 - t137*y40 + t3*t61) + g42*(-t120 - t136*y43 + t15*y43) + g43*(t102*t3 - t137*y42 + t3*t63) + g44*(-t121 - t136*y45 + t15*y45) + g45*(t103*t3 - t137*y44 + t3*t65) + g46*(-t122 - t136*y47 + t15*y47) + g47*(t104*t3 - t137*y46 + t3*t67) + g48*(-t123 - t136*y49 + t15*y49) + g49*(t105*t3 - t137*y48 + t3*t69) + g50*(-t124 - t136*y51 + t15*y51) + g51*(t106*t3 - t137*y50 + t3*t71) + g52*(-t125 - t136*y53 + t15*y53) + g53*(t107*t3 - t137*y52 + t3*t73) + g54*(-t126 - t136*y55 + t15*y55) + g55*(t108*t3 - t137*y54 + t3*t75) + g56*(-t127 - t136*y57 + t15*y57) + g57*(t109*t3 - t137*y56 + t3*t77) + g61*(2.0*t111*t138*t6*y59 - t128*y62 - t130*t83*y62) + g62*(2.0*t10*t81*y60*y61 - t11*t112*t134) + g64*(1.4142135623730951*t10*t81*y60*y61 - t11*t113*t84*y61) + t135*(-t12*t133*y62 - t131*y62 + 5.656854249492381*t132*t138), mask=mask)  # 1.4142135623730951 = sqrt(2); 5.656854249492381 = 4*sqrt(2)
 
 
 DESCRIPTOR = GeneratedDescriptor(globals())

@@ -145,180 +145,340 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
-def forward_kernel(X, OUT, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """Features of center sublattice SUB at BLOCK cells: stages 2 and 3 in registers."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
+    """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
+    one center sublattice (generated._triton runs stage 2); every row a coalesced access."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-        y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
-        y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
-        y87, y88) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
+    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1,1)
+    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1,2)
+    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1,3)
+    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1,4)
+    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(A1,5)
+    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(A1,6)
+    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(A1,7)
+    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(A1,8)
+    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(A1,9)
+    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(A1,10)
+    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(A1,11)
+    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(A1,12)
+    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(A1,13)
+    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(A1,14)
+    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A1,15)
+    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(A1,16)
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(A2,1)
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(A2,2)
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(A2,3)
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(A2,4)
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(A2,5)
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(A2,6)
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(A2,7)
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B1,1)
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B1,2)
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B1,3)
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B1,4)
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B1,5)
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(B1,6)
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(B1,7)
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(B1,8)
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(B1,9)
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(B1,10)
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(B1,11)
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(B1,12)
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(B2,1)
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(B2,2)
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(B2,3)
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(B2,4)
+    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(B2,5)
+    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(B2,6)
+    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(B2,7)
+    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(B2,8)
+    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(B2,9)
+    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(B2,10)
+    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
+    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
+    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
+    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
+    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
+    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
+    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
+    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
+    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
+    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
+    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
+    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
+    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E,7)_1
+    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # f(E,7)_2
+    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # f(E,8)_1
+    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # f(E,8)_2
+    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # f(E,9)_1
+    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # f(E,9)_2
+    y63 = tl.load(Y + 63 * total + cell, mask=mask, other=0.0)  # f(E,10)_1
+    y64 = tl.load(Y + 64 * total + cell, mask=mask, other=0.0)  # f(E,10)_2
+    y65 = tl.load(Y + 65 * total + cell, mask=mask, other=0.0)  # f(E,11)_1
+    y66 = tl.load(Y + 66 * total + cell, mask=mask, other=0.0)  # f(E,11)_2
+    y67 = tl.load(Y + 67 * total + cell, mask=mask, other=0.0)  # f(E,12)_1
+    y68 = tl.load(Y + 68 * total + cell, mask=mask, other=0.0)  # f(E,12)_2
+    y69 = tl.load(Y + 69 * total + cell, mask=mask, other=0.0)  # f(E,13)_1
+    y70 = tl.load(Y + 70 * total + cell, mask=mask, other=0.0)  # f(E,13)_2
+    y71 = tl.load(Y + 71 * total + cell, mask=mask, other=0.0)  # f(E,14)_1
+    y72 = tl.load(Y + 72 * total + cell, mask=mask, other=0.0)  # f(E,14)_2
+    y73 = tl.load(Y + 73 * total + cell, mask=mask, other=0.0)  # f(E,15)_1
+    y74 = tl.load(Y + 74 * total + cell, mask=mask, other=0.0)  # f(E,15)_2
+    y75 = tl.load(Y + 75 * total + cell, mask=mask, other=0.0)  # f(E,16)_1
+    y76 = tl.load(Y + 76 * total + cell, mask=mask, other=0.0)  # f(E,16)_2
+    y77 = tl.load(Y + 77 * total + cell, mask=mask, other=0.0)  # f(E,17)_1
+    y78 = tl.load(Y + 78 * total + cell, mask=mask, other=0.0)  # f(E,17)_2
+    y79 = tl.load(Y + 79 * total + cell, mask=mask, other=0.0)  # f(E,18)_1
+    y80 = tl.load(Y + 80 * total + cell, mask=mask, other=0.0)  # f(E,18)_2
+    y81 = tl.load(Y + 81 * total + cell, mask=mask, other=0.0)  # f(E,19)_1
+    y82 = tl.load(Y + 82 * total + cell, mask=mask, other=0.0)  # f(E,19)_2
+    y83 = tl.load(Y + 83 * total + cell, mask=mask, other=0.0)  # f(E,20)_1
+    y84 = tl.load(Y + 84 * total + cell, mask=mask, other=0.0)  # f(E,20)_2
+    y85 = tl.load(Y + 85 * total + cell, mask=mask, other=0.0)  # f(E,21)_1
+    y86 = tl.load(Y + 86 * total + cell, mask=mask, other=0.0)  # f(E,21)_2
+    y87 = tl.load(Y + 87 * total + cell, mask=mask, other=0.0)  # f(E,22)_1
+    y88 = tl.load(Y + 88 * total + cell, mask=mask, other=0.0)  # f(E,22)_2
     (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
         f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35,
         f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50, f51, f52,
         f53, f54, f55, f56, f57, f58, f59, f60, f61, f62, f63, f64, f65, f66) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-             y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-             y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
-             y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
-             y87, y88)
-    out = OUT + (cell * 1 + SUB) * 67
-    tl.store(out + 0, f0, mask=mask)
-    tl.store(out + 1, f1, mask=mask)
-    tl.store(out + 2, f2, mask=mask)
-    tl.store(out + 3, f3, mask=mask)
-    tl.store(out + 4, f4, mask=mask)
-    tl.store(out + 5, f5, mask=mask)
-    tl.store(out + 6, f6, mask=mask)
-    tl.store(out + 7, f7, mask=mask)
-    tl.store(out + 8, f8, mask=mask)
-    tl.store(out + 9, f9, mask=mask)
-    tl.store(out + 10, f10, mask=mask)
-    tl.store(out + 11, f11, mask=mask)
-    tl.store(out + 12, f12, mask=mask)
-    tl.store(out + 13, f13, mask=mask)
-    tl.store(out + 14, f14, mask=mask)
-    tl.store(out + 15, f15, mask=mask)
-    tl.store(out + 16, f16, mask=mask)
-    tl.store(out + 17, f17, mask=mask)
-    tl.store(out + 18, f18, mask=mask)
-    tl.store(out + 19, f19, mask=mask)
-    tl.store(out + 20, f20, mask=mask)
-    tl.store(out + 21, f21, mask=mask)
-    tl.store(out + 22, f22, mask=mask)
-    tl.store(out + 23, f23, mask=mask)
-    tl.store(out + 24, f24, mask=mask)
-    tl.store(out + 25, f25, mask=mask)
-    tl.store(out + 26, f26, mask=mask)
-    tl.store(out + 27, f27, mask=mask)
-    tl.store(out + 28, f28, mask=mask)
-    tl.store(out + 29, f29, mask=mask)
-    tl.store(out + 30, f30, mask=mask)
-    tl.store(out + 31, f31, mask=mask)
-    tl.store(out + 32, f32, mask=mask)
-    tl.store(out + 33, f33, mask=mask)
-    tl.store(out + 34, f34, mask=mask)
-    tl.store(out + 35, f35, mask=mask)
-    tl.store(out + 36, f36, mask=mask)
-    tl.store(out + 37, f37, mask=mask)
-    tl.store(out + 38, f38, mask=mask)
-    tl.store(out + 39, f39, mask=mask)
-    tl.store(out + 40, f40, mask=mask)
-    tl.store(out + 41, f41, mask=mask)
-    tl.store(out + 42, f42, mask=mask)
-    tl.store(out + 43, f43, mask=mask)
-    tl.store(out + 44, f44, mask=mask)
-    tl.store(out + 45, f45, mask=mask)
-    tl.store(out + 46, f46, mask=mask)
-    tl.store(out + 47, f47, mask=mask)
-    tl.store(out + 48, f48, mask=mask)
-    tl.store(out + 49, f49, mask=mask)
-    tl.store(out + 50, f50, mask=mask)
-    tl.store(out + 51, f51, mask=mask)
-    tl.store(out + 52, f52, mask=mask)
-    tl.store(out + 53, f53, mask=mask)
-    tl.store(out + 54, f54, mask=mask)
-    tl.store(out + 55, f55, mask=mask)
-    tl.store(out + 56, f56, mask=mask)
-    tl.store(out + 57, f57, mask=mask)
-    tl.store(out + 58, f58, mask=mask)
-    tl.store(out + 59, f59, mask=mask)
-    tl.store(out + 60, f60, mask=mask)
-    tl.store(out + 61, f61, mask=mask)
-    tl.store(out + 62, f62, mask=mask)
-    tl.store(out + 63, f63, mask=mask)
-    tl.store(out + 64, f64, mask=mask)
-    tl.store(out + 65, f65, mask=mask)
-    tl.store(out + 66, f66, mask=mask)
-
-
-@triton.jit
-def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells of center sublattice SUB."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
         y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
         y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
         y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
         y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
-        y87, y88) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    gout = GOUT + (cell * 1 + SUB) * 67
-    g0 = tl.load(gout + 0, mask=mask, other=0.0)  # ∂L/∂p(A1,1)
-    g1 = tl.load(gout + 1, mask=mask, other=0.0)  # ∂L/∂p(A1,2)
-    g2 = tl.load(gout + 2, mask=mask, other=0.0)  # ∂L/∂p(A1,3)
-    g3 = tl.load(gout + 3, mask=mask, other=0.0)  # ∂L/∂p(A1,4)
-    g4 = tl.load(gout + 4, mask=mask, other=0.0)  # ∂L/∂p(A1,5)
-    g5 = tl.load(gout + 5, mask=mask, other=0.0)  # ∂L/∂p(A1,6)
-    g6 = tl.load(gout + 6, mask=mask, other=0.0)  # ∂L/∂p(A1,7)
-    g7 = tl.load(gout + 7, mask=mask, other=0.0)  # ∂L/∂p(A1,8)
-    g8 = tl.load(gout + 8, mask=mask, other=0.0)  # ∂L/∂p(A1,9)
-    g9 = tl.load(gout + 9, mask=mask, other=0.0)  # ∂L/∂p(A1,10)
-    g10 = tl.load(gout + 10, mask=mask, other=0.0)  # ∂L/∂p(A1,11)
-    g11 = tl.load(gout + 11, mask=mask, other=0.0)  # ∂L/∂p(A1,12)
-    g12 = tl.load(gout + 12, mask=mask, other=0.0)  # ∂L/∂p(A1,13)
-    g13 = tl.load(gout + 13, mask=mask, other=0.0)  # ∂L/∂p(A1,14)
-    g14 = tl.load(gout + 14, mask=mask, other=0.0)  # ∂L/∂p(A1,15)
-    g15 = tl.load(gout + 15, mask=mask, other=0.0)  # ∂L/∂p(A1,16)
-    g16 = tl.load(gout + 16, mask=mask, other=0.0)  # ∂L/∂p(A2,1)
-    g17 = tl.load(gout + 17, mask=mask, other=0.0)  # ∂L/∂p(A2,2)
-    g18 = tl.load(gout + 18, mask=mask, other=0.0)  # ∂L/∂p(A2,3)
-    g19 = tl.load(gout + 19, mask=mask, other=0.0)  # ∂L/∂p(A2,4)
-    g20 = tl.load(gout + 20, mask=mask, other=0.0)  # ∂L/∂p(A2,5)
-    g21 = tl.load(gout + 21, mask=mask, other=0.0)  # ∂L/∂p(A2,6)
-    g22 = tl.load(gout + 22, mask=mask, other=0.0)  # ∂L/∂p(A2,7)
-    g23 = tl.load(gout + 23, mask=mask, other=0.0)  # ∂L/∂p(B1,1)
-    g24 = tl.load(gout + 24, mask=mask, other=0.0)  # ∂L/∂p(B1,2)
-    g25 = tl.load(gout + 25, mask=mask, other=0.0)  # ∂L/∂p(B1,3)
-    g26 = tl.load(gout + 26, mask=mask, other=0.0)  # ∂L/∂p(B1,4)
-    g27 = tl.load(gout + 27, mask=mask, other=0.0)  # ∂L/∂p(B1,5)
-    g28 = tl.load(gout + 28, mask=mask, other=0.0)  # ∂L/∂p(B1,6)
-    g29 = tl.load(gout + 29, mask=mask, other=0.0)  # ∂L/∂p(B1,7)
-    g30 = tl.load(gout + 30, mask=mask, other=0.0)  # ∂L/∂p(B1,8)
-    g31 = tl.load(gout + 31, mask=mask, other=0.0)  # ∂L/∂p(B1,9)
-    g32 = tl.load(gout + 32, mask=mask, other=0.0)  # ∂L/∂p(B1,10)
-    g33 = tl.load(gout + 33, mask=mask, other=0.0)  # ∂L/∂p(B1,11)
-    g34 = tl.load(gout + 34, mask=mask, other=0.0)  # ∂L/∂p(B1,12)
-    g35 = tl.load(gout + 35, mask=mask, other=0.0)  # ∂L/∂p(B2,1)
-    g36 = tl.load(gout + 36, mask=mask, other=0.0)  # ∂L/∂p(B2,2)
-    g37 = tl.load(gout + 37, mask=mask, other=0.0)  # ∂L/∂p(B2,3)
-    g38 = tl.load(gout + 38, mask=mask, other=0.0)  # ∂L/∂p(B2,4)
-    g39 = tl.load(gout + 39, mask=mask, other=0.0)  # ∂L/∂p(B2,5)
-    g40 = tl.load(gout + 40, mask=mask, other=0.0)  # ∂L/∂p(B2,6)
-    g41 = tl.load(gout + 41, mask=mask, other=0.0)  # ∂L/∂p(B2,7)
-    g42 = tl.load(gout + 42, mask=mask, other=0.0)  # ∂L/∂p(B2,8)
-    g43 = tl.load(gout + 43, mask=mask, other=0.0)  # ∂L/∂p(B2,9)
-    g44 = tl.load(gout + 44, mask=mask, other=0.0)  # ∂L/∂p(B2,10)
-    g45 = tl.load(gout + 45, mask=mask, other=0.0)  # ∂L/∂p(E,1)
-    g46 = tl.load(gout + 46, mask=mask, other=0.0)  # ∂L/∂p(E,2)
-    g47 = tl.load(gout + 47, mask=mask, other=0.0)  # ∂L/∂p(E,3)
-    g48 = tl.load(gout + 48, mask=mask, other=0.0)  # ∂L/∂p(E,4)
-    g49 = tl.load(gout + 49, mask=mask, other=0.0)  # ∂L/∂p(E,5)
-    g50 = tl.load(gout + 50, mask=mask, other=0.0)  # ∂L/∂p(E,6)
-    g51 = tl.load(gout + 51, mask=mask, other=0.0)  # ∂L/∂p(E,7)
-    g52 = tl.load(gout + 52, mask=mask, other=0.0)  # ∂L/∂p(E,8)
-    g53 = tl.load(gout + 53, mask=mask, other=0.0)  # ∂L/∂p(E,9)
-    g54 = tl.load(gout + 54, mask=mask, other=0.0)  # ∂L/∂p(E,10)
-    g55 = tl.load(gout + 55, mask=mask, other=0.0)  # ∂L/∂p(E,11)
-    g56 = tl.load(gout + 56, mask=mask, other=0.0)  # ∂L/∂p(E,12)
-    g57 = tl.load(gout + 57, mask=mask, other=0.0)  # ∂L/∂p(E,13)
-    g58 = tl.load(gout + 58, mask=mask, other=0.0)  # ∂L/∂p(E,14)
-    g59 = tl.load(gout + 59, mask=mask, other=0.0)  # ∂L/∂p(E,15)
-    g60 = tl.load(gout + 60, mask=mask, other=0.0)  # ∂L/∂p(E,16)
-    g61 = tl.load(gout + 61, mask=mask, other=0.0)  # ∂L/∂p(E,17)
-    g62 = tl.load(gout + 62, mask=mask, other=0.0)  # ∂L/∂p(E,18)
-    g63 = tl.load(gout + 63, mask=mask, other=0.0)  # ∂L/∂p(E,19)
-    g64 = tl.load(gout + 64, mask=mask, other=0.0)  # ∂L/∂p(E,20)
-    g65 = tl.load(gout + 65, mask=mask, other=0.0)  # ∂L/∂p(E,21)
-    g66 = tl.load(gout + 66, mask=mask, other=0.0)  # ∂L/∂p(E,22)
+        y87, y88)
+    tl.store(OUT + cell, f0, mask=mask)  # p(A1,1)
+    tl.store(OUT + 1 * total + cell, f1, mask=mask)  # p(A1,2)
+    tl.store(OUT + 2 * total + cell, f2, mask=mask)  # p(A1,3)
+    tl.store(OUT + 3 * total + cell, f3, mask=mask)  # p(A1,4)
+    tl.store(OUT + 4 * total + cell, f4, mask=mask)  # p(A1,5)
+    tl.store(OUT + 5 * total + cell, f5, mask=mask)  # p(A1,6)
+    tl.store(OUT + 6 * total + cell, f6, mask=mask)  # p(A1,7)
+    tl.store(OUT + 7 * total + cell, f7, mask=mask)  # p(A1,8)
+    tl.store(OUT + 8 * total + cell, f8, mask=mask)  # p(A1,9)
+    tl.store(OUT + 9 * total + cell, f9, mask=mask)  # p(A1,10)
+    tl.store(OUT + 10 * total + cell, f10, mask=mask)  # p(A1,11)
+    tl.store(OUT + 11 * total + cell, f11, mask=mask)  # p(A1,12)
+    tl.store(OUT + 12 * total + cell, f12, mask=mask)  # p(A1,13)
+    tl.store(OUT + 13 * total + cell, f13, mask=mask)  # p(A1,14)
+    tl.store(OUT + 14 * total + cell, f14, mask=mask)  # p(A1,15)
+    tl.store(OUT + 15 * total + cell, f15, mask=mask)  # p(A1,16)
+    tl.store(OUT + 16 * total + cell, f16, mask=mask)  # p(A2,1)
+    tl.store(OUT + 17 * total + cell, f17, mask=mask)  # p(A2,2)
+    tl.store(OUT + 18 * total + cell, f18, mask=mask)  # p(A2,3)
+    tl.store(OUT + 19 * total + cell, f19, mask=mask)  # p(A2,4)
+    tl.store(OUT + 20 * total + cell, f20, mask=mask)  # p(A2,5)
+    tl.store(OUT + 21 * total + cell, f21, mask=mask)  # p(A2,6)
+    tl.store(OUT + 22 * total + cell, f22, mask=mask)  # p(A2,7)
+    tl.store(OUT + 23 * total + cell, f23, mask=mask)  # p(B1,1)
+    tl.store(OUT + 24 * total + cell, f24, mask=mask)  # p(B1,2)
+    tl.store(OUT + 25 * total + cell, f25, mask=mask)  # p(B1,3)
+    tl.store(OUT + 26 * total + cell, f26, mask=mask)  # p(B1,4)
+    tl.store(OUT + 27 * total + cell, f27, mask=mask)  # p(B1,5)
+    tl.store(OUT + 28 * total + cell, f28, mask=mask)  # p(B1,6)
+    tl.store(OUT + 29 * total + cell, f29, mask=mask)  # p(B1,7)
+    tl.store(OUT + 30 * total + cell, f30, mask=mask)  # p(B1,8)
+    tl.store(OUT + 31 * total + cell, f31, mask=mask)  # p(B1,9)
+    tl.store(OUT + 32 * total + cell, f32, mask=mask)  # p(B1,10)
+    tl.store(OUT + 33 * total + cell, f33, mask=mask)  # p(B1,11)
+    tl.store(OUT + 34 * total + cell, f34, mask=mask)  # p(B1,12)
+    tl.store(OUT + 35 * total + cell, f35, mask=mask)  # p(B2,1)
+    tl.store(OUT + 36 * total + cell, f36, mask=mask)  # p(B2,2)
+    tl.store(OUT + 37 * total + cell, f37, mask=mask)  # p(B2,3)
+    tl.store(OUT + 38 * total + cell, f38, mask=mask)  # p(B2,4)
+    tl.store(OUT + 39 * total + cell, f39, mask=mask)  # p(B2,5)
+    tl.store(OUT + 40 * total + cell, f40, mask=mask)  # p(B2,6)
+    tl.store(OUT + 41 * total + cell, f41, mask=mask)  # p(B2,7)
+    tl.store(OUT + 42 * total + cell, f42, mask=mask)  # p(B2,8)
+    tl.store(OUT + 43 * total + cell, f43, mask=mask)  # p(B2,9)
+    tl.store(OUT + 44 * total + cell, f44, mask=mask)  # p(B2,10)
+    tl.store(OUT + 45 * total + cell, f45, mask=mask)  # p(E,1)
+    tl.store(OUT + 46 * total + cell, f46, mask=mask)  # p(E,2)
+    tl.store(OUT + 47 * total + cell, f47, mask=mask)  # p(E,3)
+    tl.store(OUT + 48 * total + cell, f48, mask=mask)  # p(E,4)
+    tl.store(OUT + 49 * total + cell, f49, mask=mask)  # p(E,5)
+    tl.store(OUT + 50 * total + cell, f50, mask=mask)  # p(E,6)
+    tl.store(OUT + 51 * total + cell, f51, mask=mask)  # p(E,7)
+    tl.store(OUT + 52 * total + cell, f52, mask=mask)  # p(E,8)
+    tl.store(OUT + 53 * total + cell, f53, mask=mask)  # p(E,9)
+    tl.store(OUT + 54 * total + cell, f54, mask=mask)  # p(E,10)
+    tl.store(OUT + 55 * total + cell, f55, mask=mask)  # p(E,11)
+    tl.store(OUT + 56 * total + cell, f56, mask=mask)  # p(E,12)
+    tl.store(OUT + 57 * total + cell, f57, mask=mask)  # p(E,13)
+    tl.store(OUT + 58 * total + cell, f58, mask=mask)  # p(E,14)
+    tl.store(OUT + 59 * total + cell, f59, mask=mask)  # p(E,15)
+    tl.store(OUT + 60 * total + cell, f60, mask=mask)  # p(E,16)
+    tl.store(OUT + 61 * total + cell, f61, mask=mask)  # p(E,17)
+    tl.store(OUT + 62 * total + cell, f62, mask=mask)  # p(E,18)
+    tl.store(OUT + 63 * total + cell, f63, mask=mask)  # p(E,19)
+    tl.store(OUT + 64 * total + cell, f64, mask=mask)  # p(E,20)
+    tl.store(OUT + 65 * total + cell, f65, mask=mask)  # p(E,21)
+    tl.store(OUT + 66 * total + cell, f66, mask=mask)  # p(E,22)
+
+
+@triton.jit
+def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
+    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells, from the outputs Y (K, cells) and
+    ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
+    mask = cell < total
+    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1,1)
+    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1,2)
+    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1,3)
+    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1,4)
+    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(A1,5)
+    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(A1,6)
+    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(A1,7)
+    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(A1,8)
+    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(A1,9)
+    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(A1,10)
+    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(A1,11)
+    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(A1,12)
+    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(A1,13)
+    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(A1,14)
+    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A1,15)
+    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(A1,16)
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(A2,1)
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(A2,2)
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(A2,3)
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(A2,4)
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(A2,5)
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(A2,6)
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(A2,7)
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B1,1)
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B1,2)
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B1,3)
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B1,4)
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B1,5)
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(B1,6)
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(B1,7)
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(B1,8)
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(B1,9)
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(B1,10)
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(B1,11)
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(B1,12)
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(B2,1)
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(B2,2)
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(B2,3)
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(B2,4)
+    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(B2,5)
+    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(B2,6)
+    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(B2,7)
+    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(B2,8)
+    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(B2,9)
+    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(B2,10)
+    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
+    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
+    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
+    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
+    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
+    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
+    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
+    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
+    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
+    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
+    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
+    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
+    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E,7)_1
+    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # f(E,7)_2
+    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # f(E,8)_1
+    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # f(E,8)_2
+    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # f(E,9)_1
+    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # f(E,9)_2
+    y63 = tl.load(Y + 63 * total + cell, mask=mask, other=0.0)  # f(E,10)_1
+    y64 = tl.load(Y + 64 * total + cell, mask=mask, other=0.0)  # f(E,10)_2
+    y65 = tl.load(Y + 65 * total + cell, mask=mask, other=0.0)  # f(E,11)_1
+    y66 = tl.load(Y + 66 * total + cell, mask=mask, other=0.0)  # f(E,11)_2
+    y67 = tl.load(Y + 67 * total + cell, mask=mask, other=0.0)  # f(E,12)_1
+    y68 = tl.load(Y + 68 * total + cell, mask=mask, other=0.0)  # f(E,12)_2
+    y69 = tl.load(Y + 69 * total + cell, mask=mask, other=0.0)  # f(E,13)_1
+    y70 = tl.load(Y + 70 * total + cell, mask=mask, other=0.0)  # f(E,13)_2
+    y71 = tl.load(Y + 71 * total + cell, mask=mask, other=0.0)  # f(E,14)_1
+    y72 = tl.load(Y + 72 * total + cell, mask=mask, other=0.0)  # f(E,14)_2
+    y73 = tl.load(Y + 73 * total + cell, mask=mask, other=0.0)  # f(E,15)_1
+    y74 = tl.load(Y + 74 * total + cell, mask=mask, other=0.0)  # f(E,15)_2
+    y75 = tl.load(Y + 75 * total + cell, mask=mask, other=0.0)  # f(E,16)_1
+    y76 = tl.load(Y + 76 * total + cell, mask=mask, other=0.0)  # f(E,16)_2
+    y77 = tl.load(Y + 77 * total + cell, mask=mask, other=0.0)  # f(E,17)_1
+    y78 = tl.load(Y + 78 * total + cell, mask=mask, other=0.0)  # f(E,17)_2
+    y79 = tl.load(Y + 79 * total + cell, mask=mask, other=0.0)  # f(E,18)_1
+    y80 = tl.load(Y + 80 * total + cell, mask=mask, other=0.0)  # f(E,18)_2
+    y81 = tl.load(Y + 81 * total + cell, mask=mask, other=0.0)  # f(E,19)_1
+    y82 = tl.load(Y + 82 * total + cell, mask=mask, other=0.0)  # f(E,19)_2
+    y83 = tl.load(Y + 83 * total + cell, mask=mask, other=0.0)  # f(E,20)_1
+    y84 = tl.load(Y + 84 * total + cell, mask=mask, other=0.0)  # f(E,20)_2
+    y85 = tl.load(Y + 85 * total + cell, mask=mask, other=0.0)  # f(E,21)_1
+    y86 = tl.load(Y + 86 * total + cell, mask=mask, other=0.0)  # f(E,21)_2
+    y87 = tl.load(Y + 87 * total + cell, mask=mask, other=0.0)  # f(E,22)_1
+    y88 = tl.load(Y + 88 * total + cell, mask=mask, other=0.0)  # f(E,22)_2
+    g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,1)
+    g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,2)
+    g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,3)
+    g3 = tl.load(G + 3 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,4)
+    g4 = tl.load(G + 4 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,5)
+    g5 = tl.load(G + 5 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,6)
+    g6 = tl.load(G + 6 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,7)
+    g7 = tl.load(G + 7 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,8)
+    g8 = tl.load(G + 8 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,9)
+    g9 = tl.load(G + 9 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,10)
+    g10 = tl.load(G + 10 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,11)
+    g11 = tl.load(G + 11 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,12)
+    g12 = tl.load(G + 12 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,13)
+    g13 = tl.load(G + 13 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,14)
+    g14 = tl.load(G + 14 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,15)
+    g15 = tl.load(G + 15 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A1,16)
+    g16 = tl.load(G + 16 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,1)
+    g17 = tl.load(G + 17 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,2)
+    g18 = tl.load(G + 18 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,3)
+    g19 = tl.load(G + 19 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,4)
+    g20 = tl.load(G + 20 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,5)
+    g21 = tl.load(G + 21 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,6)
+    g22 = tl.load(G + 22 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,7)
+    g23 = tl.load(G + 23 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,1)
+    g24 = tl.load(G + 24 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,2)
+    g25 = tl.load(G + 25 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,3)
+    g26 = tl.load(G + 26 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,4)
+    g27 = tl.load(G + 27 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,5)
+    g28 = tl.load(G + 28 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,6)
+    g29 = tl.load(G + 29 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,7)
+    g30 = tl.load(G + 30 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,8)
+    g31 = tl.load(G + 31 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,9)
+    g32 = tl.load(G + 32 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,10)
+    g33 = tl.load(G + 33 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,11)
+    g34 = tl.load(G + 34 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,12)
+    g35 = tl.load(G + 35 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,1)
+    g36 = tl.load(G + 36 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,2)
+    g37 = tl.load(G + 37 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,3)
+    g38 = tl.load(G + 38 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,4)
+    g39 = tl.load(G + 39 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,5)
+    g40 = tl.load(G + 40 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,6)
+    g41 = tl.load(G + 41 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,7)
+    g42 = tl.load(G + 42 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,8)
+    g43 = tl.load(G + 43 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,9)
+    g44 = tl.load(G + 44 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,10)
+    g45 = tl.load(G + 45 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,1)
+    g46 = tl.load(G + 46 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,2)
+    g47 = tl.load(G + 47 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,3)
+    g48 = tl.load(G + 48 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,4)
+    g49 = tl.load(G + 49 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,5)
+    g50 = tl.load(G + 50 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,6)
+    g51 = tl.load(G + 51 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,7)
+    g52 = tl.load(G + 52 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,8)
+    g53 = tl.load(G + 53 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,9)
+    g54 = tl.load(G + 54 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,10)
+    g55 = tl.load(G + 55 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,11)
+    g56 = tl.load(G + 56 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,12)
+    g57 = tl.load(G + 57 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,13)
+    g58 = tl.load(G + 58 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,14)
+    g59 = tl.load(G + 59 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,15)
+    g60 = tl.load(G + 60 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,16)
+    g61 = tl.load(G + 61 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,17)
+    g62 = tl.load(G + 62 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,18)
+    g63 = tl.load(G + 63 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,19)
+    g64 = tl.load(G + 64 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,20)
+    g65 = tl.load(G + 65 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,21)
+    g66 = tl.load(G + 66 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E,22)
     t0 = 2.0*g45
     t1 = 2.0*g46
     t2 = 2.0*g47
@@ -341,96 +501,95 @@ def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr
     t19 = 2.0*g64
     t20 = 2.0*g65
     t21 = 2.0*g66
-    gy = GY + (cell * 1 + SUB) * 89
-    tl.store(gy + 0, 2.0*g0*y0, mask=mask)
-    tl.store(gy + 1, 2.0*g1*y1, mask=mask)
-    tl.store(gy + 2, 2.0*g2*y2, mask=mask)
-    tl.store(gy + 3, 2.0*g3*y3, mask=mask)
-    tl.store(gy + 4, 2.0*g4*y4, mask=mask)
-    tl.store(gy + 5, 2.0*g5*y5, mask=mask)
-    tl.store(gy + 6, 2.0*g6*y6, mask=mask)
-    tl.store(gy + 7, 2.0*g7*y7, mask=mask)
-    tl.store(gy + 8, 2.0*g8*y8, mask=mask)
-    tl.store(gy + 9, 2.0*g9*y9, mask=mask)
-    tl.store(gy + 10, 2.0*g10*y10, mask=mask)
-    tl.store(gy + 11, 2.0*g11*y11, mask=mask)
-    tl.store(gy + 12, 2.0*g12*y12, mask=mask)
-    tl.store(gy + 13, 2.0*g13*y13, mask=mask)
-    tl.store(gy + 14, 2.0*g14*y14, mask=mask)
-    tl.store(gy + 15, 2.0*g15*y15, mask=mask)
-    tl.store(gy + 16, 2.0*g16*y16, mask=mask)
-    tl.store(gy + 17, 2.0*g17*y17, mask=mask)
-    tl.store(gy + 18, 2.0*g18*y18, mask=mask)
-    tl.store(gy + 19, 2.0*g19*y19, mask=mask)
-    tl.store(gy + 20, 2.0*g20*y20, mask=mask)
-    tl.store(gy + 21, 2.0*g21*y21, mask=mask)
-    tl.store(gy + 22, 2.0*g22*y22, mask=mask)
-    tl.store(gy + 23, 2.0*g23*y23, mask=mask)
-    tl.store(gy + 24, 2.0*g24*y24, mask=mask)
-    tl.store(gy + 25, 2.0*g25*y25, mask=mask)
-    tl.store(gy + 26, 2.0*g26*y26, mask=mask)
-    tl.store(gy + 27, 2.0*g27*y27, mask=mask)
-    tl.store(gy + 28, 2.0*g28*y28, mask=mask)
-    tl.store(gy + 29, 2.0*g29*y29, mask=mask)
-    tl.store(gy + 30, 2.0*g30*y30, mask=mask)
-    tl.store(gy + 31, 2.0*g31*y31, mask=mask)
-    tl.store(gy + 32, 2.0*g32*y32, mask=mask)
-    tl.store(gy + 33, 2.0*g33*y33, mask=mask)
-    tl.store(gy + 34, 2.0*g34*y34, mask=mask)
-    tl.store(gy + 35, 2.0*g35*y35, mask=mask)
-    tl.store(gy + 36, 2.0*g36*y36, mask=mask)
-    tl.store(gy + 37, 2.0*g37*y37, mask=mask)
-    tl.store(gy + 38, 2.0*g38*y38, mask=mask)
-    tl.store(gy + 39, 2.0*g39*y39, mask=mask)
-    tl.store(gy + 40, 2.0*g40*y40, mask=mask)
-    tl.store(gy + 41, 2.0*g41*y41, mask=mask)
-    tl.store(gy + 42, 2.0*g42*y42, mask=mask)
-    tl.store(gy + 43, 2.0*g43*y43, mask=mask)
-    tl.store(gy + 44, 2.0*g44*y44, mask=mask)
-    tl.store(gy + 45, t0*y45, mask=mask)
-    tl.store(gy + 46, t0*y46, mask=mask)
-    tl.store(gy + 47, t1*y47, mask=mask)
-    tl.store(gy + 48, t1*y48, mask=mask)
-    tl.store(gy + 49, t2*y49, mask=mask)
-    tl.store(gy + 50, t2*y50, mask=mask)
-    tl.store(gy + 51, t3*y51, mask=mask)
-    tl.store(gy + 52, t3*y52, mask=mask)
-    tl.store(gy + 53, t4*y53, mask=mask)
-    tl.store(gy + 54, t4*y54, mask=mask)
-    tl.store(gy + 55, t5*y55, mask=mask)
-    tl.store(gy + 56, t5*y56, mask=mask)
-    tl.store(gy + 57, t6*y57, mask=mask)
-    tl.store(gy + 58, t6*y58, mask=mask)
-    tl.store(gy + 59, t7*y59, mask=mask)
-    tl.store(gy + 60, t7*y60, mask=mask)
-    tl.store(gy + 61, t8*y61, mask=mask)
-    tl.store(gy + 62, t8*y62, mask=mask)
-    tl.store(gy + 63, t9*y63, mask=mask)
-    tl.store(gy + 64, t9*y64, mask=mask)
-    tl.store(gy + 65, t10*y65, mask=mask)
-    tl.store(gy + 66, t10*y66, mask=mask)
-    tl.store(gy + 67, t11*y67, mask=mask)
-    tl.store(gy + 68, t11*y68, mask=mask)
-    tl.store(gy + 69, t12*y69, mask=mask)
-    tl.store(gy + 70, t12*y70, mask=mask)
-    tl.store(gy + 71, t13*y71, mask=mask)
-    tl.store(gy + 72, t13*y72, mask=mask)
-    tl.store(gy + 73, t14*y73, mask=mask)
-    tl.store(gy + 74, t14*y74, mask=mask)
-    tl.store(gy + 75, t15*y75, mask=mask)
-    tl.store(gy + 76, t15*y76, mask=mask)
-    tl.store(gy + 77, t16*y77, mask=mask)
-    tl.store(gy + 78, t16*y78, mask=mask)
-    tl.store(gy + 79, t17*y79, mask=mask)
-    tl.store(gy + 80, t17*y80, mask=mask)
-    tl.store(gy + 81, t18*y81, mask=mask)
-    tl.store(gy + 82, t18*y82, mask=mask)
-    tl.store(gy + 83, t19*y83, mask=mask)
-    tl.store(gy + 84, t19*y84, mask=mask)
-    tl.store(gy + 85, t20*y85, mask=mask)
-    tl.store(gy + 86, t20*y86, mask=mask)
-    tl.store(gy + 87, t21*y87, mask=mask)
-    tl.store(gy + 88, t21*y88, mask=mask)
+    tl.store(GY + cell, 2.0*g0*y0, mask=mask)
+    tl.store(GY + 1 * total + cell, 2.0*g1*y1, mask=mask)
+    tl.store(GY + 2 * total + cell, 2.0*g2*y2, mask=mask)
+    tl.store(GY + 3 * total + cell, 2.0*g3*y3, mask=mask)
+    tl.store(GY + 4 * total + cell, 2.0*g4*y4, mask=mask)
+    tl.store(GY + 5 * total + cell, 2.0*g5*y5, mask=mask)
+    tl.store(GY + 6 * total + cell, 2.0*g6*y6, mask=mask)
+    tl.store(GY + 7 * total + cell, 2.0*g7*y7, mask=mask)
+    tl.store(GY + 8 * total + cell, 2.0*g8*y8, mask=mask)
+    tl.store(GY + 9 * total + cell, 2.0*g9*y9, mask=mask)
+    tl.store(GY + 10 * total + cell, 2.0*g10*y10, mask=mask)
+    tl.store(GY + 11 * total + cell, 2.0*g11*y11, mask=mask)
+    tl.store(GY + 12 * total + cell, 2.0*g12*y12, mask=mask)
+    tl.store(GY + 13 * total + cell, 2.0*g13*y13, mask=mask)
+    tl.store(GY + 14 * total + cell, 2.0*g14*y14, mask=mask)
+    tl.store(GY + 15 * total + cell, 2.0*g15*y15, mask=mask)
+    tl.store(GY + 16 * total + cell, 2.0*g16*y16, mask=mask)
+    tl.store(GY + 17 * total + cell, 2.0*g17*y17, mask=mask)
+    tl.store(GY + 18 * total + cell, 2.0*g18*y18, mask=mask)
+    tl.store(GY + 19 * total + cell, 2.0*g19*y19, mask=mask)
+    tl.store(GY + 20 * total + cell, 2.0*g20*y20, mask=mask)
+    tl.store(GY + 21 * total + cell, 2.0*g21*y21, mask=mask)
+    tl.store(GY + 22 * total + cell, 2.0*g22*y22, mask=mask)
+    tl.store(GY + 23 * total + cell, 2.0*g23*y23, mask=mask)
+    tl.store(GY + 24 * total + cell, 2.0*g24*y24, mask=mask)
+    tl.store(GY + 25 * total + cell, 2.0*g25*y25, mask=mask)
+    tl.store(GY + 26 * total + cell, 2.0*g26*y26, mask=mask)
+    tl.store(GY + 27 * total + cell, 2.0*g27*y27, mask=mask)
+    tl.store(GY + 28 * total + cell, 2.0*g28*y28, mask=mask)
+    tl.store(GY + 29 * total + cell, 2.0*g29*y29, mask=mask)
+    tl.store(GY + 30 * total + cell, 2.0*g30*y30, mask=mask)
+    tl.store(GY + 31 * total + cell, 2.0*g31*y31, mask=mask)
+    tl.store(GY + 32 * total + cell, 2.0*g32*y32, mask=mask)
+    tl.store(GY + 33 * total + cell, 2.0*g33*y33, mask=mask)
+    tl.store(GY + 34 * total + cell, 2.0*g34*y34, mask=mask)
+    tl.store(GY + 35 * total + cell, 2.0*g35*y35, mask=mask)
+    tl.store(GY + 36 * total + cell, 2.0*g36*y36, mask=mask)
+    tl.store(GY + 37 * total + cell, 2.0*g37*y37, mask=mask)
+    tl.store(GY + 38 * total + cell, 2.0*g38*y38, mask=mask)
+    tl.store(GY + 39 * total + cell, 2.0*g39*y39, mask=mask)
+    tl.store(GY + 40 * total + cell, 2.0*g40*y40, mask=mask)
+    tl.store(GY + 41 * total + cell, 2.0*g41*y41, mask=mask)
+    tl.store(GY + 42 * total + cell, 2.0*g42*y42, mask=mask)
+    tl.store(GY + 43 * total + cell, 2.0*g43*y43, mask=mask)
+    tl.store(GY + 44 * total + cell, 2.0*g44*y44, mask=mask)
+    tl.store(GY + 45 * total + cell, t0*y45, mask=mask)
+    tl.store(GY + 46 * total + cell, t0*y46, mask=mask)
+    tl.store(GY + 47 * total + cell, t1*y47, mask=mask)
+    tl.store(GY + 48 * total + cell, t1*y48, mask=mask)
+    tl.store(GY + 49 * total + cell, t2*y49, mask=mask)
+    tl.store(GY + 50 * total + cell, t2*y50, mask=mask)
+    tl.store(GY + 51 * total + cell, t3*y51, mask=mask)
+    tl.store(GY + 52 * total + cell, t3*y52, mask=mask)
+    tl.store(GY + 53 * total + cell, t4*y53, mask=mask)
+    tl.store(GY + 54 * total + cell, t4*y54, mask=mask)
+    tl.store(GY + 55 * total + cell, t5*y55, mask=mask)
+    tl.store(GY + 56 * total + cell, t5*y56, mask=mask)
+    tl.store(GY + 57 * total + cell, t6*y57, mask=mask)
+    tl.store(GY + 58 * total + cell, t6*y58, mask=mask)
+    tl.store(GY + 59 * total + cell, t7*y59, mask=mask)
+    tl.store(GY + 60 * total + cell, t7*y60, mask=mask)
+    tl.store(GY + 61 * total + cell, t8*y61, mask=mask)
+    tl.store(GY + 62 * total + cell, t8*y62, mask=mask)
+    tl.store(GY + 63 * total + cell, t9*y63, mask=mask)
+    tl.store(GY + 64 * total + cell, t9*y64, mask=mask)
+    tl.store(GY + 65 * total + cell, t10*y65, mask=mask)
+    tl.store(GY + 66 * total + cell, t10*y66, mask=mask)
+    tl.store(GY + 67 * total + cell, t11*y67, mask=mask)
+    tl.store(GY + 68 * total + cell, t11*y68, mask=mask)
+    tl.store(GY + 69 * total + cell, t12*y69, mask=mask)
+    tl.store(GY + 70 * total + cell, t12*y70, mask=mask)
+    tl.store(GY + 71 * total + cell, t13*y71, mask=mask)
+    tl.store(GY + 72 * total + cell, t13*y72, mask=mask)
+    tl.store(GY + 73 * total + cell, t14*y73, mask=mask)
+    tl.store(GY + 74 * total + cell, t14*y74, mask=mask)
+    tl.store(GY + 75 * total + cell, t15*y75, mask=mask)
+    tl.store(GY + 76 * total + cell, t15*y76, mask=mask)
+    tl.store(GY + 77 * total + cell, t16*y77, mask=mask)
+    tl.store(GY + 78 * total + cell, t16*y78, mask=mask)
+    tl.store(GY + 79 * total + cell, t17*y79, mask=mask)
+    tl.store(GY + 80 * total + cell, t17*y80, mask=mask)
+    tl.store(GY + 81 * total + cell, t18*y81, mask=mask)
+    tl.store(GY + 82 * total + cell, t18*y82, mask=mask)
+    tl.store(GY + 83 * total + cell, t19*y83, mask=mask)
+    tl.store(GY + 84 * total + cell, t19*y84, mask=mask)
+    tl.store(GY + 85 * total + cell, t20*y85, mask=mask)
+    tl.store(GY + 86 * total + cell, t20*y86, mask=mask)
+    tl.store(GY + 87 * total + cell, t21*y87, mask=mask)
+    tl.store(GY + 88 * total + cell, t21*y88, mask=mask)
 
 
 DESCRIPTOR = GeneratedDescriptor(globals())

@@ -383,241 +383,394 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
-def forward_kernel(X, OUT, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """Features of center sublattice SUB at BLOCK cells: stages 2 and 3 in registers."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
+    """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
+    one center sublattice (generated._triton runs stage 2); every row a coalesced access."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-        y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
-        y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
-        y87, y88) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    (y89, y90, y91, y92, y93) = reference.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
+    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1,1)
+    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1,2)
+    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1,3)
+    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1,4)
+    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(A1,5)
+    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(A1,6)
+    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(A1,7)
+    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(A1,8)
+    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(A1,9)
+    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(A1,10)
+    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(A1,11)
+    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(A1,12)
+    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(A1,13)
+    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(A1,14)
+    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A1,15)
+    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(A1,16)
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(A2,1)
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(A2,2)
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(A2,3)
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(A2,4)
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(A2,5)
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(A2,6)
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(A2,7)
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B1,1)
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B1,2)
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B1,3)
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B1,4)
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B1,5)
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(B1,6)
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(B1,7)
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(B1,8)
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(B1,9)
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(B1,10)
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(B1,11)
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(B1,12)
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(B2,1)
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(B2,2)
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(B2,3)
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(B2,4)
+    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(B2,5)
+    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(B2,6)
+    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(B2,7)
+    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(B2,8)
+    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(B2,9)
+    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(B2,10)
+    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
+    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
+    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
+    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
+    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
+    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
+    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
+    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
+    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
+    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
+    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
+    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
+    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E,7)_1
+    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # f(E,7)_2
+    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # f(E,8)_1
+    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # f(E,8)_2
+    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # f(E,9)_1
+    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # f(E,9)_2
+    y63 = tl.load(Y + 63 * total + cell, mask=mask, other=0.0)  # f(E,10)_1
+    y64 = tl.load(Y + 64 * total + cell, mask=mask, other=0.0)  # f(E,10)_2
+    y65 = tl.load(Y + 65 * total + cell, mask=mask, other=0.0)  # f(E,11)_1
+    y66 = tl.load(Y + 66 * total + cell, mask=mask, other=0.0)  # f(E,11)_2
+    y67 = tl.load(Y + 67 * total + cell, mask=mask, other=0.0)  # f(E,12)_1
+    y68 = tl.load(Y + 68 * total + cell, mask=mask, other=0.0)  # f(E,12)_2
+    y69 = tl.load(Y + 69 * total + cell, mask=mask, other=0.0)  # f(E,13)_1
+    y70 = tl.load(Y + 70 * total + cell, mask=mask, other=0.0)  # f(E,13)_2
+    y71 = tl.load(Y + 71 * total + cell, mask=mask, other=0.0)  # f(E,14)_1
+    y72 = tl.load(Y + 72 * total + cell, mask=mask, other=0.0)  # f(E,14)_2
+    y73 = tl.load(Y + 73 * total + cell, mask=mask, other=0.0)  # f(E,15)_1
+    y74 = tl.load(Y + 74 * total + cell, mask=mask, other=0.0)  # f(E,15)_2
+    y75 = tl.load(Y + 75 * total + cell, mask=mask, other=0.0)  # f(E,16)_1
+    y76 = tl.load(Y + 76 * total + cell, mask=mask, other=0.0)  # f(E,16)_2
+    y77 = tl.load(Y + 77 * total + cell, mask=mask, other=0.0)  # f(E,17)_1
+    y78 = tl.load(Y + 78 * total + cell, mask=mask, other=0.0)  # f(E,17)_2
+    y79 = tl.load(Y + 79 * total + cell, mask=mask, other=0.0)  # f(E,18)_1
+    y80 = tl.load(Y + 80 * total + cell, mask=mask, other=0.0)  # f(E,18)_2
+    y81 = tl.load(Y + 81 * total + cell, mask=mask, other=0.0)  # f(E,19)_1
+    y82 = tl.load(Y + 82 * total + cell, mask=mask, other=0.0)  # f(E,19)_2
+    y83 = tl.load(Y + 83 * total + cell, mask=mask, other=0.0)  # f(E,20)_1
+    y84 = tl.load(Y + 84 * total + cell, mask=mask, other=0.0)  # f(E,20)_2
+    y85 = tl.load(Y + 85 * total + cell, mask=mask, other=0.0)  # f(E,21)_1
+    y86 = tl.load(Y + 86 * total + cell, mask=mask, other=0.0)  # f(E,21)_2
+    y87 = tl.load(Y + 87 * total + cell, mask=mask, other=0.0)  # f(E,22)_1
+    y88 = tl.load(Y + 88 * total + cell, mask=mask, other=0.0)  # f(E,22)_2
+    y89 = tl.load(Y + 89 * total + cell, mask=mask, other=0.0)  # ref(A2)
+    y90 = tl.load(Y + 90 * total + cell, mask=mask, other=0.0)  # ref(B1)
+    y91 = tl.load(Y + 91 * total + cell, mask=mask, other=0.0)  # ref(B2)
+    y92 = tl.load(Y + 92 * total + cell, mask=mask, other=0.0)  # ref(E)_1
+    y93 = tl.load(Y + 93 * total + cell, mask=mask, other=0.0)  # ref(E)_2
     (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
         f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35,
         f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50, f51, f52,
         f53, f54, f55, f56, f57, f58, f59, f60, f61, f62, f63, f64, f65, f66, f67, f68, f69,
         f70, f71, f72, f73, f74, f75, f76, f77, f78, f79, f80, f81, f82, f83, f84, f85, f86,
         f87, f88, f89, f90, f91, f92, f93, f94, f95) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-             y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-             y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
-             y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
-             y87, y88, y89, y90, y91, y92, y93)
-    out = OUT + (cell * 1 + SUB) * 96
-    tl.store(out + 0, f0, mask=mask)
-    tl.store(out + 1, f1, mask=mask)
-    tl.store(out + 2, f2, mask=mask)
-    tl.store(out + 3, f3, mask=mask)
-    tl.store(out + 4, f4, mask=mask)
-    tl.store(out + 5, f5, mask=mask)
-    tl.store(out + 6, f6, mask=mask)
-    tl.store(out + 7, f7, mask=mask)
-    tl.store(out + 8, f8, mask=mask)
-    tl.store(out + 9, f9, mask=mask)
-    tl.store(out + 10, f10, mask=mask)
-    tl.store(out + 11, f11, mask=mask)
-    tl.store(out + 12, f12, mask=mask)
-    tl.store(out + 13, f13, mask=mask)
-    tl.store(out + 14, f14, mask=mask)
-    tl.store(out + 15, f15, mask=mask)
-    tl.store(out + 16, f16, mask=mask)
-    tl.store(out + 17, f17, mask=mask)
-    tl.store(out + 18, f18, mask=mask)
-    tl.store(out + 19, f19, mask=mask)
-    tl.store(out + 20, f20, mask=mask)
-    tl.store(out + 21, f21, mask=mask)
-    tl.store(out + 22, f22, mask=mask)
-    tl.store(out + 23, f23, mask=mask)
-    tl.store(out + 24, f24, mask=mask)
-    tl.store(out + 25, f25, mask=mask)
-    tl.store(out + 26, f26, mask=mask)
-    tl.store(out + 27, f27, mask=mask)
-    tl.store(out + 28, f28, mask=mask)
-    tl.store(out + 29, f29, mask=mask)
-    tl.store(out + 30, f30, mask=mask)
-    tl.store(out + 31, f31, mask=mask)
-    tl.store(out + 32, f32, mask=mask)
-    tl.store(out + 33, f33, mask=mask)
-    tl.store(out + 34, f34, mask=mask)
-    tl.store(out + 35, f35, mask=mask)
-    tl.store(out + 36, f36, mask=mask)
-    tl.store(out + 37, f37, mask=mask)
-    tl.store(out + 38, f38, mask=mask)
-    tl.store(out + 39, f39, mask=mask)
-    tl.store(out + 40, f40, mask=mask)
-    tl.store(out + 41, f41, mask=mask)
-    tl.store(out + 42, f42, mask=mask)
-    tl.store(out + 43, f43, mask=mask)
-    tl.store(out + 44, f44, mask=mask)
-    tl.store(out + 45, f45, mask=mask)
-    tl.store(out + 46, f46, mask=mask)
-    tl.store(out + 47, f47, mask=mask)
-    tl.store(out + 48, f48, mask=mask)
-    tl.store(out + 49, f49, mask=mask)
-    tl.store(out + 50, f50, mask=mask)
-    tl.store(out + 51, f51, mask=mask)
-    tl.store(out + 52, f52, mask=mask)
-    tl.store(out + 53, f53, mask=mask)
-    tl.store(out + 54, f54, mask=mask)
-    tl.store(out + 55, f55, mask=mask)
-    tl.store(out + 56, f56, mask=mask)
-    tl.store(out + 57, f57, mask=mask)
-    tl.store(out + 58, f58, mask=mask)
-    tl.store(out + 59, f59, mask=mask)
-    tl.store(out + 60, f60, mask=mask)
-    tl.store(out + 61, f61, mask=mask)
-    tl.store(out + 62, f62, mask=mask)
-    tl.store(out + 63, f63, mask=mask)
-    tl.store(out + 64, f64, mask=mask)
-    tl.store(out + 65, f65, mask=mask)
-    tl.store(out + 66, f66, mask=mask)
-    tl.store(out + 67, f67, mask=mask)
-    tl.store(out + 68, f68, mask=mask)
-    tl.store(out + 69, f69, mask=mask)
-    tl.store(out + 70, f70, mask=mask)
-    tl.store(out + 71, f71, mask=mask)
-    tl.store(out + 72, f72, mask=mask)
-    tl.store(out + 73, f73, mask=mask)
-    tl.store(out + 74, f74, mask=mask)
-    tl.store(out + 75, f75, mask=mask)
-    tl.store(out + 76, f76, mask=mask)
-    tl.store(out + 77, f77, mask=mask)
-    tl.store(out + 78, f78, mask=mask)
-    tl.store(out + 79, f79, mask=mask)
-    tl.store(out + 80, f80, mask=mask)
-    tl.store(out + 81, f81, mask=mask)
-    tl.store(out + 82, f82, mask=mask)
-    tl.store(out + 83, f83, mask=mask)
-    tl.store(out + 84, f84, mask=mask)
-    tl.store(out + 85, f85, mask=mask)
-    tl.store(out + 86, f86, mask=mask)
-    tl.store(out + 87, f87, mask=mask)
-    tl.store(out + 88, f88, mask=mask)
-    tl.store(out + 89, f89, mask=mask)
-    tl.store(out + 90, f90, mask=mask)
-    tl.store(out + 91, f91, mask=mask)
-    tl.store(out + 92, f92, mask=mask)
-    tl.store(out + 93, f93, mask=mask)
-    tl.store(out + 94, f94, mask=mask)
-    tl.store(out + 95, f95, mask=mask)
+        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
+        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
+        y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
+        y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
+        y87, y88, y89, y90, y91, y92, y93)
+    tl.store(OUT + cell, f0, mask=mask)  # g(A1,1)
+    tl.store(OUT + 1 * total + cell, f1, mask=mask)  # g(A1,2)
+    tl.store(OUT + 2 * total + cell, f2, mask=mask)  # g(A1,3)
+    tl.store(OUT + 3 * total + cell, f3, mask=mask)  # g(A1,4)
+    tl.store(OUT + 4 * total + cell, f4, mask=mask)  # g(A1,5)
+    tl.store(OUT + 5 * total + cell, f5, mask=mask)  # g(A1,6)
+    tl.store(OUT + 6 * total + cell, f6, mask=mask)  # g(A1,7)
+    tl.store(OUT + 7 * total + cell, f7, mask=mask)  # g(A1,8)
+    tl.store(OUT + 8 * total + cell, f8, mask=mask)  # g(A1,9)
+    tl.store(OUT + 9 * total + cell, f9, mask=mask)  # g(A1,10)
+    tl.store(OUT + 10 * total + cell, f10, mask=mask)  # g(A1,11)
+    tl.store(OUT + 11 * total + cell, f11, mask=mask)  # g(A1,12)
+    tl.store(OUT + 12 * total + cell, f12, mask=mask)  # g(A1,13)
+    tl.store(OUT + 13 * total + cell, f13, mask=mask)  # g(A1,14)
+    tl.store(OUT + 14 * total + cell, f14, mask=mask)  # g(A1,15)
+    tl.store(OUT + 15 * total + cell, f15, mask=mask)  # g(A1,16)
+    tl.store(OUT + 16 * total + cell, f16, mask=mask)  # g(A2,1)
+    tl.store(OUT + 17 * total + cell, f17, mask=mask)  # g(A2,2)
+    tl.store(OUT + 18 * total + cell, f18, mask=mask)  # g(A2,3)
+    tl.store(OUT + 19 * total + cell, f19, mask=mask)  # g(A2,4)
+    tl.store(OUT + 20 * total + cell, f20, mask=mask)  # g(A2,5)
+    tl.store(OUT + 21 * total + cell, f21, mask=mask)  # g(A2,6)
+    tl.store(OUT + 22 * total + cell, f22, mask=mask)  # g(A2,7)
+    tl.store(OUT + 23 * total + cell, f23, mask=mask)  # g(B1,1)
+    tl.store(OUT + 24 * total + cell, f24, mask=mask)  # g(B1,2)
+    tl.store(OUT + 25 * total + cell, f25, mask=mask)  # g(B1,3)
+    tl.store(OUT + 26 * total + cell, f26, mask=mask)  # g(B1,4)
+    tl.store(OUT + 27 * total + cell, f27, mask=mask)  # g(B1,5)
+    tl.store(OUT + 28 * total + cell, f28, mask=mask)  # g(B1,6)
+    tl.store(OUT + 29 * total + cell, f29, mask=mask)  # g(B1,7)
+    tl.store(OUT + 30 * total + cell, f30, mask=mask)  # g(B1,8)
+    tl.store(OUT + 31 * total + cell, f31, mask=mask)  # g(B1,9)
+    tl.store(OUT + 32 * total + cell, f32, mask=mask)  # g(B1,10)
+    tl.store(OUT + 33 * total + cell, f33, mask=mask)  # g(B1,11)
+    tl.store(OUT + 34 * total + cell, f34, mask=mask)  # g(B1,12)
+    tl.store(OUT + 35 * total + cell, f35, mask=mask)  # g(B2,1)
+    tl.store(OUT + 36 * total + cell, f36, mask=mask)  # g(B2,2)
+    tl.store(OUT + 37 * total + cell, f37, mask=mask)  # g(B2,3)
+    tl.store(OUT + 38 * total + cell, f38, mask=mask)  # g(B2,4)
+    tl.store(OUT + 39 * total + cell, f39, mask=mask)  # g(B2,5)
+    tl.store(OUT + 40 * total + cell, f40, mask=mask)  # g(B2,6)
+    tl.store(OUT + 41 * total + cell, f41, mask=mask)  # g(B2,7)
+    tl.store(OUT + 42 * total + cell, f42, mask=mask)  # g(B2,8)
+    tl.store(OUT + 43 * total + cell, f43, mask=mask)  # g(B2,9)
+    tl.store(OUT + 44 * total + cell, f44, mask=mask)  # g(B2,10)
+    tl.store(OUT + 45 * total + cell, f45, mask=mask)  # g(E,1)_1
+    tl.store(OUT + 46 * total + cell, f46, mask=mask)  # g(E,1)_2
+    tl.store(OUT + 47 * total + cell, f47, mask=mask)  # g(E,2)_1
+    tl.store(OUT + 48 * total + cell, f48, mask=mask)  # g(E,2)_2
+    tl.store(OUT + 49 * total + cell, f49, mask=mask)  # g(E,3)_1
+    tl.store(OUT + 50 * total + cell, f50, mask=mask)  # g(E,3)_2
+    tl.store(OUT + 51 * total + cell, f51, mask=mask)  # g(E,4)_1
+    tl.store(OUT + 52 * total + cell, f52, mask=mask)  # g(E,4)_2
+    tl.store(OUT + 53 * total + cell, f53, mask=mask)  # g(E,5)_1
+    tl.store(OUT + 54 * total + cell, f54, mask=mask)  # g(E,5)_2
+    tl.store(OUT + 55 * total + cell, f55, mask=mask)  # g(E,6)_1
+    tl.store(OUT + 56 * total + cell, f56, mask=mask)  # g(E,6)_2
+    tl.store(OUT + 57 * total + cell, f57, mask=mask)  # g(E,7)_1
+    tl.store(OUT + 58 * total + cell, f58, mask=mask)  # g(E,7)_2
+    tl.store(OUT + 59 * total + cell, f59, mask=mask)  # g(E,8)_1
+    tl.store(OUT + 60 * total + cell, f60, mask=mask)  # g(E,8)_2
+    tl.store(OUT + 61 * total + cell, f61, mask=mask)  # g(E,9)_1
+    tl.store(OUT + 62 * total + cell, f62, mask=mask)  # g(E,9)_2
+    tl.store(OUT + 63 * total + cell, f63, mask=mask)  # g(E,10)_1
+    tl.store(OUT + 64 * total + cell, f64, mask=mask)  # g(E,10)_2
+    tl.store(OUT + 65 * total + cell, f65, mask=mask)  # g(E,11)_1
+    tl.store(OUT + 66 * total + cell, f66, mask=mask)  # g(E,11)_2
+    tl.store(OUT + 67 * total + cell, f67, mask=mask)  # g(E,12)_1
+    tl.store(OUT + 68 * total + cell, f68, mask=mask)  # g(E,12)_2
+    tl.store(OUT + 69 * total + cell, f69, mask=mask)  # g(E,13)_1
+    tl.store(OUT + 70 * total + cell, f70, mask=mask)  # g(E,13)_2
+    tl.store(OUT + 71 * total + cell, f71, mask=mask)  # g(E,14)_1
+    tl.store(OUT + 72 * total + cell, f72, mask=mask)  # g(E,14)_2
+    tl.store(OUT + 73 * total + cell, f73, mask=mask)  # g(E,15)_1
+    tl.store(OUT + 74 * total + cell, f74, mask=mask)  # g(E,15)_2
+    tl.store(OUT + 75 * total + cell, f75, mask=mask)  # g(E,16)_1
+    tl.store(OUT + 76 * total + cell, f76, mask=mask)  # g(E,16)_2
+    tl.store(OUT + 77 * total + cell, f77, mask=mask)  # g(E,17)_1
+    tl.store(OUT + 78 * total + cell, f78, mask=mask)  # g(E,17)_2
+    tl.store(OUT + 79 * total + cell, f79, mask=mask)  # g(E,18)_1
+    tl.store(OUT + 80 * total + cell, f80, mask=mask)  # g(E,18)_2
+    tl.store(OUT + 81 * total + cell, f81, mask=mask)  # g(E,19)_1
+    tl.store(OUT + 82 * total + cell, f82, mask=mask)  # g(E,19)_2
+    tl.store(OUT + 83 * total + cell, f83, mask=mask)  # g(E,20)_1
+    tl.store(OUT + 84 * total + cell, f84, mask=mask)  # g(E,20)_2
+    tl.store(OUT + 85 * total + cell, f85, mask=mask)  # g(E,21)_1
+    tl.store(OUT + 86 * total + cell, f86, mask=mask)  # g(E,21)_2
+    tl.store(OUT + 87 * total + cell, f87, mask=mask)  # g(E,22)_1
+    tl.store(OUT + 88 * total + cell, f88, mask=mask)  # g(E,22)_2
+    tl.store(OUT + 89 * total + cell, f89, mask=mask)  # b*(B2;A2,B1)
+    tl.store(OUT + 90 * total + cell, f90, mask=mask)  # b*(B1;A2,B2)
+    tl.store(OUT + 91 * total + cell, f91, mask=mask)  # b*(A2;B1,B2)
+    tl.store(OUT + 92 * total + cell, f92, mask=mask)  # b*(E;B1,E)
+    tl.store(OUT + 93 * total + cell, f93, mask=mask)  # b*(E;B2,E)
+    tl.store(OUT + 94 * total + cell, f94, mask=mask)  # b*(B1;E,E)
+    tl.store(OUT + 95 * total + cell, f95, mask=mask)  # b*(B2;E,E)
 
 
 @triton.jit
-def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells of center sublattice SUB."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
+    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells, from the outputs Y (K, cells) and
+    ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (_, _, _, _, _, _, _, _, _, _, _, _, _, _, _, _, y16, y17, y18, y19, y20, y21, y22, y23,
-        y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35, y36, y37, y38, y39, y40,
-        y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52, y53, y54, y55, y56, y57,
-        y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69, y70, y71, y72, y73, y74,
-        y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86, y87, y88) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    (y89, y90, y91, y92, y93) = reference.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    gout = GOUT + (cell * 1 + SUB) * 96
-    g0 = tl.load(gout + 0, mask=mask, other=0.0)  # ∂L/∂g(A1,1)
-    g1 = tl.load(gout + 1, mask=mask, other=0.0)  # ∂L/∂g(A1,2)
-    g2 = tl.load(gout + 2, mask=mask, other=0.0)  # ∂L/∂g(A1,3)
-    g3 = tl.load(gout + 3, mask=mask, other=0.0)  # ∂L/∂g(A1,4)
-    g4 = tl.load(gout + 4, mask=mask, other=0.0)  # ∂L/∂g(A1,5)
-    g5 = tl.load(gout + 5, mask=mask, other=0.0)  # ∂L/∂g(A1,6)
-    g6 = tl.load(gout + 6, mask=mask, other=0.0)  # ∂L/∂g(A1,7)
-    g7 = tl.load(gout + 7, mask=mask, other=0.0)  # ∂L/∂g(A1,8)
-    g8 = tl.load(gout + 8, mask=mask, other=0.0)  # ∂L/∂g(A1,9)
-    g9 = tl.load(gout + 9, mask=mask, other=0.0)  # ∂L/∂g(A1,10)
-    g10 = tl.load(gout + 10, mask=mask, other=0.0)  # ∂L/∂g(A1,11)
-    g11 = tl.load(gout + 11, mask=mask, other=0.0)  # ∂L/∂g(A1,12)
-    g12 = tl.load(gout + 12, mask=mask, other=0.0)  # ∂L/∂g(A1,13)
-    g13 = tl.load(gout + 13, mask=mask, other=0.0)  # ∂L/∂g(A1,14)
-    g14 = tl.load(gout + 14, mask=mask, other=0.0)  # ∂L/∂g(A1,15)
-    g15 = tl.load(gout + 15, mask=mask, other=0.0)  # ∂L/∂g(A1,16)
-    g16 = tl.load(gout + 16, mask=mask, other=0.0)  # ∂L/∂g(A2,1)
-    g17 = tl.load(gout + 17, mask=mask, other=0.0)  # ∂L/∂g(A2,2)
-    g18 = tl.load(gout + 18, mask=mask, other=0.0)  # ∂L/∂g(A2,3)
-    g19 = tl.load(gout + 19, mask=mask, other=0.0)  # ∂L/∂g(A2,4)
-    g20 = tl.load(gout + 20, mask=mask, other=0.0)  # ∂L/∂g(A2,5)
-    g21 = tl.load(gout + 21, mask=mask, other=0.0)  # ∂L/∂g(A2,6)
-    g22 = tl.load(gout + 22, mask=mask, other=0.0)  # ∂L/∂g(A2,7)
-    g23 = tl.load(gout + 23, mask=mask, other=0.0)  # ∂L/∂g(B1,1)
-    g24 = tl.load(gout + 24, mask=mask, other=0.0)  # ∂L/∂g(B1,2)
-    g25 = tl.load(gout + 25, mask=mask, other=0.0)  # ∂L/∂g(B1,3)
-    g26 = tl.load(gout + 26, mask=mask, other=0.0)  # ∂L/∂g(B1,4)
-    g27 = tl.load(gout + 27, mask=mask, other=0.0)  # ∂L/∂g(B1,5)
-    g28 = tl.load(gout + 28, mask=mask, other=0.0)  # ∂L/∂g(B1,6)
-    g29 = tl.load(gout + 29, mask=mask, other=0.0)  # ∂L/∂g(B1,7)
-    g30 = tl.load(gout + 30, mask=mask, other=0.0)  # ∂L/∂g(B1,8)
-    g31 = tl.load(gout + 31, mask=mask, other=0.0)  # ∂L/∂g(B1,9)
-    g32 = tl.load(gout + 32, mask=mask, other=0.0)  # ∂L/∂g(B1,10)
-    g33 = tl.load(gout + 33, mask=mask, other=0.0)  # ∂L/∂g(B1,11)
-    g34 = tl.load(gout + 34, mask=mask, other=0.0)  # ∂L/∂g(B1,12)
-    g35 = tl.load(gout + 35, mask=mask, other=0.0)  # ∂L/∂g(B2,1)
-    g36 = tl.load(gout + 36, mask=mask, other=0.0)  # ∂L/∂g(B2,2)
-    g37 = tl.load(gout + 37, mask=mask, other=0.0)  # ∂L/∂g(B2,3)
-    g38 = tl.load(gout + 38, mask=mask, other=0.0)  # ∂L/∂g(B2,4)
-    g39 = tl.load(gout + 39, mask=mask, other=0.0)  # ∂L/∂g(B2,5)
-    g40 = tl.load(gout + 40, mask=mask, other=0.0)  # ∂L/∂g(B2,6)
-    g41 = tl.load(gout + 41, mask=mask, other=0.0)  # ∂L/∂g(B2,7)
-    g42 = tl.load(gout + 42, mask=mask, other=0.0)  # ∂L/∂g(B2,8)
-    g43 = tl.load(gout + 43, mask=mask, other=0.0)  # ∂L/∂g(B2,9)
-    g44 = tl.load(gout + 44, mask=mask, other=0.0)  # ∂L/∂g(B2,10)
-    g45 = tl.load(gout + 45, mask=mask, other=0.0)  # ∂L/∂g(E,1)_1
-    g46 = tl.load(gout + 46, mask=mask, other=0.0)  # ∂L/∂g(E,1)_2
-    g47 = tl.load(gout + 47, mask=mask, other=0.0)  # ∂L/∂g(E,2)_1
-    g48 = tl.load(gout + 48, mask=mask, other=0.0)  # ∂L/∂g(E,2)_2
-    g49 = tl.load(gout + 49, mask=mask, other=0.0)  # ∂L/∂g(E,3)_1
-    g50 = tl.load(gout + 50, mask=mask, other=0.0)  # ∂L/∂g(E,3)_2
-    g51 = tl.load(gout + 51, mask=mask, other=0.0)  # ∂L/∂g(E,4)_1
-    g52 = tl.load(gout + 52, mask=mask, other=0.0)  # ∂L/∂g(E,4)_2
-    g53 = tl.load(gout + 53, mask=mask, other=0.0)  # ∂L/∂g(E,5)_1
-    g54 = tl.load(gout + 54, mask=mask, other=0.0)  # ∂L/∂g(E,5)_2
-    g55 = tl.load(gout + 55, mask=mask, other=0.0)  # ∂L/∂g(E,6)_1
-    g56 = tl.load(gout + 56, mask=mask, other=0.0)  # ∂L/∂g(E,6)_2
-    g57 = tl.load(gout + 57, mask=mask, other=0.0)  # ∂L/∂g(E,7)_1
-    g58 = tl.load(gout + 58, mask=mask, other=0.0)  # ∂L/∂g(E,7)_2
-    g59 = tl.load(gout + 59, mask=mask, other=0.0)  # ∂L/∂g(E,8)_1
-    g60 = tl.load(gout + 60, mask=mask, other=0.0)  # ∂L/∂g(E,8)_2
-    g61 = tl.load(gout + 61, mask=mask, other=0.0)  # ∂L/∂g(E,9)_1
-    g62 = tl.load(gout + 62, mask=mask, other=0.0)  # ∂L/∂g(E,9)_2
-    g63 = tl.load(gout + 63, mask=mask, other=0.0)  # ∂L/∂g(E,10)_1
-    g64 = tl.load(gout + 64, mask=mask, other=0.0)  # ∂L/∂g(E,10)_2
-    g65 = tl.load(gout + 65, mask=mask, other=0.0)  # ∂L/∂g(E,11)_1
-    g66 = tl.load(gout + 66, mask=mask, other=0.0)  # ∂L/∂g(E,11)_2
-    g67 = tl.load(gout + 67, mask=mask, other=0.0)  # ∂L/∂g(E,12)_1
-    g68 = tl.load(gout + 68, mask=mask, other=0.0)  # ∂L/∂g(E,12)_2
-    g69 = tl.load(gout + 69, mask=mask, other=0.0)  # ∂L/∂g(E,13)_1
-    g70 = tl.load(gout + 70, mask=mask, other=0.0)  # ∂L/∂g(E,13)_2
-    g71 = tl.load(gout + 71, mask=mask, other=0.0)  # ∂L/∂g(E,14)_1
-    g72 = tl.load(gout + 72, mask=mask, other=0.0)  # ∂L/∂g(E,14)_2
-    g73 = tl.load(gout + 73, mask=mask, other=0.0)  # ∂L/∂g(E,15)_1
-    g74 = tl.load(gout + 74, mask=mask, other=0.0)  # ∂L/∂g(E,15)_2
-    g75 = tl.load(gout + 75, mask=mask, other=0.0)  # ∂L/∂g(E,16)_1
-    g76 = tl.load(gout + 76, mask=mask, other=0.0)  # ∂L/∂g(E,16)_2
-    g77 = tl.load(gout + 77, mask=mask, other=0.0)  # ∂L/∂g(E,17)_1
-    g78 = tl.load(gout + 78, mask=mask, other=0.0)  # ∂L/∂g(E,17)_2
-    g79 = tl.load(gout + 79, mask=mask, other=0.0)  # ∂L/∂g(E,18)_1
-    g80 = tl.load(gout + 80, mask=mask, other=0.0)  # ∂L/∂g(E,18)_2
-    g81 = tl.load(gout + 81, mask=mask, other=0.0)  # ∂L/∂g(E,19)_1
-    g82 = tl.load(gout + 82, mask=mask, other=0.0)  # ∂L/∂g(E,19)_2
-    g83 = tl.load(gout + 83, mask=mask, other=0.0)  # ∂L/∂g(E,20)_1
-    g84 = tl.load(gout + 84, mask=mask, other=0.0)  # ∂L/∂g(E,20)_2
-    g85 = tl.load(gout + 85, mask=mask, other=0.0)  # ∂L/∂g(E,21)_1
-    g86 = tl.load(gout + 86, mask=mask, other=0.0)  # ∂L/∂g(E,21)_2
-    g87 = tl.load(gout + 87, mask=mask, other=0.0)  # ∂L/∂g(E,22)_1
-    g88 = tl.load(gout + 88, mask=mask, other=0.0)  # ∂L/∂g(E,22)_2
-    g89 = tl.load(gout + 89, mask=mask, other=0.0)  # ∂L/∂b*(B2;A2,B1)
-    g90 = tl.load(gout + 90, mask=mask, other=0.0)  # ∂L/∂b*(B1;A2,B2)
-    g91 = tl.load(gout + 91, mask=mask, other=0.0)  # ∂L/∂b*(A2;B1,B2)
-    g92 = tl.load(gout + 92, mask=mask, other=0.0)  # ∂L/∂b*(E;B1,E)
-    g93 = tl.load(gout + 93, mask=mask, other=0.0)  # ∂L/∂b*(E;B2,E)
-    g94 = tl.load(gout + 94, mask=mask, other=0.0)  # ∂L/∂b*(B1;E,E)
-    g95 = tl.load(gout + 95, mask=mask, other=0.0)  # ∂L/∂b*(B2;E,E)
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(A2,1)
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(A2,2)
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(A2,3)
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(A2,4)
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(A2,5)
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(A2,6)
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(A2,7)
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B1,1)
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B1,2)
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B1,3)
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B1,4)
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B1,5)
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(B1,6)
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(B1,7)
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(B1,8)
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(B1,9)
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(B1,10)
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(B1,11)
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(B1,12)
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(B2,1)
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(B2,2)
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(B2,3)
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(B2,4)
+    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(B2,5)
+    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(B2,6)
+    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(B2,7)
+    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(B2,8)
+    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(B2,9)
+    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(B2,10)
+    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
+    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
+    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
+    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
+    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
+    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
+    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
+    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
+    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
+    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
+    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
+    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
+    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E,7)_1
+    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # f(E,7)_2
+    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # f(E,8)_1
+    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # f(E,8)_2
+    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # f(E,9)_1
+    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # f(E,9)_2
+    y63 = tl.load(Y + 63 * total + cell, mask=mask, other=0.0)  # f(E,10)_1
+    y64 = tl.load(Y + 64 * total + cell, mask=mask, other=0.0)  # f(E,10)_2
+    y65 = tl.load(Y + 65 * total + cell, mask=mask, other=0.0)  # f(E,11)_1
+    y66 = tl.load(Y + 66 * total + cell, mask=mask, other=0.0)  # f(E,11)_2
+    y67 = tl.load(Y + 67 * total + cell, mask=mask, other=0.0)  # f(E,12)_1
+    y68 = tl.load(Y + 68 * total + cell, mask=mask, other=0.0)  # f(E,12)_2
+    y69 = tl.load(Y + 69 * total + cell, mask=mask, other=0.0)  # f(E,13)_1
+    y70 = tl.load(Y + 70 * total + cell, mask=mask, other=0.0)  # f(E,13)_2
+    y71 = tl.load(Y + 71 * total + cell, mask=mask, other=0.0)  # f(E,14)_1
+    y72 = tl.load(Y + 72 * total + cell, mask=mask, other=0.0)  # f(E,14)_2
+    y73 = tl.load(Y + 73 * total + cell, mask=mask, other=0.0)  # f(E,15)_1
+    y74 = tl.load(Y + 74 * total + cell, mask=mask, other=0.0)  # f(E,15)_2
+    y75 = tl.load(Y + 75 * total + cell, mask=mask, other=0.0)  # f(E,16)_1
+    y76 = tl.load(Y + 76 * total + cell, mask=mask, other=0.0)  # f(E,16)_2
+    y77 = tl.load(Y + 77 * total + cell, mask=mask, other=0.0)  # f(E,17)_1
+    y78 = tl.load(Y + 78 * total + cell, mask=mask, other=0.0)  # f(E,17)_2
+    y79 = tl.load(Y + 79 * total + cell, mask=mask, other=0.0)  # f(E,18)_1
+    y80 = tl.load(Y + 80 * total + cell, mask=mask, other=0.0)  # f(E,18)_2
+    y81 = tl.load(Y + 81 * total + cell, mask=mask, other=0.0)  # f(E,19)_1
+    y82 = tl.load(Y + 82 * total + cell, mask=mask, other=0.0)  # f(E,19)_2
+    y83 = tl.load(Y + 83 * total + cell, mask=mask, other=0.0)  # f(E,20)_1
+    y84 = tl.load(Y + 84 * total + cell, mask=mask, other=0.0)  # f(E,20)_2
+    y85 = tl.load(Y + 85 * total + cell, mask=mask, other=0.0)  # f(E,21)_1
+    y86 = tl.load(Y + 86 * total + cell, mask=mask, other=0.0)  # f(E,21)_2
+    y87 = tl.load(Y + 87 * total + cell, mask=mask, other=0.0)  # f(E,22)_1
+    y88 = tl.load(Y + 88 * total + cell, mask=mask, other=0.0)  # f(E,22)_2
+    y89 = tl.load(Y + 89 * total + cell, mask=mask, other=0.0)  # ref(A2)
+    y90 = tl.load(Y + 90 * total + cell, mask=mask, other=0.0)  # ref(B1)
+    y91 = tl.load(Y + 91 * total + cell, mask=mask, other=0.0)  # ref(B2)
+    y92 = tl.load(Y + 92 * total + cell, mask=mask, other=0.0)  # ref(E)_1
+    y93 = tl.load(Y + 93 * total + cell, mask=mask, other=0.0)  # ref(E)_2
+    g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,1)
+    g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,2)
+    g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,3)
+    g3 = tl.load(G + 3 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,4)
+    g4 = tl.load(G + 4 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,5)
+    g5 = tl.load(G + 5 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,6)
+    g6 = tl.load(G + 6 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,7)
+    g7 = tl.load(G + 7 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,8)
+    g8 = tl.load(G + 8 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,9)
+    g9 = tl.load(G + 9 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,10)
+    g10 = tl.load(G + 10 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,11)
+    g11 = tl.load(G + 11 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,12)
+    g12 = tl.load(G + 12 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,13)
+    g13 = tl.load(G + 13 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,14)
+    g14 = tl.load(G + 14 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,15)
+    g15 = tl.load(G + 15 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,16)
+    g16 = tl.load(G + 16 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,1)
+    g17 = tl.load(G + 17 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,2)
+    g18 = tl.load(G + 18 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,3)
+    g19 = tl.load(G + 19 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,4)
+    g20 = tl.load(G + 20 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,5)
+    g21 = tl.load(G + 21 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,6)
+    g22 = tl.load(G + 22 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,7)
+    g23 = tl.load(G + 23 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,1)
+    g24 = tl.load(G + 24 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,2)
+    g25 = tl.load(G + 25 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,3)
+    g26 = tl.load(G + 26 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,4)
+    g27 = tl.load(G + 27 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,5)
+    g28 = tl.load(G + 28 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,6)
+    g29 = tl.load(G + 29 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,7)
+    g30 = tl.load(G + 30 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,8)
+    g31 = tl.load(G + 31 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,9)
+    g32 = tl.load(G + 32 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,10)
+    g33 = tl.load(G + 33 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,11)
+    g34 = tl.load(G + 34 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B1,12)
+    g35 = tl.load(G + 35 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,1)
+    g36 = tl.load(G + 36 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,2)
+    g37 = tl.load(G + 37 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,3)
+    g38 = tl.load(G + 38 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,4)
+    g39 = tl.load(G + 39 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,5)
+    g40 = tl.load(G + 40 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,6)
+    g41 = tl.load(G + 41 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,7)
+    g42 = tl.load(G + 42 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,8)
+    g43 = tl.load(G + 43 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,9)
+    g44 = tl.load(G + 44 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(B2,10)
+    g45 = tl.load(G + 45 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,1)_1
+    g46 = tl.load(G + 46 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,1)_2
+    g47 = tl.load(G + 47 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,2)_1
+    g48 = tl.load(G + 48 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,2)_2
+    g49 = tl.load(G + 49 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,3)_1
+    g50 = tl.load(G + 50 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,3)_2
+    g51 = tl.load(G + 51 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,4)_1
+    g52 = tl.load(G + 52 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,4)_2
+    g53 = tl.load(G + 53 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,5)_1
+    g54 = tl.load(G + 54 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,5)_2
+    g55 = tl.load(G + 55 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,6)_1
+    g56 = tl.load(G + 56 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,6)_2
+    g57 = tl.load(G + 57 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,7)_1
+    g58 = tl.load(G + 58 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,7)_2
+    g59 = tl.load(G + 59 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,8)_1
+    g60 = tl.load(G + 60 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,8)_2
+    g61 = tl.load(G + 61 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,9)_1
+    g62 = tl.load(G + 62 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,9)_2
+    g63 = tl.load(G + 63 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,10)_1
+    g64 = tl.load(G + 64 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,10)_2
+    g65 = tl.load(G + 65 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,11)_1
+    g66 = tl.load(G + 66 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,11)_2
+    g67 = tl.load(G + 67 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,12)_1
+    g68 = tl.load(G + 68 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,12)_2
+    g69 = tl.load(G + 69 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,13)_1
+    g70 = tl.load(G + 70 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,13)_2
+    g71 = tl.load(G + 71 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,14)_1
+    g72 = tl.load(G + 72 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,14)_2
+    g73 = tl.load(G + 73 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,15)_1
+    g74 = tl.load(G + 74 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,15)_2
+    g75 = tl.load(G + 75 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,16)_1
+    g76 = tl.load(G + 76 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,16)_2
+    g77 = tl.load(G + 77 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,17)_1
+    g78 = tl.load(G + 78 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,17)_2
+    g79 = tl.load(G + 79 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,18)_1
+    g80 = tl.load(G + 80 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,18)_2
+    g81 = tl.load(G + 81 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,19)_1
+    g82 = tl.load(G + 82 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,19)_2
+    g83 = tl.load(G + 83 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,20)_1
+    g84 = tl.load(G + 84 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,20)_2
+    g85 = tl.load(G + 85 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,21)_1
+    g86 = tl.load(G + 86 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,21)_2
+    g87 = tl.load(G + 87 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,22)_1
+    g88 = tl.load(G + 88 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,22)_2
+    g89 = tl.load(G + 89 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(B2;A2,B1)
+    g90 = tl.load(G + 90 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(B1;A2,B2)
+    g91 = tl.load(G + 91 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(A2;B1,B2)
+    g92 = tl.load(G + 92 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(E;B1,E)
+    g93 = tl.load(G + 93 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(E;B2,E)
+    g94 = tl.load(G + 94 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(B1;E,E)
+    g95 = tl.load(G + 95 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(B2;E,E)
     t0 = y89*y89
     t1 = t0 + 0.01  # 0.01 = 1/100
     t2 = 1.0/t1.sqrt()
@@ -804,101 +957,100 @@ def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr
     t184 = t125*t13
     t185 = t184*t3
     t186 = y93*y93*y93
-    gy = GY + (cell * 1 + SUB) * 94
-    tl.store(gy + 0, g0, mask=mask)
-    tl.store(gy + 1, g1, mask=mask)
-    tl.store(gy + 2, g2, mask=mask)
-    tl.store(gy + 3, g3, mask=mask)
-    tl.store(gy + 4, g4, mask=mask)
-    tl.store(gy + 5, g5, mask=mask)
-    tl.store(gy + 6, g6, mask=mask)
-    tl.store(gy + 7, g7, mask=mask)
-    tl.store(gy + 8, g8, mask=mask)
-    tl.store(gy + 9, g9, mask=mask)
-    tl.store(gy + 10, g10, mask=mask)
-    tl.store(gy + 11, g11, mask=mask)
-    tl.store(gy + 12, g12, mask=mask)
-    tl.store(gy + 13, g13, mask=mask)
-    tl.store(gy + 14, g14, mask=mask)
-    tl.store(gy + 15, g15, mask=mask)
-    tl.store(gy + 16, g16*t3, mask=mask)
-    tl.store(gy + 17, g17*t3, mask=mask)
-    tl.store(gy + 18, g18*t3, mask=mask)
-    tl.store(gy + 19, g19*t3, mask=mask)
-    tl.store(gy + 20, g20*t3, mask=mask)
-    tl.store(gy + 21, g21*t3, mask=mask)
-    tl.store(gy + 22, g22*t3, mask=mask)
-    tl.store(gy + 23, g23*t7, mask=mask)
-    tl.store(gy + 24, g24*t7, mask=mask)
-    tl.store(gy + 25, g25*t7, mask=mask)
-    tl.store(gy + 26, g26*t7, mask=mask)
-    tl.store(gy + 27, g27*t7, mask=mask)
-    tl.store(gy + 28, g28*t7, mask=mask)
-    tl.store(gy + 29, g29*t7, mask=mask)
-    tl.store(gy + 30, g30*t7, mask=mask)
-    tl.store(gy + 31, g31*t7, mask=mask)
-    tl.store(gy + 32, g32*t7, mask=mask)
-    tl.store(gy + 33, g33*t7, mask=mask)
-    tl.store(gy + 34, g34*t7, mask=mask)
-    tl.store(gy + 35, g35*t11, mask=mask)
-    tl.store(gy + 36, g36*t11, mask=mask)
-    tl.store(gy + 37, g37*t11, mask=mask)
-    tl.store(gy + 38, g38*t11, mask=mask)
-    tl.store(gy + 39, g39*t11, mask=mask)
-    tl.store(gy + 40, g40*t11, mask=mask)
-    tl.store(gy + 41, g41*t11, mask=mask)
-    tl.store(gy + 42, g42*t11, mask=mask)
-    tl.store(gy + 43, g43*t11, mask=mask)
-    tl.store(gy + 44, g44*t11, mask=mask)
-    tl.store(gy + 45, t16*y92 + t18*y93, mask=mask)
-    tl.store(gy + 46, t16*y93 - t18*y92, mask=mask)
-    tl.store(gy + 47, t19*y92 + t20*y93, mask=mask)
-    tl.store(gy + 48, t19*y93 - t20*y92, mask=mask)
-    tl.store(gy + 49, t21*y92 + t22*y93, mask=mask)
-    tl.store(gy + 50, t21*y93 - t22*y92, mask=mask)
-    tl.store(gy + 51, t23*y92 + t24*y93, mask=mask)
-    tl.store(gy + 52, t23*y93 - t24*y92, mask=mask)
-    tl.store(gy + 53, t25*y92 + t26*y93, mask=mask)
-    tl.store(gy + 54, t25*y93 - t26*y92, mask=mask)
-    tl.store(gy + 55, t27*y92 + t28*y93, mask=mask)
-    tl.store(gy + 56, t27*y93 - t28*y92, mask=mask)
-    tl.store(gy + 57, t29*y92 + t30*y93, mask=mask)
-    tl.store(gy + 58, t29*y93 - t30*y92, mask=mask)
-    tl.store(gy + 59, t31*y92 + t32*y93, mask=mask)
-    tl.store(gy + 60, t31*y93 - t32*y92, mask=mask)
-    tl.store(gy + 61, t33*y92 + t34*y93, mask=mask)
-    tl.store(gy + 62, t33*y93 - t34*y92, mask=mask)
-    tl.store(gy + 63, t35*y92 + t36*y93, mask=mask)
-    tl.store(gy + 64, t35*y93 - t36*y92, mask=mask)
-    tl.store(gy + 65, t37*y92 + t38*y93, mask=mask)
-    tl.store(gy + 66, t37*y93 - t38*y92, mask=mask)
-    tl.store(gy + 67, t39*y92 + t40*y93, mask=mask)
-    tl.store(gy + 68, t39*y93 - t40*y92, mask=mask)
-    tl.store(gy + 69, t41*y92 + t42*y93, mask=mask)
-    tl.store(gy + 70, t41*y93 - t42*y92, mask=mask)
-    tl.store(gy + 71, t43*y92 + t44*y93, mask=mask)
-    tl.store(gy + 72, t43*y93 - t44*y92, mask=mask)
-    tl.store(gy + 73, t45*y92 + t46*y93, mask=mask)
-    tl.store(gy + 74, t45*y93 - t46*y92, mask=mask)
-    tl.store(gy + 75, t47*y92 + t48*y93, mask=mask)
-    tl.store(gy + 76, t47*y93 - t48*y92, mask=mask)
-    tl.store(gy + 77, t49*y92 + t50*y93, mask=mask)
-    tl.store(gy + 78, t49*y93 - t50*y92, mask=mask)
-    tl.store(gy + 79, t51*y92 + t52*y93, mask=mask)
-    tl.store(gy + 80, t51*y93 - t52*y92, mask=mask)
-    tl.store(gy + 81, t53*y92 + t54*y93, mask=mask)
-    tl.store(gy + 82, t53*y93 - t54*y92, mask=mask)
-    tl.store(gy + 83, t55*y92 + t56*y93, mask=mask)
-    tl.store(gy + 84, t55*y93 - t56*y92, mask=mask)
-    tl.store(gy + 85, t57*y92 + t58*y93, mask=mask)
-    tl.store(gy + 86, t57*y93 - t58*y92, mask=mask)
-    tl.store(gy + 87, t59*y92 + t60*y93, mask=mask)
-    tl.store(gy + 88, t59*y93 - t60*y92, mask=mask)
-    tl.store(gy + 89, g16*(t2*y16 - t62*y16) + g17*(t2*y17 - t62*y17) + g18*(t2*y18 - t62*y18) + g19*(t2*y19 - t62*y19) + g20*(t2*y20 - t62*y20) + g21*(t2*y21 - t62*y21) + g22*(t2*y22 - t62*y22) + g46*(t0*t15*t61*y46*y92 + t15*t2*y45*y93 - t64*t65 - t66*t67) + g48*(t0*t15*t61*y48*y92 + t15*t2*y47*y93 - t65*t68 - t67*t69) + g50*(t0*t15*t61*y50*y92 + t15*t2*y49*y93 - t65*t70 - t67*t71) + g52*(t0*t15*t61*y52*y92 + t15*t2*y51*y93 - t65*t72 - t67*t73) + g54*(t0*t15*t61*y54*y92 + t15*t2*y53*y93 - t65*t74 - t67*t75) + g56*(t0*t15*t61*y56*y92 + t15*t2*y55*y93 - t65*t76 - t67*t77) + g58*(t0*t15*t61*y58*y92 + t15*t2*y57*y93 - t65*t78 - t67*t79) + g60*(t0*t15*t61*y60*y92 + t15*t2*y59*y93 - t65*t80 - t67*t81) + g62*(t0*t15*t61*y62*y92 + t15*t2*y61*y93 - t65*t82 - t67*t83) + g64*(t0*t15*t61*y64*y92 + t15*t2*y63*y93 - t65*t84 - t67*t85) + g66*(t0*t15*t61*y66*y92 + t15*t2*y65*y93 - t65*t86 - t67*t87) + g68*(t0*t15*t61*y68*y92 + t15*t2*y67*y93 - t65*t88 - t67*t89) + g70*(t0*t15*t61*y70*y92 + t15*t2*y69*y93 - t65*t90 - t67*t91) + g72*(t0*t15*t61*y72*y92 + t15*t2*y71*y93 - t65*t92 - t67*t93) + g74*(t0*t15*t61*y74*y92 + t15*t2*y73*y93 - t65*t94 - t67*t95) + g76*(t0*t15*t61*y76*y92 + t15*t2*y75*y93 - t65*t96 - t67*t97) + g78*(t0*t15*t61*y78*y92 + t15*t2*y77*y93 - t65*t98 - t67*t99) + g80*(t0*t15*t61*y80*y92 - t100*t65 - t101*t67 + t15*t2*y79*y93) + g82*(t0*t15*t61*y82*y92 - t102*t65 - t103*t67 + t15*t2*y81*y93) + g84*(t0*t15*t61*y84*y92 - t104*t65 - t105*t67 + t15*t2*y83*y93) + g86*(t0*t15*t61*y86*y92 - t106*t65 - t107*t67 + t15*t2*y85*y93) + g88*(t0*t15*t61*y88*y92 - t108*t65 - t109*t67 + t15*t2*y87*y93) + g89*t63 + g90*t63 + g91*t63, mask=mask)
-    tl.store(gy + 90, g23*(-t111*y23 + t6*y23) + g24*(-t111*y24 + t6*y24) + g25*(-t111*y25 + t6*y25) + g26*(-t111*y26 + t6*y26) + g27*(-t111*y27 + t6*y27) + g28*(-t111*y28 + t6*y28) + g29*(-t111*y29 + t6*y29) + g30*(-t111*y30 + t6*y30) + g31*(-t111*y31 + t6*y31) + g32*(-t111*y32 + t6*y32) + g33*(-t111*y33 + t6*y33) + g34*(-t111*y34 + t6*y34) + g89*t112 + g90*t112 + g91*t112 + g92*(t110*t113*t13*t4 - t111*t113*t12 + t113*t12*t6 - t113*t13*t6) + g94*(-t111*t119 + t119*t6), mask=mask)
-    tl.store(gy + 91, g35*(t10*y35 - t120*y35) + g36*(t10*y36 - t120*y36) + g37*(t10*y37 - t120*y37) + g38*(t10*y38 - t120*y38) + g39*(t10*y39 - t120*y39) + g40*(t10*y40 - t120*y40) + g41*(t10*y41 - t120*y41) + g42*(t10*y42 - t120*y42) + g43*(t10*y43 - t120*y43) + g44*(t10*y44 - t120*y44) + g89*t124 + g90*t124 + g91*t124 + g93*(2.0*t10*t113*y92*y93 - t121*t123) + g95*(1.4142135623730951*t10*t113*y92*y93 - 1.4142135623730951*t113*t123), mask=mask)  # 1.4142135623730951 = sqrt(2)
-    tl.store(gy + 92, g45*(-t127 - t128*y45 + t15*y45) + g46*(t12*t125*t2*y46*y89 - t154*t3 - t3*t64) + g47*(-t128*y47 - t129 + t15*y47) + g48*(t12*t125*t2*y48*y89 - t155*t3 - t3*t68) + g49*(-t128*y49 - t130 + t15*y49) + g50*(t12*t125*t2*y50*y89 - t156*t3 - t3*t70) + g51*(-t128*y51 - t131 + t15*y51) + g52*(t12*t125*t2*y52*y89 - t157*t3 - t3*t72) + g53*(-t128*y53 - t132 + t15*y53) + g54*(t12*t125*t2*y54*y89 - t158*t3 - t3*t74) + g55*(-t128*y55 - t133 + t15*y55) + g56*(t12*t125*t2*y56*y89 - t159*t3 - t3*t76) + g57*(-t128*y57 - t134 + t15*y57) + g58*(t12*t125*t2*y58*y89 - t160*t3 - t3*t78) + g59*(-t128*y59 - t135 + t15*y59) + g60*(t12*t125*t2*y60*y89 - t161*t3 - t3*t80) + g61*(-t128*y61 - t136 + t15*y61) + g62*(t12*t125*t2*y62*y89 - t162*t3 - t3*t82) + g63*(-t128*y63 - t137 + t15*y63) + g64*(t12*t125*t2*y64*y89 - t163*t3 - t3*t84) + g65*(-t128*y65 - t138 + t15*y65) + g66*(t12*t125*t2*y66*y89 - t164*t3 - t3*t86) + g67*(-t128*y67 - t139 + t15*y67) + g68*(t12*t125*t2*y68*y89 - t165*t3 - t3*t88) + g69*(-t128*y69 - t140 + t15*y69) + g70*(t12*t125*t2*y70*y89 - t166*t3 - t3*t90) + g71*(-t128*y71 - t141 + t15*y71) + g72*(t12*t125*t2*y72*y89 - t167*t3 - t3*t92) + g73*(-t128*y73 - t142 + t15*y73) + g74*(t12*t125*t2*y74*y89 - t168*t3 - t3*t94) + g75*(-t128*y75 - t143 + t15*y75) + g76*(t12*t125*t2*y76*y89 - t169*t3 - t3*t96) + g77*(-t128*y77 - t144 + t15*y77) + g78*(t12*t125*t2*y78*y89 - t170*t3 - t3*t98) + g79*(-t128*y79 - t145 + t15*y79) + g80*(-t100*t3 + t12*t125*t2*y80*y89 - t171*t3) + g81*(-t128*y81 - t146 + t15*y81) + g82*(-t102*t3 + t12*t125*t2*y82*y89 - t172*t3) + g83*(-t128*y83 - t147 + t15*y83) + g84*(-t104*t3 + t12*t125*t2*y84*y89 - t173*t3) + g85*(-t128*y85 - t148 + t15*y85) + g86*(-t106*t3 + t12*t125*t2*y86*y89 - t174*t3) + g87*(-t128*y87 - t149 + t15*y87) + g88*(-t108*t3 + t12*t125*t2*y88*y89 - t175*t3) + g92*(t116*t178*y92 + t176*y92 - 2.0*t177*t178) + g93*(2.0*t10*t113*y91*y93 - t12*t150*t152) + g95*(1.4142135623730951*t10*t113*y91*y93 - t115*t150*t153) + t183*(-t177*t181 + t179*y92 + t181*t182), mask=mask)  # 1.4142135623730951 = sqrt(2)
-    tl.store(gy + 93, g45*(t15*y46 - t154 - t184*y46) + g46*(t127*t3 - t185*y45 + t3*t66) + g47*(t15*y48 - t155 - t184*y48) + g48*(t129*t3 - t185*y47 + t3*t69) + g49*(t15*y50 - t156 - t184*y50) + g50*(t130*t3 - t185*y49 + t3*t71) + g51*(t15*y52 - t157 - t184*y52) + g52*(t131*t3 - t185*y51 + t3*t73) + g53*(t15*y54 - t158 - t184*y54) + g54*(t132*t3 - t185*y53 + t3*t75) + g55*(t15*y56 - t159 - t184*y56) + g56*(t133*t3 - t185*y55 + t3*t77) + g57*(t15*y58 - t160 - t184*y58) + g58*(t134*t3 - t185*y57 + t3*t79) + g59*(t15*y60 - t161 - t184*y60) + g60*(t135*t3 - t185*y59 + t3*t81) + g61*(t15*y62 - t162 - t184*y62) + g62*(t136*t3 - t185*y61 + t3*t83) + g63*(t15*y64 - t163 - t184*y64) + g64*(t137*t3 - t185*y63 + t3*t85) + g65*(t15*y66 - t164 - t184*y66) + g66*(t138*t3 - t185*y65 + t3*t87) + g67*(t15*y68 - t165 - t184*y68) + g68*(t139*t3 - t185*y67 + t3*t89) + g69*(t15*y70 - t166 - t184*y70) + g70*(t140*t3 - t185*y69 + t3*t91) + g71*(t15*y72 - t167 - t184*y72) + g72*(t141*t3 - t185*y71 + t3*t93) + g73*(t15*y74 - t168 - t184*y74) + g74*(t142*t3 - t185*y73 + t3*t95) + g75*(t15*y76 - t169 - t184*y76) + g76*(t143*t3 - t185*y75 + t3*t97) + g77*(t15*y78 - t170 - t184*y78) + g78*(t144*t3 - t185*y77 + t3*t99) + g79*(t15*y80 - t171 - t184*y80) + g80*(t101*t3 + t145*t3 - t185*y79) + g81*(t15*y82 - t172 - t184*y82) + g82*(t103*t3 + t146*t3 - t185*y81) + g83*(t15*y84 - t173 - t184*y84) + g84*(t105*t3 + t147*t3 - t185*y83) + g85*(t15*y86 - t174 - t184*y86) + g86*(t107*t3 + t148*t3 - t185*y85) + g87*(t15*y88 - t175 - t184*y88) + g88*(t109*t3 + t149*t3 - t185*y87) + g92*(-t115*t178*y93 + 2.0*t151*t186*t6*y90 - t176*y93) + g93*(2.0*t10*t113*y91*y92 - t11*t152*t182) + g95*(1.4142135623730951*t10*t113*y91*y92 - t11*t116*t153*y92) + t183*(-t12*t181*y93 - t179*y93 + 5.656854249492381*t180*t186), mask=mask)  # 1.4142135623730951 = sqrt(2); 5.656854249492381 = 4*sqrt(2)
+    tl.store(GY + cell, g0, mask=mask)
+    tl.store(GY + 1 * total + cell, g1, mask=mask)
+    tl.store(GY + 2 * total + cell, g2, mask=mask)
+    tl.store(GY + 3 * total + cell, g3, mask=mask)
+    tl.store(GY + 4 * total + cell, g4, mask=mask)
+    tl.store(GY + 5 * total + cell, g5, mask=mask)
+    tl.store(GY + 6 * total + cell, g6, mask=mask)
+    tl.store(GY + 7 * total + cell, g7, mask=mask)
+    tl.store(GY + 8 * total + cell, g8, mask=mask)
+    tl.store(GY + 9 * total + cell, g9, mask=mask)
+    tl.store(GY + 10 * total + cell, g10, mask=mask)
+    tl.store(GY + 11 * total + cell, g11, mask=mask)
+    tl.store(GY + 12 * total + cell, g12, mask=mask)
+    tl.store(GY + 13 * total + cell, g13, mask=mask)
+    tl.store(GY + 14 * total + cell, g14, mask=mask)
+    tl.store(GY + 15 * total + cell, g15, mask=mask)
+    tl.store(GY + 16 * total + cell, g16*t3, mask=mask)
+    tl.store(GY + 17 * total + cell, g17*t3, mask=mask)
+    tl.store(GY + 18 * total + cell, g18*t3, mask=mask)
+    tl.store(GY + 19 * total + cell, g19*t3, mask=mask)
+    tl.store(GY + 20 * total + cell, g20*t3, mask=mask)
+    tl.store(GY + 21 * total + cell, g21*t3, mask=mask)
+    tl.store(GY + 22 * total + cell, g22*t3, mask=mask)
+    tl.store(GY + 23 * total + cell, g23*t7, mask=mask)
+    tl.store(GY + 24 * total + cell, g24*t7, mask=mask)
+    tl.store(GY + 25 * total + cell, g25*t7, mask=mask)
+    tl.store(GY + 26 * total + cell, g26*t7, mask=mask)
+    tl.store(GY + 27 * total + cell, g27*t7, mask=mask)
+    tl.store(GY + 28 * total + cell, g28*t7, mask=mask)
+    tl.store(GY + 29 * total + cell, g29*t7, mask=mask)
+    tl.store(GY + 30 * total + cell, g30*t7, mask=mask)
+    tl.store(GY + 31 * total + cell, g31*t7, mask=mask)
+    tl.store(GY + 32 * total + cell, g32*t7, mask=mask)
+    tl.store(GY + 33 * total + cell, g33*t7, mask=mask)
+    tl.store(GY + 34 * total + cell, g34*t7, mask=mask)
+    tl.store(GY + 35 * total + cell, g35*t11, mask=mask)
+    tl.store(GY + 36 * total + cell, g36*t11, mask=mask)
+    tl.store(GY + 37 * total + cell, g37*t11, mask=mask)
+    tl.store(GY + 38 * total + cell, g38*t11, mask=mask)
+    tl.store(GY + 39 * total + cell, g39*t11, mask=mask)
+    tl.store(GY + 40 * total + cell, g40*t11, mask=mask)
+    tl.store(GY + 41 * total + cell, g41*t11, mask=mask)
+    tl.store(GY + 42 * total + cell, g42*t11, mask=mask)
+    tl.store(GY + 43 * total + cell, g43*t11, mask=mask)
+    tl.store(GY + 44 * total + cell, g44*t11, mask=mask)
+    tl.store(GY + 45 * total + cell, t16*y92 + t18*y93, mask=mask)
+    tl.store(GY + 46 * total + cell, t16*y93 - t18*y92, mask=mask)
+    tl.store(GY + 47 * total + cell, t19*y92 + t20*y93, mask=mask)
+    tl.store(GY + 48 * total + cell, t19*y93 - t20*y92, mask=mask)
+    tl.store(GY + 49 * total + cell, t21*y92 + t22*y93, mask=mask)
+    tl.store(GY + 50 * total + cell, t21*y93 - t22*y92, mask=mask)
+    tl.store(GY + 51 * total + cell, t23*y92 + t24*y93, mask=mask)
+    tl.store(GY + 52 * total + cell, t23*y93 - t24*y92, mask=mask)
+    tl.store(GY + 53 * total + cell, t25*y92 + t26*y93, mask=mask)
+    tl.store(GY + 54 * total + cell, t25*y93 - t26*y92, mask=mask)
+    tl.store(GY + 55 * total + cell, t27*y92 + t28*y93, mask=mask)
+    tl.store(GY + 56 * total + cell, t27*y93 - t28*y92, mask=mask)
+    tl.store(GY + 57 * total + cell, t29*y92 + t30*y93, mask=mask)
+    tl.store(GY + 58 * total + cell, t29*y93 - t30*y92, mask=mask)
+    tl.store(GY + 59 * total + cell, t31*y92 + t32*y93, mask=mask)
+    tl.store(GY + 60 * total + cell, t31*y93 - t32*y92, mask=mask)
+    tl.store(GY + 61 * total + cell, t33*y92 + t34*y93, mask=mask)
+    tl.store(GY + 62 * total + cell, t33*y93 - t34*y92, mask=mask)
+    tl.store(GY + 63 * total + cell, t35*y92 + t36*y93, mask=mask)
+    tl.store(GY + 64 * total + cell, t35*y93 - t36*y92, mask=mask)
+    tl.store(GY + 65 * total + cell, t37*y92 + t38*y93, mask=mask)
+    tl.store(GY + 66 * total + cell, t37*y93 - t38*y92, mask=mask)
+    tl.store(GY + 67 * total + cell, t39*y92 + t40*y93, mask=mask)
+    tl.store(GY + 68 * total + cell, t39*y93 - t40*y92, mask=mask)
+    tl.store(GY + 69 * total + cell, t41*y92 + t42*y93, mask=mask)
+    tl.store(GY + 70 * total + cell, t41*y93 - t42*y92, mask=mask)
+    tl.store(GY + 71 * total + cell, t43*y92 + t44*y93, mask=mask)
+    tl.store(GY + 72 * total + cell, t43*y93 - t44*y92, mask=mask)
+    tl.store(GY + 73 * total + cell, t45*y92 + t46*y93, mask=mask)
+    tl.store(GY + 74 * total + cell, t45*y93 - t46*y92, mask=mask)
+    tl.store(GY + 75 * total + cell, t47*y92 + t48*y93, mask=mask)
+    tl.store(GY + 76 * total + cell, t47*y93 - t48*y92, mask=mask)
+    tl.store(GY + 77 * total + cell, t49*y92 + t50*y93, mask=mask)
+    tl.store(GY + 78 * total + cell, t49*y93 - t50*y92, mask=mask)
+    tl.store(GY + 79 * total + cell, t51*y92 + t52*y93, mask=mask)
+    tl.store(GY + 80 * total + cell, t51*y93 - t52*y92, mask=mask)
+    tl.store(GY + 81 * total + cell, t53*y92 + t54*y93, mask=mask)
+    tl.store(GY + 82 * total + cell, t53*y93 - t54*y92, mask=mask)
+    tl.store(GY + 83 * total + cell, t55*y92 + t56*y93, mask=mask)
+    tl.store(GY + 84 * total + cell, t55*y93 - t56*y92, mask=mask)
+    tl.store(GY + 85 * total + cell, t57*y92 + t58*y93, mask=mask)
+    tl.store(GY + 86 * total + cell, t57*y93 - t58*y92, mask=mask)
+    tl.store(GY + 87 * total + cell, t59*y92 + t60*y93, mask=mask)
+    tl.store(GY + 88 * total + cell, t59*y93 - t60*y92, mask=mask)
+    tl.store(GY + 89 * total + cell, g16*(t2*y16 - t62*y16) + g17*(t2*y17 - t62*y17) + g18*(t2*y18 - t62*y18) + g19*(t2*y19 - t62*y19) + g20*(t2*y20 - t62*y20) + g21*(t2*y21 - t62*y21) + g22*(t2*y22 - t62*y22) + g46*(t0*t15*t61*y46*y92 + t15*t2*y45*y93 - t64*t65 - t66*t67) + g48*(t0*t15*t61*y48*y92 + t15*t2*y47*y93 - t65*t68 - t67*t69) + g50*(t0*t15*t61*y50*y92 + t15*t2*y49*y93 - t65*t70 - t67*t71) + g52*(t0*t15*t61*y52*y92 + t15*t2*y51*y93 - t65*t72 - t67*t73) + g54*(t0*t15*t61*y54*y92 + t15*t2*y53*y93 - t65*t74 - t67*t75) + g56*(t0*t15*t61*y56*y92 + t15*t2*y55*y93 - t65*t76 - t67*t77) + g58*(t0*t15*t61*y58*y92 + t15*t2*y57*y93 - t65*t78 - t67*t79) + g60*(t0*t15*t61*y60*y92 + t15*t2*y59*y93 - t65*t80 - t67*t81) + g62*(t0*t15*t61*y62*y92 + t15*t2*y61*y93 - t65*t82 - t67*t83) + g64*(t0*t15*t61*y64*y92 + t15*t2*y63*y93 - t65*t84 - t67*t85) + g66*(t0*t15*t61*y66*y92 + t15*t2*y65*y93 - t65*t86 - t67*t87) + g68*(t0*t15*t61*y68*y92 + t15*t2*y67*y93 - t65*t88 - t67*t89) + g70*(t0*t15*t61*y70*y92 + t15*t2*y69*y93 - t65*t90 - t67*t91) + g72*(t0*t15*t61*y72*y92 + t15*t2*y71*y93 - t65*t92 - t67*t93) + g74*(t0*t15*t61*y74*y92 + t15*t2*y73*y93 - t65*t94 - t67*t95) + g76*(t0*t15*t61*y76*y92 + t15*t2*y75*y93 - t65*t96 - t67*t97) + g78*(t0*t15*t61*y78*y92 + t15*t2*y77*y93 - t65*t98 - t67*t99) + g80*(t0*t15*t61*y80*y92 - t100*t65 - t101*t67 + t15*t2*y79*y93) + g82*(t0*t15*t61*y82*y92 - t102*t65 - t103*t67 + t15*t2*y81*y93) + g84*(t0*t15*t61*y84*y92 - t104*t65 - t105*t67 + t15*t2*y83*y93) + g86*(t0*t15*t61*y86*y92 - t106*t65 - t107*t67 + t15*t2*y85*y93) + g88*(t0*t15*t61*y88*y92 - t108*t65 - t109*t67 + t15*t2*y87*y93) + g89*t63 + g90*t63 + g91*t63, mask=mask)
+    tl.store(GY + 90 * total + cell, g23*(-t111*y23 + t6*y23) + g24*(-t111*y24 + t6*y24) + g25*(-t111*y25 + t6*y25) + g26*(-t111*y26 + t6*y26) + g27*(-t111*y27 + t6*y27) + g28*(-t111*y28 + t6*y28) + g29*(-t111*y29 + t6*y29) + g30*(-t111*y30 + t6*y30) + g31*(-t111*y31 + t6*y31) + g32*(-t111*y32 + t6*y32) + g33*(-t111*y33 + t6*y33) + g34*(-t111*y34 + t6*y34) + g89*t112 + g90*t112 + g91*t112 + g92*(t110*t113*t13*t4 - t111*t113*t12 + t113*t12*t6 - t113*t13*t6) + g94*(-t111*t119 + t119*t6), mask=mask)
+    tl.store(GY + 91 * total + cell, g35*(t10*y35 - t120*y35) + g36*(t10*y36 - t120*y36) + g37*(t10*y37 - t120*y37) + g38*(t10*y38 - t120*y38) + g39*(t10*y39 - t120*y39) + g40*(t10*y40 - t120*y40) + g41*(t10*y41 - t120*y41) + g42*(t10*y42 - t120*y42) + g43*(t10*y43 - t120*y43) + g44*(t10*y44 - t120*y44) + g89*t124 + g90*t124 + g91*t124 + g93*(2.0*t10*t113*y92*y93 - t121*t123) + g95*(1.4142135623730951*t10*t113*y92*y93 - 1.4142135623730951*t113*t123), mask=mask)  # 1.4142135623730951 = sqrt(2)
+    tl.store(GY + 92 * total + cell, g45*(-t127 - t128*y45 + t15*y45) + g46*(t12*t125*t2*y46*y89 - t154*t3 - t3*t64) + g47*(-t128*y47 - t129 + t15*y47) + g48*(t12*t125*t2*y48*y89 - t155*t3 - t3*t68) + g49*(-t128*y49 - t130 + t15*y49) + g50*(t12*t125*t2*y50*y89 - t156*t3 - t3*t70) + g51*(-t128*y51 - t131 + t15*y51) + g52*(t12*t125*t2*y52*y89 - t157*t3 - t3*t72) + g53*(-t128*y53 - t132 + t15*y53) + g54*(t12*t125*t2*y54*y89 - t158*t3 - t3*t74) + g55*(-t128*y55 - t133 + t15*y55) + g56*(t12*t125*t2*y56*y89 - t159*t3 - t3*t76) + g57*(-t128*y57 - t134 + t15*y57) + g58*(t12*t125*t2*y58*y89 - t160*t3 - t3*t78) + g59*(-t128*y59 - t135 + t15*y59) + g60*(t12*t125*t2*y60*y89 - t161*t3 - t3*t80) + g61*(-t128*y61 - t136 + t15*y61) + g62*(t12*t125*t2*y62*y89 - t162*t3 - t3*t82) + g63*(-t128*y63 - t137 + t15*y63) + g64*(t12*t125*t2*y64*y89 - t163*t3 - t3*t84) + g65*(-t128*y65 - t138 + t15*y65) + g66*(t12*t125*t2*y66*y89 - t164*t3 - t3*t86) + g67*(-t128*y67 - t139 + t15*y67) + g68*(t12*t125*t2*y68*y89 - t165*t3 - t3*t88) + g69*(-t128*y69 - t140 + t15*y69) + g70*(t12*t125*t2*y70*y89 - t166*t3 - t3*t90) + g71*(-t128*y71 - t141 + t15*y71) + g72*(t12*t125*t2*y72*y89 - t167*t3 - t3*t92) + g73*(-t128*y73 - t142 + t15*y73) + g74*(t12*t125*t2*y74*y89 - t168*t3 - t3*t94) + g75*(-t128*y75 - t143 + t15*y75) + g76*(t12*t125*t2*y76*y89 - t169*t3 - t3*t96) + g77*(-t128*y77 - t144 + t15*y77) + g78*(t12*t125*t2*y78*y89 - t170*t3 - t3*t98) + g79*(-t128*y79 - t145 + t15*y79) + g80*(-t100*t3 + t12*t125*t2*y80*y89 - t171*t3) + g81*(-t128*y81 - t146 + t15*y81) + g82*(-t102*t3 + t12*t125*t2*y82*y89 - t172*t3) + g83*(-t128*y83 - t147 + t15*y83) + g84*(-t104*t3 + t12*t125*t2*y84*y89 - t173*t3) + g85*(-t128*y85 - t148 + t15*y85) + g86*(-t106*t3 + t12*t125*t2*y86*y89 - t174*t3) + g87*(-t128*y87 - t149 + t15*y87) + g88*(-t108*t3 + t12*t125*t2*y88*y89 - t175*t3) + g92*(t116*t178*y92 + t176*y92 - 2.0*t177*t178) + g93*(2.0*t10*t113*y91*y93 - t12*t150*t152) + g95*(1.4142135623730951*t10*t113*y91*y93 - t115*t150*t153) + t183*(-t177*t181 + t179*y92 + t181*t182), mask=mask)  # 1.4142135623730951 = sqrt(2)
+    tl.store(GY + 93 * total + cell, g45*(t15*y46 - t154 - t184*y46) + g46*(t127*t3 - t185*y45 + t3*t66) + g47*(t15*y48 - t155 - t184*y48) + g48*(t129*t3 - t185*y47 + t3*t69) + g49*(t15*y50 - t156 - t184*y50) + g50*(t130*t3 - t185*y49 + t3*t71) + g51*(t15*y52 - t157 - t184*y52) + g52*(t131*t3 - t185*y51 + t3*t73) + g53*(t15*y54 - t158 - t184*y54) + g54*(t132*t3 - t185*y53 + t3*t75) + g55*(t15*y56 - t159 - t184*y56) + g56*(t133*t3 - t185*y55 + t3*t77) + g57*(t15*y58 - t160 - t184*y58) + g58*(t134*t3 - t185*y57 + t3*t79) + g59*(t15*y60 - t161 - t184*y60) + g60*(t135*t3 - t185*y59 + t3*t81) + g61*(t15*y62 - t162 - t184*y62) + g62*(t136*t3 - t185*y61 + t3*t83) + g63*(t15*y64 - t163 - t184*y64) + g64*(t137*t3 - t185*y63 + t3*t85) + g65*(t15*y66 - t164 - t184*y66) + g66*(t138*t3 - t185*y65 + t3*t87) + g67*(t15*y68 - t165 - t184*y68) + g68*(t139*t3 - t185*y67 + t3*t89) + g69*(t15*y70 - t166 - t184*y70) + g70*(t140*t3 - t185*y69 + t3*t91) + g71*(t15*y72 - t167 - t184*y72) + g72*(t141*t3 - t185*y71 + t3*t93) + g73*(t15*y74 - t168 - t184*y74) + g74*(t142*t3 - t185*y73 + t3*t95) + g75*(t15*y76 - t169 - t184*y76) + g76*(t143*t3 - t185*y75 + t3*t97) + g77*(t15*y78 - t170 - t184*y78) + g78*(t144*t3 - t185*y77 + t3*t99) + g79*(t15*y80 - t171 - t184*y80) + g80*(t101*t3 + t145*t3 - t185*y79) + g81*(t15*y82 - t172 - t184*y82) + g82*(t103*t3 + t146*t3 - t185*y81) + g83*(t15*y84 - t173 - t184*y84) + g84*(t105*t3 + t147*t3 - t185*y83) + g85*(t15*y86 - t174 - t184*y86) + g86*(t107*t3 + t148*t3 - t185*y85) + g87*(t15*y88 - t175 - t184*y88) + g88*(t109*t3 + t149*t3 - t185*y87) + g92*(-t115*t178*y93 + 2.0*t151*t186*t6*y90 - t176*y93) + g93*(2.0*t10*t113*y91*y92 - t11*t152*t182) + g95*(1.4142135623730951*t10*t113*y91*y92 - t11*t116*t153*y92) + t183*(-t12*t181*y93 - t179*y93 + 5.656854249492381*t180*t186), mask=mask)  # 1.4142135623730951 = sqrt(2); 5.656854249492381 = 4*sqrt(2)
 
 
 DESCRIPTOR = GeneratedDescriptor(globals())

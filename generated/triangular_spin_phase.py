@@ -290,256 +290,412 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
-def forward_kernel(X, OUT, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """Features of center sublattice SUB at BLOCK cells: stages 2 and 3 in registers."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
+    """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
+    one center sublattice (generated._triton runs stage 2); every row a coalesced access."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-        y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
-        y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    (y84, y85, y86, y87, y88, y89, y90) = reference.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
+    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1,1)
+    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1,2)
+    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1,3)
+    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1,4)
+    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(A1,5)
+    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(A1,6)
+    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(A1,7)
+    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(A1,8)
+    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(A2,1)
+    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(A2,2)
+    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(A2,3)
+    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(A2,4)
+    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(A2,5)
+    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(A2,6)
+    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(B1,1)
+    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(B1,2)
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(B1,3)
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(B1,4)
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(B1,5)
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(B1,6)
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(B1,7)
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(B2,1)
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(B2,2)
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B2,3)
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B2,4)
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B2,5)
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B2,6)
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B2,7)
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(E1,1)_1
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(E1,1)_2
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(E1,2)_1
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(E1,2)_2
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(E1,3)_1
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(E1,3)_2
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(E1,4)_1
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(E1,4)_2
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(E1,5)_1
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(E1,5)_2
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(E1,6)_1
+    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(E1,6)_2
+    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(E1,7)_1
+    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(E1,7)_2
+    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(E1,8)_1
+    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(E1,8)_2
+    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(E1,9)_1
+    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E1,9)_2
+    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E1,10)_1
+    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E1,10)_2
+    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E1,11)_1
+    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E1,11)_2
+    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E1,12)_1
+    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E1,12)_2
+    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E1,13)_1
+    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E1,13)_2
+    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E1,14)_1
+    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E1,14)_2
+    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E2,1)_1
+    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E2,1)_2
+    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # f(E2,2)_1
+    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # f(E2,2)_2
+    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # f(E2,3)_1
+    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # f(E2,3)_2
+    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # f(E2,4)_1
+    y63 = tl.load(Y + 63 * total + cell, mask=mask, other=0.0)  # f(E2,4)_2
+    y64 = tl.load(Y + 64 * total + cell, mask=mask, other=0.0)  # f(E2,5)_1
+    y65 = tl.load(Y + 65 * total + cell, mask=mask, other=0.0)  # f(E2,5)_2
+    y66 = tl.load(Y + 66 * total + cell, mask=mask, other=0.0)  # f(E2,6)_1
+    y67 = tl.load(Y + 67 * total + cell, mask=mask, other=0.0)  # f(E2,6)_2
+    y68 = tl.load(Y + 68 * total + cell, mask=mask, other=0.0)  # f(E2,7)_1
+    y69 = tl.load(Y + 69 * total + cell, mask=mask, other=0.0)  # f(E2,7)_2
+    y70 = tl.load(Y + 70 * total + cell, mask=mask, other=0.0)  # f(E2,8)_1
+    y71 = tl.load(Y + 71 * total + cell, mask=mask, other=0.0)  # f(E2,8)_2
+    y72 = tl.load(Y + 72 * total + cell, mask=mask, other=0.0)  # f(E2,9)_1
+    y73 = tl.load(Y + 73 * total + cell, mask=mask, other=0.0)  # f(E2,9)_2
+    y74 = tl.load(Y + 74 * total + cell, mask=mask, other=0.0)  # f(E2,10)_1
+    y75 = tl.load(Y + 75 * total + cell, mask=mask, other=0.0)  # f(E2,10)_2
+    y76 = tl.load(Y + 76 * total + cell, mask=mask, other=0.0)  # f(E2,11)_1
+    y77 = tl.load(Y + 77 * total + cell, mask=mask, other=0.0)  # f(E2,11)_2
+    y78 = tl.load(Y + 78 * total + cell, mask=mask, other=0.0)  # f(E2,12)_1
+    y79 = tl.load(Y + 79 * total + cell, mask=mask, other=0.0)  # f(E2,12)_2
+    y80 = tl.load(Y + 80 * total + cell, mask=mask, other=0.0)  # f(E2,13)_1
+    y81 = tl.load(Y + 81 * total + cell, mask=mask, other=0.0)  # f(E2,13)_2
+    y82 = tl.load(Y + 82 * total + cell, mask=mask, other=0.0)  # f(E2,14)_1
+    y83 = tl.load(Y + 83 * total + cell, mask=mask, other=0.0)  # f(E2,14)_2
+    y84 = tl.load(Y + 84 * total + cell, mask=mask, other=0.0)  # ref(A2)
+    y85 = tl.load(Y + 85 * total + cell, mask=mask, other=0.0)  # ref(B1)
+    y86 = tl.load(Y + 86 * total + cell, mask=mask, other=0.0)  # ref(B2)
+    y87 = tl.load(Y + 87 * total + cell, mask=mask, other=0.0)  # ref(E1)_1
+    y88 = tl.load(Y + 88 * total + cell, mask=mask, other=0.0)  # ref(E1)_2
+    y89 = tl.load(Y + 89 * total + cell, mask=mask, other=0.0)  # ref(E2)_1
+    y90 = tl.load(Y + 90 * total + cell, mask=mask, other=0.0)  # ref(E2)_2
     (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
         f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35,
         f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50, f51, f52,
         f53, f54, f55, f56, f57, f58, f59, f60, f61, f62, f63, f64, f65, f66, f67, f68, f69,
         f70, f71, f72, f73, f74, f75, f76, f77, f78, f79, f80, f81, f82, f83, f84, f85, f86,
         f87, f88, f89, f90, f91, f92, f93, f94, f95, f96, f97, f98, f99, f100, f101, f102, f103) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-             y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-             y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
-             y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
-             y87, y88, y89, y90)
-    out = OUT + (cell * 1 + SUB) * 104
-    tl.store(out + 0, f0, mask=mask)
-    tl.store(out + 1, f1, mask=mask)
-    tl.store(out + 2, f2, mask=mask)
-    tl.store(out + 3, f3, mask=mask)
-    tl.store(out + 4, f4, mask=mask)
-    tl.store(out + 5, f5, mask=mask)
-    tl.store(out + 6, f6, mask=mask)
-    tl.store(out + 7, f7, mask=mask)
-    tl.store(out + 8, f8, mask=mask)
-    tl.store(out + 9, f9, mask=mask)
-    tl.store(out + 10, f10, mask=mask)
-    tl.store(out + 11, f11, mask=mask)
-    tl.store(out + 12, f12, mask=mask)
-    tl.store(out + 13, f13, mask=mask)
-    tl.store(out + 14, f14, mask=mask)
-    tl.store(out + 15, f15, mask=mask)
-    tl.store(out + 16, f16, mask=mask)
-    tl.store(out + 17, f17, mask=mask)
-    tl.store(out + 18, f18, mask=mask)
-    tl.store(out + 19, f19, mask=mask)
-    tl.store(out + 20, f20, mask=mask)
-    tl.store(out + 21, f21, mask=mask)
-    tl.store(out + 22, f22, mask=mask)
-    tl.store(out + 23, f23, mask=mask)
-    tl.store(out + 24, f24, mask=mask)
-    tl.store(out + 25, f25, mask=mask)
-    tl.store(out + 26, f26, mask=mask)
-    tl.store(out + 27, f27, mask=mask)
-    tl.store(out + 28, f28, mask=mask)
-    tl.store(out + 29, f29, mask=mask)
-    tl.store(out + 30, f30, mask=mask)
-    tl.store(out + 31, f31, mask=mask)
-    tl.store(out + 32, f32, mask=mask)
-    tl.store(out + 33, f33, mask=mask)
-    tl.store(out + 34, f34, mask=mask)
-    tl.store(out + 35, f35, mask=mask)
-    tl.store(out + 36, f36, mask=mask)
-    tl.store(out + 37, f37, mask=mask)
-    tl.store(out + 38, f38, mask=mask)
-    tl.store(out + 39, f39, mask=mask)
-    tl.store(out + 40, f40, mask=mask)
-    tl.store(out + 41, f41, mask=mask)
-    tl.store(out + 42, f42, mask=mask)
-    tl.store(out + 43, f43, mask=mask)
-    tl.store(out + 44, f44, mask=mask)
-    tl.store(out + 45, f45, mask=mask)
-    tl.store(out + 46, f46, mask=mask)
-    tl.store(out + 47, f47, mask=mask)
-    tl.store(out + 48, f48, mask=mask)
-    tl.store(out + 49, f49, mask=mask)
-    tl.store(out + 50, f50, mask=mask)
-    tl.store(out + 51, f51, mask=mask)
-    tl.store(out + 52, f52, mask=mask)
-    tl.store(out + 53, f53, mask=mask)
-    tl.store(out + 54, f54, mask=mask)
-    tl.store(out + 55, f55, mask=mask)
-    tl.store(out + 56, f56, mask=mask)
-    tl.store(out + 57, f57, mask=mask)
-    tl.store(out + 58, f58, mask=mask)
-    tl.store(out + 59, f59, mask=mask)
-    tl.store(out + 60, f60, mask=mask)
-    tl.store(out + 61, f61, mask=mask)
-    tl.store(out + 62, f62, mask=mask)
-    tl.store(out + 63, f63, mask=mask)
-    tl.store(out + 64, f64, mask=mask)
-    tl.store(out + 65, f65, mask=mask)
-    tl.store(out + 66, f66, mask=mask)
-    tl.store(out + 67, f67, mask=mask)
-    tl.store(out + 68, f68, mask=mask)
-    tl.store(out + 69, f69, mask=mask)
-    tl.store(out + 70, f70, mask=mask)
-    tl.store(out + 71, f71, mask=mask)
-    tl.store(out + 72, f72, mask=mask)
-    tl.store(out + 73, f73, mask=mask)
-    tl.store(out + 74, f74, mask=mask)
-    tl.store(out + 75, f75, mask=mask)
-    tl.store(out + 76, f76, mask=mask)
-    tl.store(out + 77, f77, mask=mask)
-    tl.store(out + 78, f78, mask=mask)
-    tl.store(out + 79, f79, mask=mask)
-    tl.store(out + 80, f80, mask=mask)
-    tl.store(out + 81, f81, mask=mask)
-    tl.store(out + 82, f82, mask=mask)
-    tl.store(out + 83, f83, mask=mask)
-    tl.store(out + 84, f84, mask=mask)
-    tl.store(out + 85, f85, mask=mask)
-    tl.store(out + 86, f86, mask=mask)
-    tl.store(out + 87, f87, mask=mask)
-    tl.store(out + 88, f88, mask=mask)
-    tl.store(out + 89, f89, mask=mask)
-    tl.store(out + 90, f90, mask=mask)
-    tl.store(out + 91, f91, mask=mask)
-    tl.store(out + 92, f92, mask=mask)
-    tl.store(out + 93, f93, mask=mask)
-    tl.store(out + 94, f94, mask=mask)
-    tl.store(out + 95, f95, mask=mask)
-    tl.store(out + 96, f96, mask=mask)
-    tl.store(out + 97, f97, mask=mask)
-    tl.store(out + 98, f98, mask=mask)
-    tl.store(out + 99, f99, mask=mask)
-    tl.store(out + 100, f100, mask=mask)
-    tl.store(out + 101, f101, mask=mask)
-    tl.store(out + 102, f102, mask=mask)
-    tl.store(out + 103, f103, mask=mask)
+        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
+        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
+        y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
+        y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
+        y87, y88, y89, y90)
+    tl.store(OUT + cell, f0, mask=mask)  # f(A1,1)
+    tl.store(OUT + 1 * total + cell, f1, mask=mask)  # f(A1,2)
+    tl.store(OUT + 2 * total + cell, f2, mask=mask)  # f(A1,3)
+    tl.store(OUT + 3 * total + cell, f3, mask=mask)  # f(A1,4)
+    tl.store(OUT + 4 * total + cell, f4, mask=mask)  # f(A1,5)
+    tl.store(OUT + 5 * total + cell, f5, mask=mask)  # f(A1,6)
+    tl.store(OUT + 6 * total + cell, f6, mask=mask)  # f(A1,7)
+    tl.store(OUT + 7 * total + cell, f7, mask=mask)  # f(A1,8)
+    tl.store(OUT + 8 * total + cell, f8, mask=mask)  # p(A2,1)
+    tl.store(OUT + 9 * total + cell, f9, mask=mask)  # eta(A2,1)
+    tl.store(OUT + 10 * total + cell, f10, mask=mask)  # p(A2,2)
+    tl.store(OUT + 11 * total + cell, f11, mask=mask)  # eta(A2,2)
+    tl.store(OUT + 12 * total + cell, f12, mask=mask)  # p(A2,3)
+    tl.store(OUT + 13 * total + cell, f13, mask=mask)  # eta(A2,3)
+    tl.store(OUT + 14 * total + cell, f14, mask=mask)  # p(A2,4)
+    tl.store(OUT + 15 * total + cell, f15, mask=mask)  # eta(A2,4)
+    tl.store(OUT + 16 * total + cell, f16, mask=mask)  # p(A2,5)
+    tl.store(OUT + 17 * total + cell, f17, mask=mask)  # eta(A2,5)
+    tl.store(OUT + 18 * total + cell, f18, mask=mask)  # p(A2,6)
+    tl.store(OUT + 19 * total + cell, f19, mask=mask)  # eta(A2,6)
+    tl.store(OUT + 20 * total + cell, f20, mask=mask)  # p(B1,1)
+    tl.store(OUT + 21 * total + cell, f21, mask=mask)  # eta(B1,1)
+    tl.store(OUT + 22 * total + cell, f22, mask=mask)  # p(B1,2)
+    tl.store(OUT + 23 * total + cell, f23, mask=mask)  # eta(B1,2)
+    tl.store(OUT + 24 * total + cell, f24, mask=mask)  # p(B1,3)
+    tl.store(OUT + 25 * total + cell, f25, mask=mask)  # eta(B1,3)
+    tl.store(OUT + 26 * total + cell, f26, mask=mask)  # p(B1,4)
+    tl.store(OUT + 27 * total + cell, f27, mask=mask)  # eta(B1,4)
+    tl.store(OUT + 28 * total + cell, f28, mask=mask)  # p(B1,5)
+    tl.store(OUT + 29 * total + cell, f29, mask=mask)  # eta(B1,5)
+    tl.store(OUT + 30 * total + cell, f30, mask=mask)  # p(B1,6)
+    tl.store(OUT + 31 * total + cell, f31, mask=mask)  # eta(B1,6)
+    tl.store(OUT + 32 * total + cell, f32, mask=mask)  # p(B1,7)
+    tl.store(OUT + 33 * total + cell, f33, mask=mask)  # eta(B1,7)
+    tl.store(OUT + 34 * total + cell, f34, mask=mask)  # p(B2,1)
+    tl.store(OUT + 35 * total + cell, f35, mask=mask)  # eta(B2,1)
+    tl.store(OUT + 36 * total + cell, f36, mask=mask)  # p(B2,2)
+    tl.store(OUT + 37 * total + cell, f37, mask=mask)  # eta(B2,2)
+    tl.store(OUT + 38 * total + cell, f38, mask=mask)  # p(B2,3)
+    tl.store(OUT + 39 * total + cell, f39, mask=mask)  # eta(B2,3)
+    tl.store(OUT + 40 * total + cell, f40, mask=mask)  # p(B2,4)
+    tl.store(OUT + 41 * total + cell, f41, mask=mask)  # eta(B2,4)
+    tl.store(OUT + 42 * total + cell, f42, mask=mask)  # p(B2,5)
+    tl.store(OUT + 43 * total + cell, f43, mask=mask)  # eta(B2,5)
+    tl.store(OUT + 44 * total + cell, f44, mask=mask)  # p(B2,6)
+    tl.store(OUT + 45 * total + cell, f45, mask=mask)  # eta(B2,6)
+    tl.store(OUT + 46 * total + cell, f46, mask=mask)  # p(B2,7)
+    tl.store(OUT + 47 * total + cell, f47, mask=mask)  # eta(B2,7)
+    tl.store(OUT + 48 * total + cell, f48, mask=mask)  # p(E1,1)
+    tl.store(OUT + 49 * total + cell, f49, mask=mask)  # eta(E1,1)
+    tl.store(OUT + 50 * total + cell, f50, mask=mask)  # p(E1,2)
+    tl.store(OUT + 51 * total + cell, f51, mask=mask)  # eta(E1,2)
+    tl.store(OUT + 52 * total + cell, f52, mask=mask)  # p(E1,3)
+    tl.store(OUT + 53 * total + cell, f53, mask=mask)  # eta(E1,3)
+    tl.store(OUT + 54 * total + cell, f54, mask=mask)  # p(E1,4)
+    tl.store(OUT + 55 * total + cell, f55, mask=mask)  # eta(E1,4)
+    tl.store(OUT + 56 * total + cell, f56, mask=mask)  # p(E1,5)
+    tl.store(OUT + 57 * total + cell, f57, mask=mask)  # eta(E1,5)
+    tl.store(OUT + 58 * total + cell, f58, mask=mask)  # p(E1,6)
+    tl.store(OUT + 59 * total + cell, f59, mask=mask)  # eta(E1,6)
+    tl.store(OUT + 60 * total + cell, f60, mask=mask)  # p(E1,7)
+    tl.store(OUT + 61 * total + cell, f61, mask=mask)  # eta(E1,7)
+    tl.store(OUT + 62 * total + cell, f62, mask=mask)  # p(E1,8)
+    tl.store(OUT + 63 * total + cell, f63, mask=mask)  # eta(E1,8)
+    tl.store(OUT + 64 * total + cell, f64, mask=mask)  # p(E1,9)
+    tl.store(OUT + 65 * total + cell, f65, mask=mask)  # eta(E1,9)
+    tl.store(OUT + 66 * total + cell, f66, mask=mask)  # p(E1,10)
+    tl.store(OUT + 67 * total + cell, f67, mask=mask)  # eta(E1,10)
+    tl.store(OUT + 68 * total + cell, f68, mask=mask)  # p(E1,11)
+    tl.store(OUT + 69 * total + cell, f69, mask=mask)  # eta(E1,11)
+    tl.store(OUT + 70 * total + cell, f70, mask=mask)  # p(E1,12)
+    tl.store(OUT + 71 * total + cell, f71, mask=mask)  # eta(E1,12)
+    tl.store(OUT + 72 * total + cell, f72, mask=mask)  # p(E1,13)
+    tl.store(OUT + 73 * total + cell, f73, mask=mask)  # eta(E1,13)
+    tl.store(OUT + 74 * total + cell, f74, mask=mask)  # p(E1,14)
+    tl.store(OUT + 75 * total + cell, f75, mask=mask)  # eta(E1,14)
+    tl.store(OUT + 76 * total + cell, f76, mask=mask)  # p(E2,1)
+    tl.store(OUT + 77 * total + cell, f77, mask=mask)  # eta(E2,1)
+    tl.store(OUT + 78 * total + cell, f78, mask=mask)  # p(E2,2)
+    tl.store(OUT + 79 * total + cell, f79, mask=mask)  # eta(E2,2)
+    tl.store(OUT + 80 * total + cell, f80, mask=mask)  # p(E2,3)
+    tl.store(OUT + 81 * total + cell, f81, mask=mask)  # eta(E2,3)
+    tl.store(OUT + 82 * total + cell, f82, mask=mask)  # p(E2,4)
+    tl.store(OUT + 83 * total + cell, f83, mask=mask)  # eta(E2,4)
+    tl.store(OUT + 84 * total + cell, f84, mask=mask)  # p(E2,5)
+    tl.store(OUT + 85 * total + cell, f85, mask=mask)  # eta(E2,5)
+    tl.store(OUT + 86 * total + cell, f86, mask=mask)  # p(E2,6)
+    tl.store(OUT + 87 * total + cell, f87, mask=mask)  # eta(E2,6)
+    tl.store(OUT + 88 * total + cell, f88, mask=mask)  # p(E2,7)
+    tl.store(OUT + 89 * total + cell, f89, mask=mask)  # eta(E2,7)
+    tl.store(OUT + 90 * total + cell, f90, mask=mask)  # p(E2,8)
+    tl.store(OUT + 91 * total + cell, f91, mask=mask)  # eta(E2,8)
+    tl.store(OUT + 92 * total + cell, f92, mask=mask)  # p(E2,9)
+    tl.store(OUT + 93 * total + cell, f93, mask=mask)  # eta(E2,9)
+    tl.store(OUT + 94 * total + cell, f94, mask=mask)  # p(E2,10)
+    tl.store(OUT + 95 * total + cell, f95, mask=mask)  # eta(E2,10)
+    tl.store(OUT + 96 * total + cell, f96, mask=mask)  # p(E2,11)
+    tl.store(OUT + 97 * total + cell, f97, mask=mask)  # eta(E2,11)
+    tl.store(OUT + 98 * total + cell, f98, mask=mask)  # p(E2,12)
+    tl.store(OUT + 99 * total + cell, f99, mask=mask)  # eta(E2,12)
+    tl.store(OUT + 100 * total + cell, f100, mask=mask)  # p(E2,13)
+    tl.store(OUT + 101 * total + cell, f101, mask=mask)  # eta(E2,13)
+    tl.store(OUT + 102 * total + cell, f102, mask=mask)  # p(E2,14)
+    tl.store(OUT + 103 * total + cell, f103, mask=mask)  # eta(E2,14)
 
 
 @triton.jit
-def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells of center sublattice SUB."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
+    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells, from the outputs Y (K, cells) and
+    ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (_, _, _, _, _, _, _, _, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18, y19, y20,
-        y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35, y36, y37,
-        y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52, y53, y54,
-        y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69, y70, y71,
-        y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    (y84, y85, y86, y87, y88, y89, y90) = reference.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    gout = GOUT + (cell * 1 + SUB) * 104
-    g0 = tl.load(gout + 0, mask=mask, other=0.0)  # ∂L/∂f(A1,1)
-    g1 = tl.load(gout + 1, mask=mask, other=0.0)  # ∂L/∂f(A1,2)
-    g2 = tl.load(gout + 2, mask=mask, other=0.0)  # ∂L/∂f(A1,3)
-    g3 = tl.load(gout + 3, mask=mask, other=0.0)  # ∂L/∂f(A1,4)
-    g4 = tl.load(gout + 4, mask=mask, other=0.0)  # ∂L/∂f(A1,5)
-    g5 = tl.load(gout + 5, mask=mask, other=0.0)  # ∂L/∂f(A1,6)
-    g6 = tl.load(gout + 6, mask=mask, other=0.0)  # ∂L/∂f(A1,7)
-    g7 = tl.load(gout + 7, mask=mask, other=0.0)  # ∂L/∂f(A1,8)
-    g8 = tl.load(gout + 8, mask=mask, other=0.0)  # ∂L/∂p(A2,1)
-    g9 = tl.load(gout + 9, mask=mask, other=0.0)  # ∂L/∂eta(A2,1)
-    g10 = tl.load(gout + 10, mask=mask, other=0.0)  # ∂L/∂p(A2,2)
-    g11 = tl.load(gout + 11, mask=mask, other=0.0)  # ∂L/∂eta(A2,2)
-    g12 = tl.load(gout + 12, mask=mask, other=0.0)  # ∂L/∂p(A2,3)
-    g13 = tl.load(gout + 13, mask=mask, other=0.0)  # ∂L/∂eta(A2,3)
-    g14 = tl.load(gout + 14, mask=mask, other=0.0)  # ∂L/∂p(A2,4)
-    g15 = tl.load(gout + 15, mask=mask, other=0.0)  # ∂L/∂eta(A2,4)
-    g16 = tl.load(gout + 16, mask=mask, other=0.0)  # ∂L/∂p(A2,5)
-    g17 = tl.load(gout + 17, mask=mask, other=0.0)  # ∂L/∂eta(A2,5)
-    g18 = tl.load(gout + 18, mask=mask, other=0.0)  # ∂L/∂p(A2,6)
-    g19 = tl.load(gout + 19, mask=mask, other=0.0)  # ∂L/∂eta(A2,6)
-    g20 = tl.load(gout + 20, mask=mask, other=0.0)  # ∂L/∂p(B1,1)
-    g21 = tl.load(gout + 21, mask=mask, other=0.0)  # ∂L/∂eta(B1,1)
-    g22 = tl.load(gout + 22, mask=mask, other=0.0)  # ∂L/∂p(B1,2)
-    g23 = tl.load(gout + 23, mask=mask, other=0.0)  # ∂L/∂eta(B1,2)
-    g24 = tl.load(gout + 24, mask=mask, other=0.0)  # ∂L/∂p(B1,3)
-    g25 = tl.load(gout + 25, mask=mask, other=0.0)  # ∂L/∂eta(B1,3)
-    g26 = tl.load(gout + 26, mask=mask, other=0.0)  # ∂L/∂p(B1,4)
-    g27 = tl.load(gout + 27, mask=mask, other=0.0)  # ∂L/∂eta(B1,4)
-    g28 = tl.load(gout + 28, mask=mask, other=0.0)  # ∂L/∂p(B1,5)
-    g29 = tl.load(gout + 29, mask=mask, other=0.0)  # ∂L/∂eta(B1,5)
-    g30 = tl.load(gout + 30, mask=mask, other=0.0)  # ∂L/∂p(B1,6)
-    g31 = tl.load(gout + 31, mask=mask, other=0.0)  # ∂L/∂eta(B1,6)
-    g32 = tl.load(gout + 32, mask=mask, other=0.0)  # ∂L/∂p(B1,7)
-    g33 = tl.load(gout + 33, mask=mask, other=0.0)  # ∂L/∂eta(B1,7)
-    g34 = tl.load(gout + 34, mask=mask, other=0.0)  # ∂L/∂p(B2,1)
-    g35 = tl.load(gout + 35, mask=mask, other=0.0)  # ∂L/∂eta(B2,1)
-    g36 = tl.load(gout + 36, mask=mask, other=0.0)  # ∂L/∂p(B2,2)
-    g37 = tl.load(gout + 37, mask=mask, other=0.0)  # ∂L/∂eta(B2,2)
-    g38 = tl.load(gout + 38, mask=mask, other=0.0)  # ∂L/∂p(B2,3)
-    g39 = tl.load(gout + 39, mask=mask, other=0.0)  # ∂L/∂eta(B2,3)
-    g40 = tl.load(gout + 40, mask=mask, other=0.0)  # ∂L/∂p(B2,4)
-    g41 = tl.load(gout + 41, mask=mask, other=0.0)  # ∂L/∂eta(B2,4)
-    g42 = tl.load(gout + 42, mask=mask, other=0.0)  # ∂L/∂p(B2,5)
-    g43 = tl.load(gout + 43, mask=mask, other=0.0)  # ∂L/∂eta(B2,5)
-    g44 = tl.load(gout + 44, mask=mask, other=0.0)  # ∂L/∂p(B2,6)
-    g45 = tl.load(gout + 45, mask=mask, other=0.0)  # ∂L/∂eta(B2,6)
-    g46 = tl.load(gout + 46, mask=mask, other=0.0)  # ∂L/∂p(B2,7)
-    g47 = tl.load(gout + 47, mask=mask, other=0.0)  # ∂L/∂eta(B2,7)
-    g48 = tl.load(gout + 48, mask=mask, other=0.0)  # ∂L/∂p(E1,1)
-    g49 = tl.load(gout + 49, mask=mask, other=0.0)  # ∂L/∂eta(E1,1)
-    g50 = tl.load(gout + 50, mask=mask, other=0.0)  # ∂L/∂p(E1,2)
-    g51 = tl.load(gout + 51, mask=mask, other=0.0)  # ∂L/∂eta(E1,2)
-    g52 = tl.load(gout + 52, mask=mask, other=0.0)  # ∂L/∂p(E1,3)
-    g53 = tl.load(gout + 53, mask=mask, other=0.0)  # ∂L/∂eta(E1,3)
-    g54 = tl.load(gout + 54, mask=mask, other=0.0)  # ∂L/∂p(E1,4)
-    g55 = tl.load(gout + 55, mask=mask, other=0.0)  # ∂L/∂eta(E1,4)
-    g56 = tl.load(gout + 56, mask=mask, other=0.0)  # ∂L/∂p(E1,5)
-    g57 = tl.load(gout + 57, mask=mask, other=0.0)  # ∂L/∂eta(E1,5)
-    g58 = tl.load(gout + 58, mask=mask, other=0.0)  # ∂L/∂p(E1,6)
-    g59 = tl.load(gout + 59, mask=mask, other=0.0)  # ∂L/∂eta(E1,6)
-    g60 = tl.load(gout + 60, mask=mask, other=0.0)  # ∂L/∂p(E1,7)
-    g61 = tl.load(gout + 61, mask=mask, other=0.0)  # ∂L/∂eta(E1,7)
-    g62 = tl.load(gout + 62, mask=mask, other=0.0)  # ∂L/∂p(E1,8)
-    g63 = tl.load(gout + 63, mask=mask, other=0.0)  # ∂L/∂eta(E1,8)
-    g64 = tl.load(gout + 64, mask=mask, other=0.0)  # ∂L/∂p(E1,9)
-    g65 = tl.load(gout + 65, mask=mask, other=0.0)  # ∂L/∂eta(E1,9)
-    g66 = tl.load(gout + 66, mask=mask, other=0.0)  # ∂L/∂p(E1,10)
-    g67 = tl.load(gout + 67, mask=mask, other=0.0)  # ∂L/∂eta(E1,10)
-    g68 = tl.load(gout + 68, mask=mask, other=0.0)  # ∂L/∂p(E1,11)
-    g69 = tl.load(gout + 69, mask=mask, other=0.0)  # ∂L/∂eta(E1,11)
-    g70 = tl.load(gout + 70, mask=mask, other=0.0)  # ∂L/∂p(E1,12)
-    g71 = tl.load(gout + 71, mask=mask, other=0.0)  # ∂L/∂eta(E1,12)
-    g72 = tl.load(gout + 72, mask=mask, other=0.0)  # ∂L/∂p(E1,13)
-    g73 = tl.load(gout + 73, mask=mask, other=0.0)  # ∂L/∂eta(E1,13)
-    g74 = tl.load(gout + 74, mask=mask, other=0.0)  # ∂L/∂p(E1,14)
-    g75 = tl.load(gout + 75, mask=mask, other=0.0)  # ∂L/∂eta(E1,14)
-    g76 = tl.load(gout + 76, mask=mask, other=0.0)  # ∂L/∂p(E2,1)
-    g77 = tl.load(gout + 77, mask=mask, other=0.0)  # ∂L/∂eta(E2,1)
-    g78 = tl.load(gout + 78, mask=mask, other=0.0)  # ∂L/∂p(E2,2)
-    g79 = tl.load(gout + 79, mask=mask, other=0.0)  # ∂L/∂eta(E2,2)
-    g80 = tl.load(gout + 80, mask=mask, other=0.0)  # ∂L/∂p(E2,3)
-    g81 = tl.load(gout + 81, mask=mask, other=0.0)  # ∂L/∂eta(E2,3)
-    g82 = tl.load(gout + 82, mask=mask, other=0.0)  # ∂L/∂p(E2,4)
-    g83 = tl.load(gout + 83, mask=mask, other=0.0)  # ∂L/∂eta(E2,4)
-    g84 = tl.load(gout + 84, mask=mask, other=0.0)  # ∂L/∂p(E2,5)
-    g85 = tl.load(gout + 85, mask=mask, other=0.0)  # ∂L/∂eta(E2,5)
-    g86 = tl.load(gout + 86, mask=mask, other=0.0)  # ∂L/∂p(E2,6)
-    g87 = tl.load(gout + 87, mask=mask, other=0.0)  # ∂L/∂eta(E2,6)
-    g88 = tl.load(gout + 88, mask=mask, other=0.0)  # ∂L/∂p(E2,7)
-    g89 = tl.load(gout + 89, mask=mask, other=0.0)  # ∂L/∂eta(E2,7)
-    g90 = tl.load(gout + 90, mask=mask, other=0.0)  # ∂L/∂p(E2,8)
-    g91 = tl.load(gout + 91, mask=mask, other=0.0)  # ∂L/∂eta(E2,8)
-    g92 = tl.load(gout + 92, mask=mask, other=0.0)  # ∂L/∂p(E2,9)
-    g93 = tl.load(gout + 93, mask=mask, other=0.0)  # ∂L/∂eta(E2,9)
-    g94 = tl.load(gout + 94, mask=mask, other=0.0)  # ∂L/∂p(E2,10)
-    g95 = tl.load(gout + 95, mask=mask, other=0.0)  # ∂L/∂eta(E2,10)
-    g96 = tl.load(gout + 96, mask=mask, other=0.0)  # ∂L/∂p(E2,11)
-    g97 = tl.load(gout + 97, mask=mask, other=0.0)  # ∂L/∂eta(E2,11)
-    g98 = tl.load(gout + 98, mask=mask, other=0.0)  # ∂L/∂p(E2,12)
-    g99 = tl.load(gout + 99, mask=mask, other=0.0)  # ∂L/∂eta(E2,12)
-    g100 = tl.load(gout + 100, mask=mask, other=0.0)  # ∂L/∂p(E2,13)
-    g101 = tl.load(gout + 101, mask=mask, other=0.0)  # ∂L/∂eta(E2,13)
-    g102 = tl.load(gout + 102, mask=mask, other=0.0)  # ∂L/∂p(E2,14)
-    g103 = tl.load(gout + 103, mask=mask, other=0.0)  # ∂L/∂eta(E2,14)
+    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(A2,1)
+    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(A2,2)
+    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(A2,3)
+    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(A2,4)
+    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(A2,5)
+    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(A2,6)
+    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(B1,1)
+    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(B1,2)
+    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(B1,3)
+    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(B1,4)
+    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(B1,5)
+    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(B1,6)
+    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(B1,7)
+    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(B2,1)
+    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(B2,2)
+    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B2,3)
+    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B2,4)
+    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B2,5)
+    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B2,6)
+    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B2,7)
+    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(E1,1)_1
+    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(E1,1)_2
+    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(E1,2)_1
+    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(E1,2)_2
+    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(E1,3)_1
+    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(E1,3)_2
+    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(E1,4)_1
+    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(E1,4)_2
+    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(E1,5)_1
+    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(E1,5)_2
+    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(E1,6)_1
+    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(E1,6)_2
+    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(E1,7)_1
+    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(E1,7)_2
+    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(E1,8)_1
+    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(E1,8)_2
+    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(E1,9)_1
+    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E1,9)_2
+    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E1,10)_1
+    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E1,10)_2
+    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E1,11)_1
+    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E1,11)_2
+    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E1,12)_1
+    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E1,12)_2
+    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E1,13)_1
+    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E1,13)_2
+    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E1,14)_1
+    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E1,14)_2
+    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E2,1)_1
+    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E2,1)_2
+    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # f(E2,2)_1
+    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # f(E2,2)_2
+    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # f(E2,3)_1
+    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # f(E2,3)_2
+    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # f(E2,4)_1
+    y63 = tl.load(Y + 63 * total + cell, mask=mask, other=0.0)  # f(E2,4)_2
+    y64 = tl.load(Y + 64 * total + cell, mask=mask, other=0.0)  # f(E2,5)_1
+    y65 = tl.load(Y + 65 * total + cell, mask=mask, other=0.0)  # f(E2,5)_2
+    y66 = tl.load(Y + 66 * total + cell, mask=mask, other=0.0)  # f(E2,6)_1
+    y67 = tl.load(Y + 67 * total + cell, mask=mask, other=0.0)  # f(E2,6)_2
+    y68 = tl.load(Y + 68 * total + cell, mask=mask, other=0.0)  # f(E2,7)_1
+    y69 = tl.load(Y + 69 * total + cell, mask=mask, other=0.0)  # f(E2,7)_2
+    y70 = tl.load(Y + 70 * total + cell, mask=mask, other=0.0)  # f(E2,8)_1
+    y71 = tl.load(Y + 71 * total + cell, mask=mask, other=0.0)  # f(E2,8)_2
+    y72 = tl.load(Y + 72 * total + cell, mask=mask, other=0.0)  # f(E2,9)_1
+    y73 = tl.load(Y + 73 * total + cell, mask=mask, other=0.0)  # f(E2,9)_2
+    y74 = tl.load(Y + 74 * total + cell, mask=mask, other=0.0)  # f(E2,10)_1
+    y75 = tl.load(Y + 75 * total + cell, mask=mask, other=0.0)  # f(E2,10)_2
+    y76 = tl.load(Y + 76 * total + cell, mask=mask, other=0.0)  # f(E2,11)_1
+    y77 = tl.load(Y + 77 * total + cell, mask=mask, other=0.0)  # f(E2,11)_2
+    y78 = tl.load(Y + 78 * total + cell, mask=mask, other=0.0)  # f(E2,12)_1
+    y79 = tl.load(Y + 79 * total + cell, mask=mask, other=0.0)  # f(E2,12)_2
+    y80 = tl.load(Y + 80 * total + cell, mask=mask, other=0.0)  # f(E2,13)_1
+    y81 = tl.load(Y + 81 * total + cell, mask=mask, other=0.0)  # f(E2,13)_2
+    y82 = tl.load(Y + 82 * total + cell, mask=mask, other=0.0)  # f(E2,14)_1
+    y83 = tl.load(Y + 83 * total + cell, mask=mask, other=0.0)  # f(E2,14)_2
+    y84 = tl.load(Y + 84 * total + cell, mask=mask, other=0.0)  # ref(A2)
+    y85 = tl.load(Y + 85 * total + cell, mask=mask, other=0.0)  # ref(B1)
+    y86 = tl.load(Y + 86 * total + cell, mask=mask, other=0.0)  # ref(B2)
+    y87 = tl.load(Y + 87 * total + cell, mask=mask, other=0.0)  # ref(E1)_1
+    y88 = tl.load(Y + 88 * total + cell, mask=mask, other=0.0)  # ref(E1)_2
+    y89 = tl.load(Y + 89 * total + cell, mask=mask, other=0.0)  # ref(E2)_1
+    y90 = tl.load(Y + 90 * total + cell, mask=mask, other=0.0)  # ref(E2)_2
+    g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,1)
+    g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,2)
+    g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,3)
+    g3 = tl.load(G + 3 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,4)
+    g4 = tl.load(G + 4 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,5)
+    g5 = tl.load(G + 5 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,6)
+    g6 = tl.load(G + 6 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,7)
+    g7 = tl.load(G + 7 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,8)
+    g8 = tl.load(G + 8 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,1)
+    g9 = tl.load(G + 9 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(A2,1)
+    g10 = tl.load(G + 10 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,2)
+    g11 = tl.load(G + 11 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(A2,2)
+    g12 = tl.load(G + 12 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,3)
+    g13 = tl.load(G + 13 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(A2,3)
+    g14 = tl.load(G + 14 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,4)
+    g15 = tl.load(G + 15 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(A2,4)
+    g16 = tl.load(G + 16 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,5)
+    g17 = tl.load(G + 17 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(A2,5)
+    g18 = tl.load(G + 18 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(A2,6)
+    g19 = tl.load(G + 19 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(A2,6)
+    g20 = tl.load(G + 20 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,1)
+    g21 = tl.load(G + 21 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B1,1)
+    g22 = tl.load(G + 22 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,2)
+    g23 = tl.load(G + 23 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B1,2)
+    g24 = tl.load(G + 24 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,3)
+    g25 = tl.load(G + 25 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B1,3)
+    g26 = tl.load(G + 26 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,4)
+    g27 = tl.load(G + 27 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B1,4)
+    g28 = tl.load(G + 28 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,5)
+    g29 = tl.load(G + 29 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B1,5)
+    g30 = tl.load(G + 30 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,6)
+    g31 = tl.load(G + 31 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B1,6)
+    g32 = tl.load(G + 32 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B1,7)
+    g33 = tl.load(G + 33 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B1,7)
+    g34 = tl.load(G + 34 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,1)
+    g35 = tl.load(G + 35 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B2,1)
+    g36 = tl.load(G + 36 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,2)
+    g37 = tl.load(G + 37 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B2,2)
+    g38 = tl.load(G + 38 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,3)
+    g39 = tl.load(G + 39 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B2,3)
+    g40 = tl.load(G + 40 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,4)
+    g41 = tl.load(G + 41 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B2,4)
+    g42 = tl.load(G + 42 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,5)
+    g43 = tl.load(G + 43 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B2,5)
+    g44 = tl.load(G + 44 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,6)
+    g45 = tl.load(G + 45 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B2,6)
+    g46 = tl.load(G + 46 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(B2,7)
+    g47 = tl.load(G + 47 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(B2,7)
+    g48 = tl.load(G + 48 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,1)
+    g49 = tl.load(G + 49 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,1)
+    g50 = tl.load(G + 50 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,2)
+    g51 = tl.load(G + 51 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,2)
+    g52 = tl.load(G + 52 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,3)
+    g53 = tl.load(G + 53 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,3)
+    g54 = tl.load(G + 54 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,4)
+    g55 = tl.load(G + 55 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,4)
+    g56 = tl.load(G + 56 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,5)
+    g57 = tl.load(G + 57 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,5)
+    g58 = tl.load(G + 58 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,6)
+    g59 = tl.load(G + 59 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,6)
+    g60 = tl.load(G + 60 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,7)
+    g61 = tl.load(G + 61 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,7)
+    g62 = tl.load(G + 62 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,8)
+    g63 = tl.load(G + 63 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,8)
+    g64 = tl.load(G + 64 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,9)
+    g65 = tl.load(G + 65 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,9)
+    g66 = tl.load(G + 66 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,10)
+    g67 = tl.load(G + 67 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,10)
+    g68 = tl.load(G + 68 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,11)
+    g69 = tl.load(G + 69 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,11)
+    g70 = tl.load(G + 70 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,12)
+    g71 = tl.load(G + 71 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,12)
+    g72 = tl.load(G + 72 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,13)
+    g73 = tl.load(G + 73 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,13)
+    g74 = tl.load(G + 74 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E1,14)
+    g75 = tl.load(G + 75 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E1,14)
+    g76 = tl.load(G + 76 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,1)
+    g77 = tl.load(G + 77 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,1)
+    g78 = tl.load(G + 78 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,2)
+    g79 = tl.load(G + 79 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,2)
+    g80 = tl.load(G + 80 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,3)
+    g81 = tl.load(G + 81 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,3)
+    g82 = tl.load(G + 82 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,4)
+    g83 = tl.load(G + 83 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,4)
+    g84 = tl.load(G + 84 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,5)
+    g85 = tl.load(G + 85 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,5)
+    g86 = tl.load(G + 86 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,6)
+    g87 = tl.load(G + 87 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,6)
+    g88 = tl.load(G + 88 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,7)
+    g89 = tl.load(G + 89 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,7)
+    g90 = tl.load(G + 90 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,8)
+    g91 = tl.load(G + 91 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,8)
+    g92 = tl.load(G + 92 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,9)
+    g93 = tl.load(G + 93 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,9)
+    g94 = tl.load(G + 94 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,10)
+    g95 = tl.load(G + 95 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,10)
+    g96 = tl.load(G + 96 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,11)
+    g97 = tl.load(G + 97 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,11)
+    g98 = tl.load(G + 98 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,12)
+    g99 = tl.load(G + 99 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,12)
+    g100 = tl.load(G + 100 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,13)
+    g101 = tl.load(G + 101 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,13)
+    g102 = tl.load(G + 102 * total + cell, mask=mask, other=0.0)  # ∂L/∂p(E2,14)
+    g103 = tl.load(G + 103 * total + cell, mask=mask, other=0.0)  # ∂L/∂eta(E2,14)
     t0 = y8*y8
     t1 = t0 + 0.01  # 0.01 = 1/100
     t2 = 1.0/t1.sqrt()
@@ -821,98 +977,97 @@ def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr
     t278 = t148*t203
     t279 = t203*t204
     t280 = t251*y90
-    gy = GY + (cell * 1 + SUB) * 91
-    tl.store(gy + 0, g0, mask=mask)
-    tl.store(gy + 1, g1, mask=mask)
-    tl.store(gy + 2, g2, mask=mask)
-    tl.store(gy + 3, g3, mask=mask)
-    tl.store(gy + 4, g4, mask=mask)
-    tl.store(gy + 5, g5, mask=mask)
-    tl.store(gy + 6, g6, mask=mask)
-    tl.store(gy + 7, g7, mask=mask)
-    tl.store(gy + 8, 2.0*g8*y8 + g9*(-t0*t6/(t1*t1.sqrt()) + t2*t5*y84), mask=mask)
-    tl.store(gy + 9, 2.0*g10*y9 + g11*(t5*t9*y84 - t6*t7/(t8*t8.sqrt())), mask=mask)
-    tl.store(gy + 10, 2.0*g12*y10 + g13*(-t10*t6/(t11*t11.sqrt()) + t12*t5*y84), mask=mask)
-    tl.store(gy + 11, 2.0*g14*y11 + g15*(-t13*t6/(t14*t14.sqrt()) + t15*t5*y84), mask=mask)
-    tl.store(gy + 12, 2.0*g16*y12 + g17*(-t16*t6/(t17*t17.sqrt()) + t18*t5*y84), mask=mask)
-    tl.store(gy + 13, 2.0*g18*y13 + g19*(-t19*t6/(t20*t20.sqrt()) + t21*t5*y84), mask=mask)
-    tl.store(gy + 14, 2.0*g20*y14 + g21*(-t22*t28/(t23*t23.sqrt()) + t24*t27*y85), mask=mask)
-    tl.store(gy + 15, 2.0*g22*y15 + g23*(t27*t31*y85 - t28*t29/(t30*t30.sqrt())), mask=mask)
-    tl.store(gy + 16, 2.0*g24*y16 + g25*(t27*t34*y85 - t28*t32/(t33*t33.sqrt())), mask=mask)
-    tl.store(gy + 17, 2.0*g26*y17 + g27*(t27*t37*y85 - t28*t35/(t36*t36.sqrt())), mask=mask)
-    tl.store(gy + 18, 2.0*g28*y18 + g29*(t27*t40*y85 - t28*t38/(t39*t39.sqrt())), mask=mask)
-    tl.store(gy + 19, 2.0*g30*y19 + g31*(t27*t43*y85 - t28*t41/(t42*t42.sqrt())), mask=mask)
-    tl.store(gy + 20, 2.0*g32*y20 + g33*(t27*t46*y85 - t28*t44/(t45*t45.sqrt())), mask=mask)
-    tl.store(gy + 21, 2.0*g34*y21 + g35*(-t47*t53/(t48*t48.sqrt()) + t49*t52*y86), mask=mask)
-    tl.store(gy + 22, 2.0*g36*y22 + g37*(t52*t56*y86 - t53*t54/(t55*t55.sqrt())), mask=mask)
-    tl.store(gy + 23, 2.0*g38*y23 + g39*(t52*t59*y86 - t53*t57/(t58*t58.sqrt())), mask=mask)
-    tl.store(gy + 24, 2.0*g40*y24 + g41*(t52*t62*y86 - t53*t60/(t61*t61.sqrt())), mask=mask)
-    tl.store(gy + 25, 2.0*g42*y25 + g43*(t52*t65*y86 - t53*t63/(t64*t64.sqrt())), mask=mask)
-    tl.store(gy + 26, 2.0*g44*y26 + g45*(t52*t68*y86 - t53*t66/(t67*t67.sqrt())), mask=mask)
-    tl.store(gy + 27, 2.0*g46*y27 + g47*(t52*t71*y86 - t53*t69/(t70*t70.sqrt())), mask=mask)
-    tl.store(gy + 28, g49*(t74*t76*y87 - t78*y28) + t72*y28, mask=mask)
-    tl.store(gy + 29, g49*(t74*t76*y88 - t78*y29) + t72*y29, mask=mask)
-    tl.store(gy + 30, g51*(t76*t81*y87 - t83*y30) + t79*y30, mask=mask)
-    tl.store(gy + 31, g51*(t76*t81*y88 - t83*y31) + t79*y31, mask=mask)
-    tl.store(gy + 32, g53*(t76*t86*y87 - t88*y32) + t84*y32, mask=mask)
-    tl.store(gy + 33, g53*(t76*t86*y88 - t88*y33) + t84*y33, mask=mask)
-    tl.store(gy + 34, g55*(t76*t91*y87 - t93*y34) + t89*y34, mask=mask)
-    tl.store(gy + 35, g55*(t76*t91*y88 - t93*y35) + t89*y35, mask=mask)
-    tl.store(gy + 36, g57*(t76*t96*y87 - t98*y36) + t94*y36, mask=mask)
-    tl.store(gy + 37, g57*(t76*t96*y88 - t98*y37) + t94*y37, mask=mask)
-    tl.store(gy + 38, g59*(t101*t76*y87 - t103*y38) + t99*y38, mask=mask)
-    tl.store(gy + 39, g59*(t101*t76*y88 - t103*y39) + t99*y39, mask=mask)
-    tl.store(gy + 40, g61*(t106*t76*y87 - t108*y40) + t104*y40, mask=mask)
-    tl.store(gy + 41, g61*(t106*t76*y88 - t108*y41) + t104*y41, mask=mask)
-    tl.store(gy + 42, g63*(t111*t76*y87 - t113*y42) + t109*y42, mask=mask)
-    tl.store(gy + 43, g63*(t111*t76*y88 - t113*y43) + t109*y43, mask=mask)
-    tl.store(gy + 44, g65*(t116*t76*y87 - t118*y44) + t114*y44, mask=mask)
-    tl.store(gy + 45, g65*(t116*t76*y88 - t118*y45) + t114*y45, mask=mask)
-    tl.store(gy + 46, g67*(t121*t76*y87 - t123*y46) + t119*y46, mask=mask)
-    tl.store(gy + 47, g67*(t121*t76*y88 - t123*y47) + t119*y47, mask=mask)
-    tl.store(gy + 48, g69*(t126*t76*y87 - t128*y48) + t124*y48, mask=mask)
-    tl.store(gy + 49, g69*(t126*t76*y88 - t128*y49) + t124*y49, mask=mask)
-    tl.store(gy + 50, g71*(t131*t76*y87 - t133*y50) + t129*y50, mask=mask)
-    tl.store(gy + 51, g71*(t131*t76*y88 - t133*y51) + t129*y51, mask=mask)
-    tl.store(gy + 52, g73*(t136*t76*y87 - t138*y52) + t134*y52, mask=mask)
-    tl.store(gy + 53, g73*(t136*t76*y88 - t138*y53) + t134*y53, mask=mask)
-    tl.store(gy + 54, g75*(t141*t76*y87 - t143*y54) + t139*y54, mask=mask)
-    tl.store(gy + 55, g75*(t141*t76*y88 - t143*y55) + t139*y55, mask=mask)
-    tl.store(gy + 56, g77*(t146*t148*y89 - t150*y56) + t144*y56, mask=mask)
-    tl.store(gy + 57, g77*(t146*t148*y90 - t150*y57) + t144*y57, mask=mask)
-    tl.store(gy + 58, g79*(t148*t153*y89 - t155*y58) + t151*y58, mask=mask)
-    tl.store(gy + 59, g79*(t148*t153*y90 - t155*y59) + t151*y59, mask=mask)
-    tl.store(gy + 60, g81*(t148*t158*y89 - t160*y60) + t156*y60, mask=mask)
-    tl.store(gy + 61, g81*(t148*t158*y90 - t160*y61) + t156*y61, mask=mask)
-    tl.store(gy + 62, g83*(t148*t163*y89 - t165*y62) + t161*y62, mask=mask)
-    tl.store(gy + 63, g83*(t148*t163*y90 - t165*y63) + t161*y63, mask=mask)
-    tl.store(gy + 64, g85*(t148*t168*y89 - t170*y64) + t166*y64, mask=mask)
-    tl.store(gy + 65, g85*(t148*t168*y90 - t170*y65) + t166*y65, mask=mask)
-    tl.store(gy + 66, g87*(t148*t173*y89 - t175*y66) + t171*y66, mask=mask)
-    tl.store(gy + 67, g87*(t148*t173*y90 - t175*y67) + t171*y67, mask=mask)
-    tl.store(gy + 68, g89*(t148*t178*y89 - t180*y68) + t176*y68, mask=mask)
-    tl.store(gy + 69, g89*(t148*t178*y90 - t180*y69) + t176*y69, mask=mask)
-    tl.store(gy + 70, g91*(t148*t183*y89 - t185*y70) + t181*y70, mask=mask)
-    tl.store(gy + 71, g91*(t148*t183*y90 - t185*y71) + t181*y71, mask=mask)
-    tl.store(gy + 72, g93*(t148*t188*y89 - t190*y72) + t186*y72, mask=mask)
-    tl.store(gy + 73, g93*(t148*t188*y90 - t190*y73) + t186*y73, mask=mask)
-    tl.store(gy + 74, g95*(t148*t193*y89 - t195*y74) + t191*y74, mask=mask)
-    tl.store(gy + 75, g95*(t148*t193*y90 - t195*y75) + t191*y75, mask=mask)
-    tl.store(gy + 76, g97*(t148*t198*y89 - t200*y76) + t196*y76, mask=mask)
-    tl.store(gy + 77, g97*(t148*t198*y90 - t200*y77) + t196*y77, mask=mask)
-    tl.store(gy + 78, g99*(t148*t203*y89 - t205*y78) + t201*y78, mask=mask)
-    tl.store(gy + 79, g99*(t148*t203*y90 - t205*y79) + t201*y79, mask=mask)
-    tl.store(gy + 80, g101*(t148*t208*y89 - t210*y80) + t206*y80, mask=mask)
-    tl.store(gy + 81, g101*(t148*t208*y90 - t210*y81) + t206*y81, mask=mask)
-    tl.store(gy + 82, g103*(t148*t213*y89 - t215*y82) + t211*y82, mask=mask)
-    tl.store(gy + 83, g103*(t148*t213*y90 - t215*y83) + t211*y83, mask=mask)
-    tl.store(gy + 84, g11*(-t216*t9*y9 + t5*t9*y9) + g13*(-t12*t216*y10 + t12*t5*y10) + g15*(-t15*t216*y11 + t15*t5*y11) + g17*(-t18*t216*y12 + t18*t5*y12) + g19*(-t21*t216*y13 + t21*t5*y13) + g9*(-t2*t216*y8 + t2*t5*y8), mask=mask)
-    tl.store(gy + 85, g21*(-t217*t24*y14 + t24*t27*y14) + g23*(-t217*t31*y15 + t27*t31*y15) + g25*(-t217*t34*y16 + t27*t34*y16) + g27*(-t217*t37*y17 + t27*t37*y17) + g29*(-t217*t40*y18 + t27*t40*y18) + g31*(-t217*t43*y19 + t27*t43*y19) + g33*(-t217*t46*y20 + t27*t46*y20), mask=mask)
-    tl.store(gy + 86, g35*(-t218*t49*y21 + t49*t52*y21) + g37*(-t218*t56*y22 + t52*t56*y22) + g39*(-t218*t59*y23 + t52*t59*y23) + g41*(-t218*t62*y24 + t52*t62*y24) + g43*(-t218*t65*y25 + t52*t65*y25) + g45*(-t218*t68*y26 + t52*t68*y26) + g47*(-t218*t71*y27 + t52*t71*y27), mask=mask)
-    tl.store(gy + 87, g49*(t219*y28 - t221*t222) + g51*(-t221*t224 + t223*y30) + g53*(-t221*t226 + t225*y32) + g55*(-t221*t228 + t227*y34) + g57*(-t221*t230 + t229*y36) + g59*(-t221*t232 + t231*y38) + g61*(-t221*t234 + t233*y40) + g63*(-t221*t236 + t235*y42) + g65*(-t221*t238 + t237*y44) + g67*(-t221*t240 + t239*y46) + g69*(-t221*t242 + t241*y48) + g71*(-t221*t244 + t243*y50) + g73*(-t221*t246 + t245*y52) + g75*(-t221*t248 + t247*y54), mask=mask)
-    tl.store(gy + 88, g49*(t219*y29 - t222*t249) + g51*(t223*y31 - t224*t249) + g53*(t225*y33 - t226*t249) + g55*(t227*y35 - t228*t249) + g57*(t229*y37 - t230*t249) + g59*(t231*y39 - t232*t249) + g61*(t233*y41 - t234*t249) + g63*(t235*y43 - t236*t249) + g65*(t237*y45 - t238*t249) + g67*(t239*y47 - t240*t249) + g69*(t241*y49 - t242*t249) + g71*(t243*y51 - t244*t249) + g73*(t245*y53 - t246*t249) + g75*(t247*y55 - t248*t249), mask=mask)
-    tl.store(gy + 89, g101*(t250*y80 - t252*t253) + g103*(-t252*t255 + t254*y82) + g77*(-t252*t257 + t256*y56) + g79*(-t252*t259 + t258*y58) + g81*(-t252*t261 + t260*y60) + g83*(-t252*t263 + t262*y62) + g85*(-t252*t265 + t264*y64) + g87*(-t252*t267 + t266*y66) + g89*(-t252*t269 + t268*y68) + g91*(-t252*t271 + t270*y70) + g93*(-t252*t273 + t272*y72) + g95*(-t252*t275 + t274*y74) + g97*(-t252*t277 + t276*y76) + g99*(-t252*t279 + t278*y78), mask=mask)
-    tl.store(gy + 90, g101*(t250*y81 - t253*t280) + g103*(t254*y83 - t255*t280) + g77*(t256*y57 - t257*t280) + g79*(t258*y59 - t259*t280) + g81*(t260*y61 - t261*t280) + g83*(t262*y63 - t263*t280) + g85*(t264*y65 - t265*t280) + g87*(t266*y67 - t267*t280) + g89*(t268*y69 - t269*t280) + g91*(t270*y71 - t271*t280) + g93*(t272*y73 - t273*t280) + g95*(t274*y75 - t275*t280) + g97*(t276*y77 - t277*t280) + g99*(t278*y79 - t279*t280), mask=mask)
+    tl.store(GY + cell, g0, mask=mask)
+    tl.store(GY + 1 * total + cell, g1, mask=mask)
+    tl.store(GY + 2 * total + cell, g2, mask=mask)
+    tl.store(GY + 3 * total + cell, g3, mask=mask)
+    tl.store(GY + 4 * total + cell, g4, mask=mask)
+    tl.store(GY + 5 * total + cell, g5, mask=mask)
+    tl.store(GY + 6 * total + cell, g6, mask=mask)
+    tl.store(GY + 7 * total + cell, g7, mask=mask)
+    tl.store(GY + 8 * total + cell, 2.0*g8*y8 + g9*(-t0*t6/(t1*t1.sqrt()) + t2*t5*y84), mask=mask)
+    tl.store(GY + 9 * total + cell, 2.0*g10*y9 + g11*(t5*t9*y84 - t6*t7/(t8*t8.sqrt())), mask=mask)
+    tl.store(GY + 10 * total + cell, 2.0*g12*y10 + g13*(-t10*t6/(t11*t11.sqrt()) + t12*t5*y84), mask=mask)
+    tl.store(GY + 11 * total + cell, 2.0*g14*y11 + g15*(-t13*t6/(t14*t14.sqrt()) + t15*t5*y84), mask=mask)
+    tl.store(GY + 12 * total + cell, 2.0*g16*y12 + g17*(-t16*t6/(t17*t17.sqrt()) + t18*t5*y84), mask=mask)
+    tl.store(GY + 13 * total + cell, 2.0*g18*y13 + g19*(-t19*t6/(t20*t20.sqrt()) + t21*t5*y84), mask=mask)
+    tl.store(GY + 14 * total + cell, 2.0*g20*y14 + g21*(-t22*t28/(t23*t23.sqrt()) + t24*t27*y85), mask=mask)
+    tl.store(GY + 15 * total + cell, 2.0*g22*y15 + g23*(t27*t31*y85 - t28*t29/(t30*t30.sqrt())), mask=mask)
+    tl.store(GY + 16 * total + cell, 2.0*g24*y16 + g25*(t27*t34*y85 - t28*t32/(t33*t33.sqrt())), mask=mask)
+    tl.store(GY + 17 * total + cell, 2.0*g26*y17 + g27*(t27*t37*y85 - t28*t35/(t36*t36.sqrt())), mask=mask)
+    tl.store(GY + 18 * total + cell, 2.0*g28*y18 + g29*(t27*t40*y85 - t28*t38/(t39*t39.sqrt())), mask=mask)
+    tl.store(GY + 19 * total + cell, 2.0*g30*y19 + g31*(t27*t43*y85 - t28*t41/(t42*t42.sqrt())), mask=mask)
+    tl.store(GY + 20 * total + cell, 2.0*g32*y20 + g33*(t27*t46*y85 - t28*t44/(t45*t45.sqrt())), mask=mask)
+    tl.store(GY + 21 * total + cell, 2.0*g34*y21 + g35*(-t47*t53/(t48*t48.sqrt()) + t49*t52*y86), mask=mask)
+    tl.store(GY + 22 * total + cell, 2.0*g36*y22 + g37*(t52*t56*y86 - t53*t54/(t55*t55.sqrt())), mask=mask)
+    tl.store(GY + 23 * total + cell, 2.0*g38*y23 + g39*(t52*t59*y86 - t53*t57/(t58*t58.sqrt())), mask=mask)
+    tl.store(GY + 24 * total + cell, 2.0*g40*y24 + g41*(t52*t62*y86 - t53*t60/(t61*t61.sqrt())), mask=mask)
+    tl.store(GY + 25 * total + cell, 2.0*g42*y25 + g43*(t52*t65*y86 - t53*t63/(t64*t64.sqrt())), mask=mask)
+    tl.store(GY + 26 * total + cell, 2.0*g44*y26 + g45*(t52*t68*y86 - t53*t66/(t67*t67.sqrt())), mask=mask)
+    tl.store(GY + 27 * total + cell, 2.0*g46*y27 + g47*(t52*t71*y86 - t53*t69/(t70*t70.sqrt())), mask=mask)
+    tl.store(GY + 28 * total + cell, g49*(t74*t76*y87 - t78*y28) + t72*y28, mask=mask)
+    tl.store(GY + 29 * total + cell, g49*(t74*t76*y88 - t78*y29) + t72*y29, mask=mask)
+    tl.store(GY + 30 * total + cell, g51*(t76*t81*y87 - t83*y30) + t79*y30, mask=mask)
+    tl.store(GY + 31 * total + cell, g51*(t76*t81*y88 - t83*y31) + t79*y31, mask=mask)
+    tl.store(GY + 32 * total + cell, g53*(t76*t86*y87 - t88*y32) + t84*y32, mask=mask)
+    tl.store(GY + 33 * total + cell, g53*(t76*t86*y88 - t88*y33) + t84*y33, mask=mask)
+    tl.store(GY + 34 * total + cell, g55*(t76*t91*y87 - t93*y34) + t89*y34, mask=mask)
+    tl.store(GY + 35 * total + cell, g55*(t76*t91*y88 - t93*y35) + t89*y35, mask=mask)
+    tl.store(GY + 36 * total + cell, g57*(t76*t96*y87 - t98*y36) + t94*y36, mask=mask)
+    tl.store(GY + 37 * total + cell, g57*(t76*t96*y88 - t98*y37) + t94*y37, mask=mask)
+    tl.store(GY + 38 * total + cell, g59*(t101*t76*y87 - t103*y38) + t99*y38, mask=mask)
+    tl.store(GY + 39 * total + cell, g59*(t101*t76*y88 - t103*y39) + t99*y39, mask=mask)
+    tl.store(GY + 40 * total + cell, g61*(t106*t76*y87 - t108*y40) + t104*y40, mask=mask)
+    tl.store(GY + 41 * total + cell, g61*(t106*t76*y88 - t108*y41) + t104*y41, mask=mask)
+    tl.store(GY + 42 * total + cell, g63*(t111*t76*y87 - t113*y42) + t109*y42, mask=mask)
+    tl.store(GY + 43 * total + cell, g63*(t111*t76*y88 - t113*y43) + t109*y43, mask=mask)
+    tl.store(GY + 44 * total + cell, g65*(t116*t76*y87 - t118*y44) + t114*y44, mask=mask)
+    tl.store(GY + 45 * total + cell, g65*(t116*t76*y88 - t118*y45) + t114*y45, mask=mask)
+    tl.store(GY + 46 * total + cell, g67*(t121*t76*y87 - t123*y46) + t119*y46, mask=mask)
+    tl.store(GY + 47 * total + cell, g67*(t121*t76*y88 - t123*y47) + t119*y47, mask=mask)
+    tl.store(GY + 48 * total + cell, g69*(t126*t76*y87 - t128*y48) + t124*y48, mask=mask)
+    tl.store(GY + 49 * total + cell, g69*(t126*t76*y88 - t128*y49) + t124*y49, mask=mask)
+    tl.store(GY + 50 * total + cell, g71*(t131*t76*y87 - t133*y50) + t129*y50, mask=mask)
+    tl.store(GY + 51 * total + cell, g71*(t131*t76*y88 - t133*y51) + t129*y51, mask=mask)
+    tl.store(GY + 52 * total + cell, g73*(t136*t76*y87 - t138*y52) + t134*y52, mask=mask)
+    tl.store(GY + 53 * total + cell, g73*(t136*t76*y88 - t138*y53) + t134*y53, mask=mask)
+    tl.store(GY + 54 * total + cell, g75*(t141*t76*y87 - t143*y54) + t139*y54, mask=mask)
+    tl.store(GY + 55 * total + cell, g75*(t141*t76*y88 - t143*y55) + t139*y55, mask=mask)
+    tl.store(GY + 56 * total + cell, g77*(t146*t148*y89 - t150*y56) + t144*y56, mask=mask)
+    tl.store(GY + 57 * total + cell, g77*(t146*t148*y90 - t150*y57) + t144*y57, mask=mask)
+    tl.store(GY + 58 * total + cell, g79*(t148*t153*y89 - t155*y58) + t151*y58, mask=mask)
+    tl.store(GY + 59 * total + cell, g79*(t148*t153*y90 - t155*y59) + t151*y59, mask=mask)
+    tl.store(GY + 60 * total + cell, g81*(t148*t158*y89 - t160*y60) + t156*y60, mask=mask)
+    tl.store(GY + 61 * total + cell, g81*(t148*t158*y90 - t160*y61) + t156*y61, mask=mask)
+    tl.store(GY + 62 * total + cell, g83*(t148*t163*y89 - t165*y62) + t161*y62, mask=mask)
+    tl.store(GY + 63 * total + cell, g83*(t148*t163*y90 - t165*y63) + t161*y63, mask=mask)
+    tl.store(GY + 64 * total + cell, g85*(t148*t168*y89 - t170*y64) + t166*y64, mask=mask)
+    tl.store(GY + 65 * total + cell, g85*(t148*t168*y90 - t170*y65) + t166*y65, mask=mask)
+    tl.store(GY + 66 * total + cell, g87*(t148*t173*y89 - t175*y66) + t171*y66, mask=mask)
+    tl.store(GY + 67 * total + cell, g87*(t148*t173*y90 - t175*y67) + t171*y67, mask=mask)
+    tl.store(GY + 68 * total + cell, g89*(t148*t178*y89 - t180*y68) + t176*y68, mask=mask)
+    tl.store(GY + 69 * total + cell, g89*(t148*t178*y90 - t180*y69) + t176*y69, mask=mask)
+    tl.store(GY + 70 * total + cell, g91*(t148*t183*y89 - t185*y70) + t181*y70, mask=mask)
+    tl.store(GY + 71 * total + cell, g91*(t148*t183*y90 - t185*y71) + t181*y71, mask=mask)
+    tl.store(GY + 72 * total + cell, g93*(t148*t188*y89 - t190*y72) + t186*y72, mask=mask)
+    tl.store(GY + 73 * total + cell, g93*(t148*t188*y90 - t190*y73) + t186*y73, mask=mask)
+    tl.store(GY + 74 * total + cell, g95*(t148*t193*y89 - t195*y74) + t191*y74, mask=mask)
+    tl.store(GY + 75 * total + cell, g95*(t148*t193*y90 - t195*y75) + t191*y75, mask=mask)
+    tl.store(GY + 76 * total + cell, g97*(t148*t198*y89 - t200*y76) + t196*y76, mask=mask)
+    tl.store(GY + 77 * total + cell, g97*(t148*t198*y90 - t200*y77) + t196*y77, mask=mask)
+    tl.store(GY + 78 * total + cell, g99*(t148*t203*y89 - t205*y78) + t201*y78, mask=mask)
+    tl.store(GY + 79 * total + cell, g99*(t148*t203*y90 - t205*y79) + t201*y79, mask=mask)
+    tl.store(GY + 80 * total + cell, g101*(t148*t208*y89 - t210*y80) + t206*y80, mask=mask)
+    tl.store(GY + 81 * total + cell, g101*(t148*t208*y90 - t210*y81) + t206*y81, mask=mask)
+    tl.store(GY + 82 * total + cell, g103*(t148*t213*y89 - t215*y82) + t211*y82, mask=mask)
+    tl.store(GY + 83 * total + cell, g103*(t148*t213*y90 - t215*y83) + t211*y83, mask=mask)
+    tl.store(GY + 84 * total + cell, g11*(-t216*t9*y9 + t5*t9*y9) + g13*(-t12*t216*y10 + t12*t5*y10) + g15*(-t15*t216*y11 + t15*t5*y11) + g17*(-t18*t216*y12 + t18*t5*y12) + g19*(-t21*t216*y13 + t21*t5*y13) + g9*(-t2*t216*y8 + t2*t5*y8), mask=mask)
+    tl.store(GY + 85 * total + cell, g21*(-t217*t24*y14 + t24*t27*y14) + g23*(-t217*t31*y15 + t27*t31*y15) + g25*(-t217*t34*y16 + t27*t34*y16) + g27*(-t217*t37*y17 + t27*t37*y17) + g29*(-t217*t40*y18 + t27*t40*y18) + g31*(-t217*t43*y19 + t27*t43*y19) + g33*(-t217*t46*y20 + t27*t46*y20), mask=mask)
+    tl.store(GY + 86 * total + cell, g35*(-t218*t49*y21 + t49*t52*y21) + g37*(-t218*t56*y22 + t52*t56*y22) + g39*(-t218*t59*y23 + t52*t59*y23) + g41*(-t218*t62*y24 + t52*t62*y24) + g43*(-t218*t65*y25 + t52*t65*y25) + g45*(-t218*t68*y26 + t52*t68*y26) + g47*(-t218*t71*y27 + t52*t71*y27), mask=mask)
+    tl.store(GY + 87 * total + cell, g49*(t219*y28 - t221*t222) + g51*(-t221*t224 + t223*y30) + g53*(-t221*t226 + t225*y32) + g55*(-t221*t228 + t227*y34) + g57*(-t221*t230 + t229*y36) + g59*(-t221*t232 + t231*y38) + g61*(-t221*t234 + t233*y40) + g63*(-t221*t236 + t235*y42) + g65*(-t221*t238 + t237*y44) + g67*(-t221*t240 + t239*y46) + g69*(-t221*t242 + t241*y48) + g71*(-t221*t244 + t243*y50) + g73*(-t221*t246 + t245*y52) + g75*(-t221*t248 + t247*y54), mask=mask)
+    tl.store(GY + 88 * total + cell, g49*(t219*y29 - t222*t249) + g51*(t223*y31 - t224*t249) + g53*(t225*y33 - t226*t249) + g55*(t227*y35 - t228*t249) + g57*(t229*y37 - t230*t249) + g59*(t231*y39 - t232*t249) + g61*(t233*y41 - t234*t249) + g63*(t235*y43 - t236*t249) + g65*(t237*y45 - t238*t249) + g67*(t239*y47 - t240*t249) + g69*(t241*y49 - t242*t249) + g71*(t243*y51 - t244*t249) + g73*(t245*y53 - t246*t249) + g75*(t247*y55 - t248*t249), mask=mask)
+    tl.store(GY + 89 * total + cell, g101*(t250*y80 - t252*t253) + g103*(-t252*t255 + t254*y82) + g77*(-t252*t257 + t256*y56) + g79*(-t252*t259 + t258*y58) + g81*(-t252*t261 + t260*y60) + g83*(-t252*t263 + t262*y62) + g85*(-t252*t265 + t264*y64) + g87*(-t252*t267 + t266*y66) + g89*(-t252*t269 + t268*y68) + g91*(-t252*t271 + t270*y70) + g93*(-t252*t273 + t272*y72) + g95*(-t252*t275 + t274*y74) + g97*(-t252*t277 + t276*y76) + g99*(-t252*t279 + t278*y78), mask=mask)
+    tl.store(GY + 90 * total + cell, g101*(t250*y81 - t253*t280) + g103*(t254*y83 - t255*t280) + g77*(t256*y57 - t257*t280) + g79*(t258*y59 - t259*t280) + g81*(t260*y61 - t261*t280) + g83*(t262*y63 - t263*t280) + g85*(t264*y65 - t265*t280) + g87*(t266*y67 - t267*t280) + g89*(t268*y69 - t269*t280) + g91*(t270*y71 - t271*t280) + g93*(t272*y73 - t273*t280) + g95*(t274*y75 - t275*t280) + g97*(t276*y77 - t277*t280) + g99*(t278*y79 - t279*t280), mask=mask)
 
 
 DESCRIPTOR = GeneratedDescriptor(globals())
