@@ -27,12 +27,9 @@ from .printers import comment, literal, statements
 from .stencil import (
     CHANNEL_MEANING,
     Part,
-    combine_lines,
     lean_taps,
     names,
     parts,
-    tap_values,
-    torch_body,
 )
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"
@@ -89,14 +86,9 @@ def stencil_module(part: Part) -> str:
         components=", ".join(part.components), taps=sum(len(t) for t in part.taps),
         channel_notes=[f"Channels: {', '.join(CHANNEL_MEANING[k] for k in kinds)}."] if kinds
         else [], channels=part.channels,
-        sizes=", ".join(f"n{a}" for a in range(part.dimension)),
-        ys=names([f"y{k}" for k in range(len(part.outputs))]),
-        combine=[combine_lines(part, t) for t in part.taps],
-        arguments=[names([f"v{n}" for n in range(len(tap_values(t)))], " " * 12)
-                   for t in part.taps],
-        torch_body=torch_body(part),
         lean=[{"taps": _items([f"({c},{_tuple(o)})" for c, o in item["taps"]]),
-               "weights": _items([f"({k},{t},{v})" for k, t, v in item["weights"]])}
+               "rows": [(_items([f"({v},[{','.join(map(str, ts))}])" for v, ts in r["groups"]],
+                                " " * 9), r["note"]) for r in item["rows"]]}
               for item in lean_taps(part)])
 
 

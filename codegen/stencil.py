@@ -18,7 +18,7 @@ from functools import cached_property
 from generated._spec import content_hash
 from grouptheory import numbers
 
-from .printers import comment, grouped_sum, literal
+from .printers import comment, weight_groups
 
 # what a part computes, by the name of its first output (eq. numbers: the paper)
 ALIASES = {"f": "irreps", "ref": "reference", "G2b": "acsf"}  # its name in a descriptor module
@@ -38,14 +38,6 @@ def kind(output: str) -> str:
 
 def _key(channel) -> tuple:
     return tuple(tuple(x) if isinstance(x, list) else x for x in channel)
-
-
-def _add(a, b):
-    return tuple(x + y for x, y in zip(a, b))
-
-
-def _at(offset) -> str:
-    return "[" + ",".join(str(o) for o in offset) + "]"
 
 
 @dataclass(frozen=True)
@@ -100,18 +92,6 @@ class Part:
     def alias(self) -> str:
         return ALIASES.get(kind(self.outputs[0]), "neighborhood")
 
-    def label(self, channel: int, offset) -> str:
-        """A tap named by its offset: Q[-1,0], Q_1[0,1] (sublattice 1), S[0,0]·S[1,0]."""
-        key = self.channels[channel]
-        if key[0] == "field":
-            sub = f"_{key[1]}" if self.sublattices > 1 else ""
-            return f"{self.components[key[2]]}{sub}{_at(offset)}"
-        if key[0] == "length":
-            return f"|S{_at(offset)}|²"
-        if key[0] == "dot":
-            return f"S{_at(offset)}·S{_at(_add(offset, key[1]))}"
-        return f"S{_at(offset)}·(S{_at(_add(offset, key[1]))}×S{_at(_add(offset, key[2]))})"
-
 
 def parts(spec_data: dict) -> list[Part]:
     """The stencil of a spec as parts: the IR coefficients, then the rest (if any)."""
@@ -136,59 +116,15 @@ def tap_values(taps) -> list[tuple]:
     return list(dict.fromkeys((c, tuple(o)) for _, c, o, _ in taps))
 
 
-def combine_lines(part: Part, taps) -> list[str]:
-    """Body of combine_s(v0, v1, …): y_k = Σ c·v, v the tap values in `tap_values` order."""
-    index = {key: n for n, key in enumerate(tap_values(taps))}
-    terms: dict = {}
-    for k, c, o, v in taps:
-        terms.setdefault(k, []).append((v, f"v{index[(c, tuple(o))]}"))
-    lines = []
-    for k, name in enumerate(part.outputs):
-        text, notes = grouped_sum(terms.get(k, []))
-        lines.append(f"    y{k} = {text}{comment(name, notes)}")
-    return lines
-
-
 def names(items, indent: str = "        ", width: int = 88) -> str:
     """`a, b, …` wrapped to `width` columns, continuation lines indented by `indent`."""
     return ("\n" + indent).join(textwrap.wrap(", ".join(items), width))
 
 
-def view(part: Part, channel: int, offset) -> str:
-    """The torch value of a tap: a shifted view of the padded channels P."""
-    views = ", ".join(f"{r + o}:{r + o}+n{a}" for a, (r, o) in enumerate(zip(part.radius, offset)))
-    return f"P[:, {views}, {channel}]"
-
-
-def _branches(part: Part, body) -> list[str]:
-    """`body(s, taps, indent)` for each center sublattice, under `if SUB == s:` when several."""
-    if part.sublattices == 1:
-        return body(0, part.taps[0], "    ")
-    lines = []
-    for s, taps in enumerate(part.taps):
-        lines.append(f"    {'if' if s == 0 else 'elif'} SUB == {s}:")
-        lines += body(s, taps, "        ")
-    return lines
-
-
-def _call(function: str, args, labels, indent: str) -> list[str]:
-    return ([f"{indent}return {function}("]
-            + [f"{indent}    {a},  # v{n} = {label}" for n, (a, label) in enumerate(zip(args, labels))]
-            + [f"{indent})"])
-
-
-def torch_body(part: Part) -> list[str]:
-    def body(s, taps, indent):
-        keys = tap_values(taps)
-        return _call(f"combine_{s}", [view(part, c, o) for c, o in keys],
-                     [part.label(c, o) for c, o in keys], indent)
-    return _branches(part, body)
-
-
 def lean_taps(part: Part) -> list[dict]:
     """Stage 2 as a matrix, per center sublattice: the distinct (channel, offset) taps in
-    `tap_values` order and the nonzero coefficients (k, t, value) of y_k = Σ_t W[k, t] v_t,
-    exact sums folded to float literals with repr (exact forms in the combine_s comments)."""
+    `tap_values` order and, per output k, the groups (value, taps) of y_k = Σ_t W[k, t] v_t
+    (exact sums folded to float literals by `printers.literal`, their exact forms in `notes`)."""
     result = []
     for taps in part.taps:
         keys = tap_values(taps)
@@ -197,8 +133,9 @@ def lean_taps(part: Part) -> list[dict]:
         for k, c, o, v in taps:
             key = (k, index[(c, tuple(o))])
             exact[key] = exact.get(key, 0) + numbers.to_sympy(v)
-        result.append({
-            "taps": [(c, o) for c, o in keys],
-            "weights": [(k, t, literal(value)) for (k, t), value in sorted(exact.items())
-                        if value != 0]})
+        rows = []
+        for k, name in enumerate(part.outputs):
+            groups, notes = weight_groups([(v, t) for (j, t), v in exact.items() if j == k])
+            rows.append({"groups": groups, "note": comment(f"y{k} = {name}", notes)})
+        result.append({"taps": keys, "rows": rows})
     return result

@@ -2,9 +2,9 @@
 
 `GeneratedDescriptor(module)` checks the module's embedded spec against its SPEC_HASH,
 validates input, computes the stage-1 channels of each stencil part (field values, S·S'
-bonds, S·(S'×S'') chiralities, |S|²), pads them periodically and calls the parts' torch
-outputs and the module's invariants, or the Triton kernels when the tensor is on CUDA or
-TRITON_INTERPRET=1. Field layout: (batch, *cells, sublattice, component), or without the
+bonds, S·(S'×S'') chiralities, |S|²), applies each part's stencil matrix (`LeanStencil`: a
+gather and a GEMM) and the module's invariants, or the Triton path (generated._triton) when
+the tensor is on CUDA or TRITON_INTERPRET=1. Field layout: (batch, *cells, sublattice, component), or without the
 batch dimension.
 """
 
@@ -76,16 +76,6 @@ def channels(field: torch.Tensor, keys, dim: int) -> torch.Tensor:
     return torch.stack(out, dim=-1)
 
 
-def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
-    """Periodic padding of the `dim` cell axes by `radius`."""
-    for axis, r in enumerate(radius):
-        if r:
-            a = axis + 1
-            n = x.shape[a]
-            x = torch.cat([x.narrow(a, n - r, r), x, x.narrow(a, 0, r)], dim=a)
-    return x
-
-
 def _flat_index(cells, taps, stride: int, sign: int) -> torch.Tensor:
     """(N, T) int64: flat index (cell + sign·offset_t) · stride + channel_t of every cell
     (row-major, periodic) and tap t = (channel, offset)."""
@@ -107,11 +97,10 @@ class LeanStencil:
     def __init__(self, part, sub: int):
         self.taps = [(c, tuple(o)) for c, o in part.LEAN_TAPS[sub]]
         self.n_channels, self.n_outputs = len(part.CHANNELS), len(part.OUTPUTS)
-        weights = part.LEAN_WEIGHTS[sub]
         self._dense = torch.zeros((self.n_outputs, len(self.taps)), dtype=torch.float64)
-        if weights:
-            k, t, v = zip(*weights)
-            self._dense[list(k), list(t)] = torch.tensor(v, dtype=torch.float64)
+        for k, groups in enumerate(part.LEAN_WEIGHTS[sub]):
+            for value, taps in groups:
+                self._dense[k, taps] = value
         self._cache: dict = {}
 
     def _get(self, key, make):
@@ -270,14 +259,12 @@ class GeneratedDescriptor:
             field.is_cuda or os.environ.get("TRITON_INTERPRET") == "1")
 
     def torch_forward(self, field: torch.Tensor) -> torch.Tensor:
-        """Reference torch path (differentiable twice): (batch, *cells, sublattice, F)."""
-        cells = tuple(field.shape[1:1 + self.dimension])
-        outputs = [[] for _ in range(self.sublattices)]
-        for part in self.stencils:
-            p = pad(channels(field, part.CHANNELS, self.dimension), part.RADIUS, self.dimension)
-            for s, y in enumerate(outputs):
-                y += part.torch_outputs(p, *cells, s)
-        return torch.stack([self.module.invariants(y) for y in outputs], dim=-2)
+        """Reference torch path (differentiable twice): (batch, *cells, sublattice, F); the
+        stencil outputs as in `lean_outputs`, stage 3 by the module's `invariants`."""
+        ys = self.lean_outputs(field)[1]
+        lead = field.shape[:1 + self.dimension]
+        return torch.stack([self.module.invariants(list(y.reshape(-1, *lead).unbind(0)))
+                            for y in ys], dim=-2)
 
     def _lean_parts(self):
         if self._lean is None:
