@@ -129,6 +129,7 @@ def build_descriptor(lattice, field, family: str, shells: int | None = None, cut
             features = invariants.raw(index, **options)
         else:
             features = getattr(invariants, family)(stage, group, index, **options)
+        features = invariants.distinct(features)[0]
     elif family == "acsf":
         stage, features = acsf(hood, field, **options)
     else:
