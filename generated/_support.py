@@ -2,9 +2,11 @@
 
 `GeneratedDescriptor(module)` checks the module's embedded spec against its SPEC_HASH,
 validates input, computes the stage-1 channels of each stencil part (field values, S·S'
-bonds, S·(S'×S'') chiralities, |S|²), applies each part's stencil matrix (`LeanStencil`: a
-gather and a GEMM) and the module's invariants, or the Triton path (generated._triton) when
-the tensor is on CUDA or TRITON_INTERPRET=1. Field layout: (batch, *cells, sublattice, component), or without the
+bonds, S·(S'×S'') chiralities, |S|²) and applies each part's stencil (LEAN_TAPS,
+LEAN_WEIGHTS) and the module's invariants: on the torch reference path as constant-folded sums
+of shifted views of the periodically padded channels (`tap_sums`), on the lean path as a
+gather and a GEMM (`LeanStencil`), or on the Triton path (generated._triton) when the tensor is
+on CUDA or TRITON_INTERPRET=1. Field layout: (batch, *cells, sublattice, component), or without the
 batch dimension.
 """
 
@@ -74,6 +76,41 @@ def channels(field: torch.Tensor, keys, dim: int) -> torch.Tensor:
             cross = torch.linalg.cross(_shift(spin, key[1], dim), _shift(spin, key[2], dim))
             out.append((spin * cross).sum(-1))
     return torch.stack(out, dim=-1)
+
+
+def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
+    """Periodic padding of the `dim` cell axes by `radius`."""
+    for axis, r in enumerate(radius):
+        if r:
+            a = axis + 1
+            n = x.shape[a]
+            x = torch.cat([x.narrow(a, n - r, r), x, x.narrow(a, 0, r)], dim=a)
+    return x
+
+
+def tap_sums(p: torch.Tensor, part, sub: int, cells) -> list[torch.Tensor]:
+    """Stage 2 on the torch reference path: the outputs y_k (batch, *cells) of center
+    sublattice `sub` from the channels p padded by part.RADIUS, as constant-folded sums
+    y_k = Σ_groups w·(v_a + v_b + …) of shifted views v_t (one multiplication per distinct
+    weight, none for ±1; differentiable twice)."""
+    views = [p[(slice(None), *[slice(r + o, r + o + n) for r, o, n in
+                               zip(part.RADIUS, offset, cells)], c)]
+             for c, offset in part.LEAN_TAPS[sub]]
+    ys = []
+    for groups in part.LEAN_WEIGHTS[sub]:
+        y = None
+        for value, taps in groups:
+            total = views[taps[0]]
+            for t in taps[1:]:
+                total = total + views[t]
+            if abs(value) != 1.0:
+                total, value = value * total, 1.0
+            if y is None:
+                y = total if value > 0 else -total
+            else:
+                y = y + total if value > 0 else y - total
+        ys.append(p.new_zeros(p.shape[0], *cells) if y is None else y)
+    return ys
 
 
 def _flat_index(cells, taps, stride: int, sign: int) -> torch.Tensor:
@@ -259,12 +296,14 @@ class GeneratedDescriptor:
             field.is_cuda or os.environ.get("TRITON_INTERPRET") == "1")
 
     def torch_forward(self, field: torch.Tensor) -> torch.Tensor:
-        """Reference torch path (differentiable twice): (batch, *cells, sublattice, F); the
-        stencil outputs as in `lean_outputs`, stage 3 by the module's `invariants`."""
-        ys = self.lean_outputs(field)[1]
-        lead = field.shape[:1 + self.dimension]
-        return torch.stack([self.module.invariants(list(y.reshape(-1, *lead).unbind(0)))
-                            for y in ys], dim=-2)
+        """Reference torch path (differentiable twice): (batch, *cells, sublattice, F)."""
+        cells = tuple(field.shape[1:1 + self.dimension])
+        outputs = [[] for _ in range(self.sublattices)]
+        for part in self.stencils:
+            p = pad(channels(field, part.CHANNELS, self.dimension), part.RADIUS, self.dimension)
+            for s, y in enumerate(outputs):
+                y += tap_sums(p, part, s, cells)
+        return torch.stack([self.module.invariants(y) for y in outputs], dim=-2)
 
     def _lean_parts(self):
         if self._lean is None:
