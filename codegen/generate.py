@@ -79,6 +79,11 @@ def load(target: str, array: str, k: int, note: str) -> str:
     return f"    {target} = tl.load({row(array, k)}, mask=mask, other=0.0)  # {note}"
 
 
+def _targets(used: set[str], count: int) -> str:
+    """`(y0, _, y2, …)`: the outputs a kernel reads, `_` for the others."""
+    return "(" + names([f"y{k}" if f"y{k}" in used else "_" for k in range(count)]) + ")"
+
+
 def stencil_module(part: Part) -> str:
     kinds = sorted({c[0] for c in part.channels} - {"field"})
     return _ENV.get_template("stencil.py.jinja").render(
@@ -140,16 +145,17 @@ def _invariant_code(spec: DescriptorSpec):
         "feature_lines": lines,
         "feature_results": [f"        {t},{comment(n, c)}"
                             for (t, c), n in zip(results, spec.feature_names)],
-        "forward_loads": CELLS + [load(f"y{k}", "Y", k, name) for k, name in enumerate(outputs)
-                                  if f"y{k}" in used],
+        "cells": CELLS,
+        "output_loads": [f"        tl.load({row('Y', k)}, mask=mask, other=0.0),  # y{k} = {name}"
+                         for k, name in enumerate(outputs)],
+        "forward_targets": _targets(used, K),
         "forward_args": names([f"y{k}" if f"y{k}" in used else "0.0" for k in range(K)],
                               " " * 8),
         "forward_stores": [f"    tl.store({row('OUT', f)}, f{f}, mask=mask)  # {n}"
                            for f, n in enumerate(spec.feature_names)],
-        "dy_loads": CELLS + [load(f"y{k}", "Y", k, name) for k, name in enumerate(outputs)
-                             if f"y{k}" in dy_free]
-        + [load(f"g{f}", "G", f, f"∂L/∂{n}") for f, n in enumerate(spec.feature_names)
-           if f"g{f}" in dy_free],
+        "dy_targets": _targets(dy_free, K) if any(f"y{k}" in dy_free for k in range(K)) else "",
+        "dy_loads": [load(f"g{f}", "G", f, f"∂L/∂{n}") for f, n in enumerate(spec.feature_names)
+                     if f"g{f}" in dy_free],
         "dy_lines": dy_lines,
         "dy_stores": [f"    tl.store({row('GY', k)}, {t}, mask=mask){comment(c)}"
                       for k, (t, c) in enumerate(dy_results)],

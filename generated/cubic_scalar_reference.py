@@ -1470,50 +1470,61 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
+def outputs(Y, cell, mask, total):
+    """The stencil outputs y_k at `cell`: row k of Y (K, cells), one coalesced load each;
+    shared by the forward and dL/dy kernels (generated._triton computes Y: stage 2)."""
+    return (
+        tl.load(Y + cell, mask=mask, other=0.0),  # y0 = f(A1g,1)
+        tl.load(Y + 1 * total + cell, mask=mask, other=0.0),  # y1 = f(A1g,2)
+        tl.load(Y + 2 * total + cell, mask=mask, other=0.0),  # y2 = f(A1g,3)
+        tl.load(Y + 3 * total + cell, mask=mask, other=0.0),  # y3 = f(A1g,4)
+        tl.load(Y + 4 * total + cell, mask=mask, other=0.0),  # y4 = f(Eg,1)_1
+        tl.load(Y + 5 * total + cell, mask=mask, other=0.0),  # y5 = f(Eg,1)_2
+        tl.load(Y + 6 * total + cell, mask=mask, other=0.0),  # y6 = f(Eg,2)_1
+        tl.load(Y + 7 * total + cell, mask=mask, other=0.0),  # y7 = f(Eg,2)_2
+        tl.load(Y + 8 * total + cell, mask=mask, other=0.0),  # y8 = f(T2g,1)_1
+        tl.load(Y + 9 * total + cell, mask=mask, other=0.0),  # y9 = f(T2g,1)_2
+        tl.load(Y + 10 * total + cell, mask=mask, other=0.0),  # y10 = f(T2g,1)_3
+        tl.load(Y + 11 * total + cell, mask=mask, other=0.0),  # y11 = f(T2g,2)_1
+        tl.load(Y + 12 * total + cell, mask=mask, other=0.0),  # y12 = f(T2g,2)_2
+        tl.load(Y + 13 * total + cell, mask=mask, other=0.0),  # y13 = f(T2g,2)_3
+        tl.load(Y + 14 * total + cell, mask=mask, other=0.0),  # y14 = f(A2u,1)
+        tl.load(Y + 15 * total + cell, mask=mask, other=0.0),  # y15 = f(T1u,1)_1
+        tl.load(Y + 16 * total + cell, mask=mask, other=0.0),  # y16 = f(T1u,1)_2
+        tl.load(Y + 17 * total + cell, mask=mask, other=0.0),  # y17 = f(T1u,1)_3
+        tl.load(Y + 18 * total + cell, mask=mask, other=0.0),  # y18 = f(T1u,2)_1
+        tl.load(Y + 19 * total + cell, mask=mask, other=0.0),  # y19 = f(T1u,2)_2
+        tl.load(Y + 20 * total + cell, mask=mask, other=0.0),  # y20 = f(T1u,2)_3
+        tl.load(Y + 21 * total + cell, mask=mask, other=0.0),  # y21 = f(T1u,3)_1
+        tl.load(Y + 22 * total + cell, mask=mask, other=0.0),  # y22 = f(T1u,3)_2
+        tl.load(Y + 23 * total + cell, mask=mask, other=0.0),  # y23 = f(T1u,3)_3
+        tl.load(Y + 24 * total + cell, mask=mask, other=0.0),  # y24 = f(T2u,1)_1
+        tl.load(Y + 25 * total + cell, mask=mask, other=0.0),  # y25 = f(T2u,1)_2
+        tl.load(Y + 26 * total + cell, mask=mask, other=0.0),  # y26 = f(T2u,1)_3
+        tl.load(Y + 27 * total + cell, mask=mask, other=0.0),  # y27 = ref(Eg)_1
+        tl.load(Y + 28 * total + cell, mask=mask, other=0.0),  # y28 = ref(Eg)_2
+        tl.load(Y + 29 * total + cell, mask=mask, other=0.0),  # y29 = ref(T2g)_1
+        tl.load(Y + 30 * total + cell, mask=mask, other=0.0),  # y30 = ref(T2g)_2
+        tl.load(Y + 31 * total + cell, mask=mask, other=0.0),  # y31 = ref(T2g)_3
+        tl.load(Y + 32 * total + cell, mask=mask, other=0.0),  # y32 = ref(A2u)
+        tl.load(Y + 33 * total + cell, mask=mask, other=0.0),  # y33 = ref(T1u)_1
+        tl.load(Y + 34 * total + cell, mask=mask, other=0.0),  # y34 = ref(T1u)_2
+        tl.load(Y + 35 * total + cell, mask=mask, other=0.0),  # y35 = ref(T1u)_3
+        tl.load(Y + 36 * total + cell, mask=mask, other=0.0),  # y36 = ref(T2u)_1
+        tl.load(Y + 37 * total + cell, mask=mask, other=0.0),  # y37 = ref(T2u)_2
+        tl.load(Y + 38 * total + cell, mask=mask, other=0.0),  # y38 = ref(T2u)_3
+    )
+
+
+@triton.jit
 def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
     """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
-    one center sublattice (generated._triton runs stage 2); every row a coalesced access."""
+    one center sublattice; every row a coalesced access."""
     cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1g,1)
-    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1g,2)
-    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1g,3)
-    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1g,4)
-    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(Eg,1)_1
-    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(Eg,1)_2
-    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(Eg,2)_1
-    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(Eg,2)_2
-    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_1
-    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_2
-    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_3
-    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_1
-    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_2
-    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_3
-    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A2u,1)
-    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_1
-    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_2
-    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_3
-    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_1
-    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_2
-    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_3
-    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_1
-    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_2
-    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_3
-    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_1
-    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_2
-    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_3
-    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # ref(Eg)_1
-    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # ref(Eg)_2
-    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # ref(T2g)_1
-    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # ref(T2g)_2
-    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # ref(T2g)_3
-    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # ref(A2u)
-    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # ref(T1u)_1
-    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # ref(T1u)_2
-    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # ref(T1u)_3
-    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # ref(T2u)_1
-    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # ref(T2u)_2
-    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # ref(T2u)_3
+    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
+        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
+        y36, y37, y38) = outputs(Y, cell, mask, total)
     (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
         f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35,
         f36, f37, f38, f39, f40) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
@@ -1568,41 +1579,9 @@ def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
     ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
     cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(Eg,1)_1
-    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(Eg,1)_2
-    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(Eg,2)_1
-    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(Eg,2)_2
-    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_1
-    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_2
-    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(T2g,1)_3
-    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_1
-    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_2
-    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(T2g,2)_3
-    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A2u,1)
-    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_1
-    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_2
-    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(T1u,1)_3
-    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_1
-    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_2
-    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(T1u,2)_3
-    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_1
-    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_2
-    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(T1u,3)_3
-    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_1
-    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_2
-    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(T2u,1)_3
-    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # ref(Eg)_1
-    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # ref(Eg)_2
-    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # ref(T2g)_1
-    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # ref(T2g)_2
-    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # ref(T2g)_3
-    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # ref(A2u)
-    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # ref(T1u)_1
-    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # ref(T1u)_2
-    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # ref(T1u)_3
-    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # ref(T2u)_1
-    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # ref(T2u)_2
-    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # ref(T2u)_3
+    (_, _, _, _, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18, y19,
+        y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35, y36,
+        y37, y38) = outputs(Y, cell, mask, total)
     g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂g(A1g,1)
     g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1g,2)
     g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1g,3)

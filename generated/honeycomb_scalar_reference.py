@@ -202,33 +202,43 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
+def outputs(Y, cell, mask, total):
+    """The stencil outputs y_k at `cell`: row k of Y (K, cells), one coalesced load each;
+    shared by the forward and dL/dy kernels (generated._triton computes Y: stage 2)."""
+    return (
+        tl.load(Y + cell, mask=mask, other=0.0),  # y0 = f(A1,1)
+        tl.load(Y + 1 * total + cell, mask=mask, other=0.0),  # y1 = f(A1,2)
+        tl.load(Y + 2 * total + cell, mask=mask, other=0.0),  # y2 = f(A1,3)
+        tl.load(Y + 3 * total + cell, mask=mask, other=0.0),  # y3 = f(A1,4)
+        tl.load(Y + 4 * total + cell, mask=mask, other=0.0),  # y4 = f(A1,5)
+        tl.load(Y + 5 * total + cell, mask=mask, other=0.0),  # y5 = f(A2,1)
+        tl.load(Y + 6 * total + cell, mask=mask, other=0.0),  # y6 = f(A2,2)
+        tl.load(Y + 7 * total + cell, mask=mask, other=0.0),  # y7 = f(E,1)_1
+        tl.load(Y + 8 * total + cell, mask=mask, other=0.0),  # y8 = f(E,1)_2
+        tl.load(Y + 9 * total + cell, mask=mask, other=0.0),  # y9 = f(E,2)_1
+        tl.load(Y + 10 * total + cell, mask=mask, other=0.0),  # y10 = f(E,2)_2
+        tl.load(Y + 11 * total + cell, mask=mask, other=0.0),  # y11 = f(E,3)_1
+        tl.load(Y + 12 * total + cell, mask=mask, other=0.0),  # y12 = f(E,3)_2
+        tl.load(Y + 13 * total + cell, mask=mask, other=0.0),  # y13 = f(E,4)_1
+        tl.load(Y + 14 * total + cell, mask=mask, other=0.0),  # y14 = f(E,4)_2
+        tl.load(Y + 15 * total + cell, mask=mask, other=0.0),  # y15 = f(E,5)_1
+        tl.load(Y + 16 * total + cell, mask=mask, other=0.0),  # y16 = f(E,5)_2
+        tl.load(Y + 17 * total + cell, mask=mask, other=0.0),  # y17 = f(E,6)_1
+        tl.load(Y + 18 * total + cell, mask=mask, other=0.0),  # y18 = f(E,6)_2
+        tl.load(Y + 19 * total + cell, mask=mask, other=0.0),  # y19 = ref(A2)
+        tl.load(Y + 20 * total + cell, mask=mask, other=0.0),  # y20 = ref(E)_1
+        tl.load(Y + 21 * total + cell, mask=mask, other=0.0),  # y21 = ref(E)_2
+    )
+
+
+@triton.jit
 def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
     """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
-    one center sublattice (generated._triton runs stage 2); every row a coalesced access."""
+    one center sublattice; every row a coalesced access."""
     cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1,1)
-    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1,2)
-    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1,3)
-    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1,4)
-    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(A1,5)
-    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(A2,1)
-    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(A2,2)
-    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
-    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
-    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
-    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
-    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
-    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
-    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
-    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
-    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
-    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
-    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
-    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
-    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # ref(A2)
-    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # ref(E)_1
-    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # ref(E)_2
+    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
+        y19, y20, y21) = outputs(Y, cell, mask, total)
     (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
         y19, y20, y21)
     tl.store(OUT + cell, f0, mask=mask)  # g(A1,1)
@@ -259,23 +269,8 @@ def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
     ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
     cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(A2,1)
-    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(A2,2)
-    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
-    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
-    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
-    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
-    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
-    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
-    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
-    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
-    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
-    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
-    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
-    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
-    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # ref(A2)
-    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # ref(E)_1
-    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # ref(E)_2
+    (_, _, _, _, _, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18, y19,
+        y20, y21) = outputs(Y, cell, mask, total)
     g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,1)
     g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,2)
     g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,3)

@@ -573,100 +573,114 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
+def outputs(Y, cell, mask, total):
+    """The stencil outputs y_k at `cell`: row k of Y (K, cells), one coalesced load each;
+    shared by the forward and dL/dy kernels (generated._triton computes Y: stage 2)."""
+    return (
+        tl.load(Y + cell, mask=mask, other=0.0),  # y0 = f(A1,1)
+        tl.load(Y + 1 * total + cell, mask=mask, other=0.0),  # y1 = f(A1,2)
+        tl.load(Y + 2 * total + cell, mask=mask, other=0.0),  # y2 = f(A1,3)
+        tl.load(Y + 3 * total + cell, mask=mask, other=0.0),  # y3 = f(A1,4)
+        tl.load(Y + 4 * total + cell, mask=mask, other=0.0),  # y4 = f(A1,5)
+        tl.load(Y + 5 * total + cell, mask=mask, other=0.0),  # y5 = f(A1,6)
+        tl.load(Y + 6 * total + cell, mask=mask, other=0.0),  # y6 = f(A1,7)
+        tl.load(Y + 7 * total + cell, mask=mask, other=0.0),  # y7 = f(A1,8)
+        tl.load(Y + 8 * total + cell, mask=mask, other=0.0),  # y8 = f(A1,9)
+        tl.load(Y + 9 * total + cell, mask=mask, other=0.0),  # y9 = f(A1,10)
+        tl.load(Y + 10 * total + cell, mask=mask, other=0.0),  # y10 = f(A1,11)
+        tl.load(Y + 11 * total + cell, mask=mask, other=0.0),  # y11 = f(A1,12)
+        tl.load(Y + 12 * total + cell, mask=mask, other=0.0),  # y12 = f(A1,13)
+        tl.load(Y + 13 * total + cell, mask=mask, other=0.0),  # y13 = f(A1,14)
+        tl.load(Y + 14 * total + cell, mask=mask, other=0.0),  # y14 = f(A1,15)
+        tl.load(Y + 15 * total + cell, mask=mask, other=0.0),  # y15 = f(A1,16)
+        tl.load(Y + 16 * total + cell, mask=mask, other=0.0),  # y16 = f(A2,1)
+        tl.load(Y + 17 * total + cell, mask=mask, other=0.0),  # y17 = f(A2,2)
+        tl.load(Y + 18 * total + cell, mask=mask, other=0.0),  # y18 = f(A2,3)
+        tl.load(Y + 19 * total + cell, mask=mask, other=0.0),  # y19 = f(A2,4)
+        tl.load(Y + 20 * total + cell, mask=mask, other=0.0),  # y20 = f(A2,5)
+        tl.load(Y + 21 * total + cell, mask=mask, other=0.0),  # y21 = f(A2,6)
+        tl.load(Y + 22 * total + cell, mask=mask, other=0.0),  # y22 = f(A2,7)
+        tl.load(Y + 23 * total + cell, mask=mask, other=0.0),  # y23 = f(B1,1)
+        tl.load(Y + 24 * total + cell, mask=mask, other=0.0),  # y24 = f(B1,2)
+        tl.load(Y + 25 * total + cell, mask=mask, other=0.0),  # y25 = f(B1,3)
+        tl.load(Y + 26 * total + cell, mask=mask, other=0.0),  # y26 = f(B1,4)
+        tl.load(Y + 27 * total + cell, mask=mask, other=0.0),  # y27 = f(B1,5)
+        tl.load(Y + 28 * total + cell, mask=mask, other=0.0),  # y28 = f(B1,6)
+        tl.load(Y + 29 * total + cell, mask=mask, other=0.0),  # y29 = f(B1,7)
+        tl.load(Y + 30 * total + cell, mask=mask, other=0.0),  # y30 = f(B1,8)
+        tl.load(Y + 31 * total + cell, mask=mask, other=0.0),  # y31 = f(B1,9)
+        tl.load(Y + 32 * total + cell, mask=mask, other=0.0),  # y32 = f(B1,10)
+        tl.load(Y + 33 * total + cell, mask=mask, other=0.0),  # y33 = f(B1,11)
+        tl.load(Y + 34 * total + cell, mask=mask, other=0.0),  # y34 = f(B1,12)
+        tl.load(Y + 35 * total + cell, mask=mask, other=0.0),  # y35 = f(B2,1)
+        tl.load(Y + 36 * total + cell, mask=mask, other=0.0),  # y36 = f(B2,2)
+        tl.load(Y + 37 * total + cell, mask=mask, other=0.0),  # y37 = f(B2,3)
+        tl.load(Y + 38 * total + cell, mask=mask, other=0.0),  # y38 = f(B2,4)
+        tl.load(Y + 39 * total + cell, mask=mask, other=0.0),  # y39 = f(B2,5)
+        tl.load(Y + 40 * total + cell, mask=mask, other=0.0),  # y40 = f(B2,6)
+        tl.load(Y + 41 * total + cell, mask=mask, other=0.0),  # y41 = f(B2,7)
+        tl.load(Y + 42 * total + cell, mask=mask, other=0.0),  # y42 = f(B2,8)
+        tl.load(Y + 43 * total + cell, mask=mask, other=0.0),  # y43 = f(B2,9)
+        tl.load(Y + 44 * total + cell, mask=mask, other=0.0),  # y44 = f(B2,10)
+        tl.load(Y + 45 * total + cell, mask=mask, other=0.0),  # y45 = f(E,1)_1
+        tl.load(Y + 46 * total + cell, mask=mask, other=0.0),  # y46 = f(E,1)_2
+        tl.load(Y + 47 * total + cell, mask=mask, other=0.0),  # y47 = f(E,2)_1
+        tl.load(Y + 48 * total + cell, mask=mask, other=0.0),  # y48 = f(E,2)_2
+        tl.load(Y + 49 * total + cell, mask=mask, other=0.0),  # y49 = f(E,3)_1
+        tl.load(Y + 50 * total + cell, mask=mask, other=0.0),  # y50 = f(E,3)_2
+        tl.load(Y + 51 * total + cell, mask=mask, other=0.0),  # y51 = f(E,4)_1
+        tl.load(Y + 52 * total + cell, mask=mask, other=0.0),  # y52 = f(E,4)_2
+        tl.load(Y + 53 * total + cell, mask=mask, other=0.0),  # y53 = f(E,5)_1
+        tl.load(Y + 54 * total + cell, mask=mask, other=0.0),  # y54 = f(E,5)_2
+        tl.load(Y + 55 * total + cell, mask=mask, other=0.0),  # y55 = f(E,6)_1
+        tl.load(Y + 56 * total + cell, mask=mask, other=0.0),  # y56 = f(E,6)_2
+        tl.load(Y + 57 * total + cell, mask=mask, other=0.0),  # y57 = f(E,7)_1
+        tl.load(Y + 58 * total + cell, mask=mask, other=0.0),  # y58 = f(E,7)_2
+        tl.load(Y + 59 * total + cell, mask=mask, other=0.0),  # y59 = f(E,8)_1
+        tl.load(Y + 60 * total + cell, mask=mask, other=0.0),  # y60 = f(E,8)_2
+        tl.load(Y + 61 * total + cell, mask=mask, other=0.0),  # y61 = f(E,9)_1
+        tl.load(Y + 62 * total + cell, mask=mask, other=0.0),  # y62 = f(E,9)_2
+        tl.load(Y + 63 * total + cell, mask=mask, other=0.0),  # y63 = f(E,10)_1
+        tl.load(Y + 64 * total + cell, mask=mask, other=0.0),  # y64 = f(E,10)_2
+        tl.load(Y + 65 * total + cell, mask=mask, other=0.0),  # y65 = f(E,11)_1
+        tl.load(Y + 66 * total + cell, mask=mask, other=0.0),  # y66 = f(E,11)_2
+        tl.load(Y + 67 * total + cell, mask=mask, other=0.0),  # y67 = f(E,12)_1
+        tl.load(Y + 68 * total + cell, mask=mask, other=0.0),  # y68 = f(E,12)_2
+        tl.load(Y + 69 * total + cell, mask=mask, other=0.0),  # y69 = f(E,13)_1
+        tl.load(Y + 70 * total + cell, mask=mask, other=0.0),  # y70 = f(E,13)_2
+        tl.load(Y + 71 * total + cell, mask=mask, other=0.0),  # y71 = f(E,14)_1
+        tl.load(Y + 72 * total + cell, mask=mask, other=0.0),  # y72 = f(E,14)_2
+        tl.load(Y + 73 * total + cell, mask=mask, other=0.0),  # y73 = f(E,15)_1
+        tl.load(Y + 74 * total + cell, mask=mask, other=0.0),  # y74 = f(E,15)_2
+        tl.load(Y + 75 * total + cell, mask=mask, other=0.0),  # y75 = f(E,16)_1
+        tl.load(Y + 76 * total + cell, mask=mask, other=0.0),  # y76 = f(E,16)_2
+        tl.load(Y + 77 * total + cell, mask=mask, other=0.0),  # y77 = f(E,17)_1
+        tl.load(Y + 78 * total + cell, mask=mask, other=0.0),  # y78 = f(E,17)_2
+        tl.load(Y + 79 * total + cell, mask=mask, other=0.0),  # y79 = f(E,18)_1
+        tl.load(Y + 80 * total + cell, mask=mask, other=0.0),  # y80 = f(E,18)_2
+        tl.load(Y + 81 * total + cell, mask=mask, other=0.0),  # y81 = f(E,19)_1
+        tl.load(Y + 82 * total + cell, mask=mask, other=0.0),  # y82 = f(E,19)_2
+        tl.load(Y + 83 * total + cell, mask=mask, other=0.0),  # y83 = f(E,20)_1
+        tl.load(Y + 84 * total + cell, mask=mask, other=0.0),  # y84 = f(E,20)_2
+        tl.load(Y + 85 * total + cell, mask=mask, other=0.0),  # y85 = f(E,21)_1
+        tl.load(Y + 86 * total + cell, mask=mask, other=0.0),  # y86 = f(E,21)_2
+        tl.load(Y + 87 * total + cell, mask=mask, other=0.0),  # y87 = f(E,22)_1
+        tl.load(Y + 88 * total + cell, mask=mask, other=0.0),  # y88 = f(E,22)_2
+    )
+
+
+@triton.jit
 def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
     """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
-    one center sublattice (generated._triton runs stage 2); every row a coalesced access."""
+    one center sublattice; every row a coalesced access."""
     cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1,1)
-    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1,2)
-    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1,3)
-    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1,4)
-    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(A1,5)
-    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(A1,6)
-    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(A1,7)
-    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(A1,8)
-    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(A1,9)
-    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(A1,10)
-    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(A1,11)
-    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(A1,12)
-    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(A1,13)
-    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(A1,14)
-    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A1,15)
-    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(A1,16)
-    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(A2,1)
-    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(A2,2)
-    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(A2,3)
-    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(A2,4)
-    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(A2,5)
-    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(A2,6)
-    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(A2,7)
-    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B1,1)
-    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B1,2)
-    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B1,3)
-    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B1,4)
-    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B1,5)
-    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(B1,6)
-    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(B1,7)
-    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(B1,8)
-    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(B1,9)
-    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(B1,10)
-    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(B1,11)
-    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(B1,12)
-    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(B2,1)
-    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(B2,2)
-    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(B2,3)
-    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(B2,4)
-    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(B2,5)
-    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(B2,6)
-    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(B2,7)
-    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(B2,8)
-    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(B2,9)
-    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(B2,10)
-    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
-    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
-    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
-    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
-    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
-    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
-    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
-    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
-    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
-    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
-    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
-    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
-    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E,7)_1
-    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # f(E,7)_2
-    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # f(E,8)_1
-    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # f(E,8)_2
-    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # f(E,9)_1
-    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # f(E,9)_2
-    y63 = tl.load(Y + 63 * total + cell, mask=mask, other=0.0)  # f(E,10)_1
-    y64 = tl.load(Y + 64 * total + cell, mask=mask, other=0.0)  # f(E,10)_2
-    y65 = tl.load(Y + 65 * total + cell, mask=mask, other=0.0)  # f(E,11)_1
-    y66 = tl.load(Y + 66 * total + cell, mask=mask, other=0.0)  # f(E,11)_2
-    y67 = tl.load(Y + 67 * total + cell, mask=mask, other=0.0)  # f(E,12)_1
-    y68 = tl.load(Y + 68 * total + cell, mask=mask, other=0.0)  # f(E,12)_2
-    y69 = tl.load(Y + 69 * total + cell, mask=mask, other=0.0)  # f(E,13)_1
-    y70 = tl.load(Y + 70 * total + cell, mask=mask, other=0.0)  # f(E,13)_2
-    y71 = tl.load(Y + 71 * total + cell, mask=mask, other=0.0)  # f(E,14)_1
-    y72 = tl.load(Y + 72 * total + cell, mask=mask, other=0.0)  # f(E,14)_2
-    y73 = tl.load(Y + 73 * total + cell, mask=mask, other=0.0)  # f(E,15)_1
-    y74 = tl.load(Y + 74 * total + cell, mask=mask, other=0.0)  # f(E,15)_2
-    y75 = tl.load(Y + 75 * total + cell, mask=mask, other=0.0)  # f(E,16)_1
-    y76 = tl.load(Y + 76 * total + cell, mask=mask, other=0.0)  # f(E,16)_2
-    y77 = tl.load(Y + 77 * total + cell, mask=mask, other=0.0)  # f(E,17)_1
-    y78 = tl.load(Y + 78 * total + cell, mask=mask, other=0.0)  # f(E,17)_2
-    y79 = tl.load(Y + 79 * total + cell, mask=mask, other=0.0)  # f(E,18)_1
-    y80 = tl.load(Y + 80 * total + cell, mask=mask, other=0.0)  # f(E,18)_2
-    y81 = tl.load(Y + 81 * total + cell, mask=mask, other=0.0)  # f(E,19)_1
-    y82 = tl.load(Y + 82 * total + cell, mask=mask, other=0.0)  # f(E,19)_2
-    y83 = tl.load(Y + 83 * total + cell, mask=mask, other=0.0)  # f(E,20)_1
-    y84 = tl.load(Y + 84 * total + cell, mask=mask, other=0.0)  # f(E,20)_2
-    y85 = tl.load(Y + 85 * total + cell, mask=mask, other=0.0)  # f(E,21)_1
-    y86 = tl.load(Y + 86 * total + cell, mask=mask, other=0.0)  # f(E,21)_2
-    y87 = tl.load(Y + 87 * total + cell, mask=mask, other=0.0)  # f(E,22)_1
-    y88 = tl.load(Y + 88 * total + cell, mask=mask, other=0.0)  # f(E,22)_2
+    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
+        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
+        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
+        y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
+        y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
+        y87, y88) = outputs(Y, cell, mask, total)
     (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
         f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35,
         f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50, f51, f52,
@@ -935,95 +949,12 @@ def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
     ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
     cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    y0 = tl.load(Y + cell, mask=mask, other=0.0)  # f(A1,1)
-    y1 = tl.load(Y + 1 * total + cell, mask=mask, other=0.0)  # f(A1,2)
-    y2 = tl.load(Y + 2 * total + cell, mask=mask, other=0.0)  # f(A1,3)
-    y3 = tl.load(Y + 3 * total + cell, mask=mask, other=0.0)  # f(A1,4)
-    y4 = tl.load(Y + 4 * total + cell, mask=mask, other=0.0)  # f(A1,5)
-    y5 = tl.load(Y + 5 * total + cell, mask=mask, other=0.0)  # f(A1,6)
-    y6 = tl.load(Y + 6 * total + cell, mask=mask, other=0.0)  # f(A1,7)
-    y7 = tl.load(Y + 7 * total + cell, mask=mask, other=0.0)  # f(A1,8)
-    y8 = tl.load(Y + 8 * total + cell, mask=mask, other=0.0)  # f(A1,9)
-    y9 = tl.load(Y + 9 * total + cell, mask=mask, other=0.0)  # f(A1,10)
-    y10 = tl.load(Y + 10 * total + cell, mask=mask, other=0.0)  # f(A1,11)
-    y11 = tl.load(Y + 11 * total + cell, mask=mask, other=0.0)  # f(A1,12)
-    y12 = tl.load(Y + 12 * total + cell, mask=mask, other=0.0)  # f(A1,13)
-    y13 = tl.load(Y + 13 * total + cell, mask=mask, other=0.0)  # f(A1,14)
-    y14 = tl.load(Y + 14 * total + cell, mask=mask, other=0.0)  # f(A1,15)
-    y15 = tl.load(Y + 15 * total + cell, mask=mask, other=0.0)  # f(A1,16)
-    y16 = tl.load(Y + 16 * total + cell, mask=mask, other=0.0)  # f(A2,1)
-    y17 = tl.load(Y + 17 * total + cell, mask=mask, other=0.0)  # f(A2,2)
-    y18 = tl.load(Y + 18 * total + cell, mask=mask, other=0.0)  # f(A2,3)
-    y19 = tl.load(Y + 19 * total + cell, mask=mask, other=0.0)  # f(A2,4)
-    y20 = tl.load(Y + 20 * total + cell, mask=mask, other=0.0)  # f(A2,5)
-    y21 = tl.load(Y + 21 * total + cell, mask=mask, other=0.0)  # f(A2,6)
-    y22 = tl.load(Y + 22 * total + cell, mask=mask, other=0.0)  # f(A2,7)
-    y23 = tl.load(Y + 23 * total + cell, mask=mask, other=0.0)  # f(B1,1)
-    y24 = tl.load(Y + 24 * total + cell, mask=mask, other=0.0)  # f(B1,2)
-    y25 = tl.load(Y + 25 * total + cell, mask=mask, other=0.0)  # f(B1,3)
-    y26 = tl.load(Y + 26 * total + cell, mask=mask, other=0.0)  # f(B1,4)
-    y27 = tl.load(Y + 27 * total + cell, mask=mask, other=0.0)  # f(B1,5)
-    y28 = tl.load(Y + 28 * total + cell, mask=mask, other=0.0)  # f(B1,6)
-    y29 = tl.load(Y + 29 * total + cell, mask=mask, other=0.0)  # f(B1,7)
-    y30 = tl.load(Y + 30 * total + cell, mask=mask, other=0.0)  # f(B1,8)
-    y31 = tl.load(Y + 31 * total + cell, mask=mask, other=0.0)  # f(B1,9)
-    y32 = tl.load(Y + 32 * total + cell, mask=mask, other=0.0)  # f(B1,10)
-    y33 = tl.load(Y + 33 * total + cell, mask=mask, other=0.0)  # f(B1,11)
-    y34 = tl.load(Y + 34 * total + cell, mask=mask, other=0.0)  # f(B1,12)
-    y35 = tl.load(Y + 35 * total + cell, mask=mask, other=0.0)  # f(B2,1)
-    y36 = tl.load(Y + 36 * total + cell, mask=mask, other=0.0)  # f(B2,2)
-    y37 = tl.load(Y + 37 * total + cell, mask=mask, other=0.0)  # f(B2,3)
-    y38 = tl.load(Y + 38 * total + cell, mask=mask, other=0.0)  # f(B2,4)
-    y39 = tl.load(Y + 39 * total + cell, mask=mask, other=0.0)  # f(B2,5)
-    y40 = tl.load(Y + 40 * total + cell, mask=mask, other=0.0)  # f(B2,6)
-    y41 = tl.load(Y + 41 * total + cell, mask=mask, other=0.0)  # f(B2,7)
-    y42 = tl.load(Y + 42 * total + cell, mask=mask, other=0.0)  # f(B2,8)
-    y43 = tl.load(Y + 43 * total + cell, mask=mask, other=0.0)  # f(B2,9)
-    y44 = tl.load(Y + 44 * total + cell, mask=mask, other=0.0)  # f(B2,10)
-    y45 = tl.load(Y + 45 * total + cell, mask=mask, other=0.0)  # f(E,1)_1
-    y46 = tl.load(Y + 46 * total + cell, mask=mask, other=0.0)  # f(E,1)_2
-    y47 = tl.load(Y + 47 * total + cell, mask=mask, other=0.0)  # f(E,2)_1
-    y48 = tl.load(Y + 48 * total + cell, mask=mask, other=0.0)  # f(E,2)_2
-    y49 = tl.load(Y + 49 * total + cell, mask=mask, other=0.0)  # f(E,3)_1
-    y50 = tl.load(Y + 50 * total + cell, mask=mask, other=0.0)  # f(E,3)_2
-    y51 = tl.load(Y + 51 * total + cell, mask=mask, other=0.0)  # f(E,4)_1
-    y52 = tl.load(Y + 52 * total + cell, mask=mask, other=0.0)  # f(E,4)_2
-    y53 = tl.load(Y + 53 * total + cell, mask=mask, other=0.0)  # f(E,5)_1
-    y54 = tl.load(Y + 54 * total + cell, mask=mask, other=0.0)  # f(E,5)_2
-    y55 = tl.load(Y + 55 * total + cell, mask=mask, other=0.0)  # f(E,6)_1
-    y56 = tl.load(Y + 56 * total + cell, mask=mask, other=0.0)  # f(E,6)_2
-    y57 = tl.load(Y + 57 * total + cell, mask=mask, other=0.0)  # f(E,7)_1
-    y58 = tl.load(Y + 58 * total + cell, mask=mask, other=0.0)  # f(E,7)_2
-    y59 = tl.load(Y + 59 * total + cell, mask=mask, other=0.0)  # f(E,8)_1
-    y60 = tl.load(Y + 60 * total + cell, mask=mask, other=0.0)  # f(E,8)_2
-    y61 = tl.load(Y + 61 * total + cell, mask=mask, other=0.0)  # f(E,9)_1
-    y62 = tl.load(Y + 62 * total + cell, mask=mask, other=0.0)  # f(E,9)_2
-    y63 = tl.load(Y + 63 * total + cell, mask=mask, other=0.0)  # f(E,10)_1
-    y64 = tl.load(Y + 64 * total + cell, mask=mask, other=0.0)  # f(E,10)_2
-    y65 = tl.load(Y + 65 * total + cell, mask=mask, other=0.0)  # f(E,11)_1
-    y66 = tl.load(Y + 66 * total + cell, mask=mask, other=0.0)  # f(E,11)_2
-    y67 = tl.load(Y + 67 * total + cell, mask=mask, other=0.0)  # f(E,12)_1
-    y68 = tl.load(Y + 68 * total + cell, mask=mask, other=0.0)  # f(E,12)_2
-    y69 = tl.load(Y + 69 * total + cell, mask=mask, other=0.0)  # f(E,13)_1
-    y70 = tl.load(Y + 70 * total + cell, mask=mask, other=0.0)  # f(E,13)_2
-    y71 = tl.load(Y + 71 * total + cell, mask=mask, other=0.0)  # f(E,14)_1
-    y72 = tl.load(Y + 72 * total + cell, mask=mask, other=0.0)  # f(E,14)_2
-    y73 = tl.load(Y + 73 * total + cell, mask=mask, other=0.0)  # f(E,15)_1
-    y74 = tl.load(Y + 74 * total + cell, mask=mask, other=0.0)  # f(E,15)_2
-    y75 = tl.load(Y + 75 * total + cell, mask=mask, other=0.0)  # f(E,16)_1
-    y76 = tl.load(Y + 76 * total + cell, mask=mask, other=0.0)  # f(E,16)_2
-    y77 = tl.load(Y + 77 * total + cell, mask=mask, other=0.0)  # f(E,17)_1
-    y78 = tl.load(Y + 78 * total + cell, mask=mask, other=0.0)  # f(E,17)_2
-    y79 = tl.load(Y + 79 * total + cell, mask=mask, other=0.0)  # f(E,18)_1
-    y80 = tl.load(Y + 80 * total + cell, mask=mask, other=0.0)  # f(E,18)_2
-    y81 = tl.load(Y + 81 * total + cell, mask=mask, other=0.0)  # f(E,19)_1
-    y82 = tl.load(Y + 82 * total + cell, mask=mask, other=0.0)  # f(E,19)_2
-    y83 = tl.load(Y + 83 * total + cell, mask=mask, other=0.0)  # f(E,20)_1
-    y84 = tl.load(Y + 84 * total + cell, mask=mask, other=0.0)  # f(E,20)_2
-    y85 = tl.load(Y + 85 * total + cell, mask=mask, other=0.0)  # f(E,21)_1
-    y86 = tl.load(Y + 86 * total + cell, mask=mask, other=0.0)  # f(E,21)_2
-    y87 = tl.load(Y + 87 * total + cell, mask=mask, other=0.0)  # f(E,22)_1
-    y88 = tl.load(Y + 88 * total + cell, mask=mask, other=0.0)  # f(E,22)_2
+    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
+        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
+        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
+        y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
+        y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
+        y87, y88) = outputs(Y, cell, mask, total)
     g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂b(A1,1;A1,1;A1,1)
     g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂b(A1,2;A1,1;A1,1)
     g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂b(A1,3;A1,1;A1,1)
