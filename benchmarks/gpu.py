@@ -24,9 +24,9 @@ import os
 import sys
 
 import torch
+from descriptors import dense_path  # benchmarks/descriptors.py: the same baseline
 
 import generated
-from grouptheory import numbers
 from runtime.errors import LatticeffError
 
 
@@ -64,31 +64,6 @@ def peak_bandwidth(device: int = 0) -> float | None:
     clock, width = (getattr(props, "memory_clock_rate", None),
                     getattr(props, "memory_bus_width", None))
     return 2.0 * clock * 1e3 * width / 8 if clock and width else None
-
-
-def dense_path(d, cells, device, dtype):
-    """The dense baseline: neighbours gathered by an index tensor, one projection matrix
-    W (outputs × neighbours) from the embedded spec, the generated invariants."""
-    st = d.spec["stencil"]
-    offsets = sorted({tuple(o) for _, _, o, _ in st["taps"][0]})
-    w = torch.zeros(len(st["outputs"]), len(offsets), dtype=torch.float64)
-    for k, _, o, v in st["taps"][0]:
-        w[k, offsets.index(tuple(o))] += numbers.to_float(v)
-    w = w.to(device=device, dtype=dtype)
-    grids = torch.meshgrid(*[torch.arange(n, device=device) for n in cells], indexing="ij")
-    flat = []
-    for offset in offsets:
-        index = torch.zeros_like(grids[0])
-        for a, n in enumerate(cells):
-            index = index * n + (grids[a] + offset[a]) % n
-        flat.append(index)
-    index = torch.stack(flat, dim=-1)
-
-    def run(field):
-        u = field.reshape(field.shape[0], -1)[:, index]   # (batch, *cells, neighbours)
-        y = u @ w.T
-        return d.module.invariants(list(y.unbind(-1)))
-    return run
 
 
 def timed(fn, repeats: int) -> float:

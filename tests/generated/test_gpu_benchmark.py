@@ -2,6 +2,7 @@
 its dense baseline computes the same features as the torch path."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ import torch
 
 import generated
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu.py"
+_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(_BENCHMARKS))  # as when run as `python benchmarks/gpu.py`
+_PATH = _BENCHMARKS / "gpu.py"
 _SPEC = importlib.util.spec_from_file_location("gpu_benchmark", _PATH)
 gpu = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(gpu)
