@@ -92,9 +92,13 @@ def stencil_module(part: Part) -> str:
         channel_notes=[f"Channels: {', '.join(CHANNEL_MEANING[k] for k in kinds)}."] if kinds
         else [], channels=part.channels,
         lean=[{"taps": _items([f"({c},{_tuple(o)})" for c, o in item["taps"]]),
-               "rows": [(_items([f"({v},[{','.join(map(str, ts))}])" for v, ts in r["groups"]],
+               "rows": [(_items([f"({v},{_list(add)},{_list(sub)})" for v, add, sub in r["groups"]],
                                 " " * 9), r["note"]) for r in item["rows"]]}
               for item in lean_taps(part)])
+
+
+def _list(values) -> str:
+    return "[" + ",".join(map(str, values)) + "]"
 
 
 def _tuple(values) -> str:

@@ -107,14 +107,15 @@ def statements(exprs, prefix: str = "t", indent: str = "    "):
     return lines, [printer.line(e.subs(constants)) for e in reduced]
 
 
-def weight_groups(terms) -> tuple[list[tuple[str, list]], str]:
-    """Σ c·v as [(c1, [v_a, v_b, …]), (c2, […])]: one group per distinct nonzero c, largest
-    |c| first, its members in order; returns (groups, exact forms of the inexact c)."""
+def weight_groups(terms) -> tuple[list[tuple[str, list, list]], str]:
+    """Σ c·v as c1·(v_a + v_b − v_c) + c2·(…): [(|c|, [v added], [v subtracted]), …], one
+    group per distinct nonzero |c|, largest first, members in order (one multiplication per
+    group, none for 1); returns (groups, exact forms of the inexact |c|)."""
     groups: dict = {}
     for value, item in terms:
         value = numbers.to_sympy(value)
         if value != 0:
-            groups.setdefault(value, []).append(item)
-    order = sorted(groups, key=lambda v: (-abs(float(v)), -float(v)))
-    notes = [exact_note(v) for v in dict.fromkeys(abs(v) for v in order)]
-    return [(literal(v), groups[v]) for v in order], "; ".join(n for n in notes if n)
+            groups.setdefault(abs(value), ([], []))[bool(value < 0)].append(item)
+    order = sorted(groups, key=lambda v: -float(v))
+    notes = [exact_note(v) for v in order]
+    return [(literal(v), *groups[v]) for v in order], "; ".join(n for n in notes if n)

@@ -123,8 +123,9 @@ def names(items, indent: str = "        ", width: int = 88) -> str:
 
 def lean_taps(part: Part) -> list[dict]:
     """Stage 2 as a matrix, per center sublattice: the distinct (channel, offset) taps in
-    `tap_values` order and, per output k, the groups (value, taps) of y_k = Σ_t W[k, t] v_t
-    (exact sums folded to float literals by `printers.literal`, their exact forms in `notes`)."""
+    `tap_values` order and, per output k, the groups (|c|, taps added, taps subtracted) of
+    y_k = Σ_t W[k, t] v_t (`printers.weight_groups`: exact sums folded to float literals,
+    their exact forms in the row's comment)."""
     result = []
     for taps in part.taps:
         keys = tap_values(taps)

@@ -91,24 +91,23 @@ def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
 def tap_sums(p: torch.Tensor, part, sub: int, cells) -> list[torch.Tensor]:
     """Stage 2 on the torch reference path: the outputs y_k (batch, *cells) of center
     sublattice `sub` from the channels p padded by part.RADIUS, as constant-folded sums
-    y_k = Σ_groups w·(v_a + v_b + …) of shifted views v_t (one multiplication per distinct
-    weight, none for ±1; differentiable twice)."""
+    y_k = Σ_groups c·(v_a + v_b − v_c …) of shifted views v_t (one multiplication per
+    distinct |c|, none for 1; differentiable twice)."""
     views = [p[(slice(None), *[slice(r + o, r + o + n) for r, o, n in
                                zip(part.RADIUS, offset, cells)], c)]
              for c, offset in part.LEAN_TAPS[sub]]
     ys = []
     for groups in part.LEAN_WEIGHTS[sub]:
         y = None
-        for value, taps in groups:
-            total = views[taps[0]]
-            for t in taps[1:]:
+        for value, added, subtracted in groups:
+            total = views[added[0]] if added else -views[subtracted[0]]
+            for t in added[1:]:
                 total = total + views[t]
-            if abs(value) != 1.0:
-                total, value = value * total, 1.0
-            if y is None:
-                y = total if value > 0 else -total
-            else:
-                y = y + total if value > 0 else y - total
+            for t in subtracted[1 - bool(added):]:
+                total = total - views[t]
+            if value != 1.0:
+                total = value * total
+            y = total if y is None else y + total
         ys.append(p.new_zeros(p.shape[0], *cells) if y is None else y)
     return ys
 
@@ -136,8 +135,9 @@ class LeanStencil:
         self.n_channels, self.n_outputs = len(part.CHANNELS), len(part.OUTPUTS)
         self._dense = torch.zeros((self.n_outputs, len(self.taps)), dtype=torch.float64)
         for k, groups in enumerate(part.LEAN_WEIGHTS[sub]):
-            for value, taps in groups:
-                self._dense[k, taps] = value
+            for value, added, subtracted in groups:
+                self._dense[k, added] = value
+                self._dense[k, subtracted] = -value
         self._cache: dict = {}
 
     def _get(self, key, make):

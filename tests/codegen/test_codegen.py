@@ -41,20 +41,20 @@ def test_printers_fold_constants_and_avoid_pow():
     assert not any(re.fullmatch(r"\s*t\d+ = [0-9.e-]+", line) for line in lines)
 
 
-def test_weights_are_grouped_by_exact_value():
+def test_weights_are_grouped_by_exact_magnitude():
     assert weight_groups([("1/2", "a"), ("-1/2", "b"), ("1/2", "c"), ("-1/2", "d")]) == \
-        ([("0.5", ["a", "c"]), ("-0.5", ["b", "d"])], "")
-    assert weight_groups([("1", "a"), ("1/4", "b"), ("0", "c")]) == \
-        ([("1.0", ["a"]), ("0.25", ["b"])], "")
-    assert weight_groups([("sqrt(2)/4", "a"), ("-sqrt(2)/4", "b")]) == \
-        ([("0.3535533905932738", ["a"]), ("-0.3535533905932738", ["b"])],
-         "0.3535533905932738 = sqrt(2)/4")
+        ([("0.5", ["a", "c"], ["b", "d"])], "")
+    assert weight_groups([("1/4", "b"), ("1", "a"), ("0", "c")]) == \
+        ([("1.0", ["a"], []), ("0.25", ["b"], [])], "")
+    assert weight_groups([("-sqrt(2)/4", "a")]) == \
+        ([("0.3535533905932738", [], ["a"])], "0.3535533905932738 = sqrt(2)/4")
 
 
 def _row(module, k):
     """{offset: weight} of output k of a square scalar stencil module."""
     taps = module.LEAN_TAPS[0]
-    return {taps[t][1]: value for value, ts in module.LEAN_WEIGHTS[0][k] for t in ts}
+    return {taps[t][1]: sign * value for value, *sides in module.LEAN_WEIGHTS[0][k]
+            for sign, ts in zip((1, -1), sides) for t in ts}
 
 
 def test_square_scalar_blocks_read_like_eqs_66_67():
