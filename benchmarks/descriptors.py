@@ -2,8 +2,8 @@
 
     python benchmarks/descriptors.py [--size 512] [--dtype float32] [--repeats 3]
 
-The generated torch path of `square_scalar_reference` (L = 89: the stencil as constant-folded
-±c sums of shifted views) against a baseline in the same run that gathers the 89 neighbours
+The generated torch path of `square_scalar_reference` (L = 89: the stencil tables as
+constant-folded ±c sums of shifted views, `generated._support.tap_sums`) against a baseline in the same run that gathers the 89 neighbours
 of every site with an index tensor and multiplies by the dense projection matrix, followed
 by the same invariants. Prints sites/s for the forward pass and for forward+backward, and
 the ratio. Also prints the Jacobian ranks of the catalog (completeness).
@@ -20,17 +20,30 @@ import generated
 from grouptheory import numbers
 
 
-def dense_baseline(name: str):
-    """(projection matrix W: outputs × stencil sites, offsets) from the spec's taps."""
-    from codegen.catalog import spec as catalog_spec
-
-    spec = catalog_spec(name)
-    st = spec.data["stencil"]
+def dense_path(d, cells, device="cpu", dtype=torch.float64):
+    """The dense baseline of descriptor d (one field channel, one sublattice): the neighbours
+    of every site gathered by an index tensor, one projection matrix W (outputs × neighbours)
+    from the embedded spec's exact taps, the generated invariants. Takes (batch, *cells)."""
+    st = d.spec["stencil"]
     offsets = sorted({tuple(o) for _, _, o, _ in st["taps"][0]})
     w = torch.zeros(len(st["outputs"]), len(offsets), dtype=torch.float64)
     for k, _, o, v in st["taps"][0]:
-        w[k, offsets.index(tuple(o))] += float(numbers.to_sympy(v))
-    return w, offsets
+        w[k, offsets.index(tuple(o))] += numbers.to_float(v)
+    w = w.to(device=device, dtype=dtype)
+    grids = torch.meshgrid(*[torch.arange(n, device=device) for n in cells], indexing="ij")
+    flat = []
+    for offset in offsets:
+        index = torch.zeros_like(grids[0])
+        for a, n in enumerate(cells):
+            index = index * n + (grids[a] + offset[a]) % n
+        flat.append(index)
+    index = torch.stack(flat, dim=-1)
+
+    def run(field):
+        u = field.reshape(field.shape[0], -1)[:, index]   # (batch, *cells, neighbours)
+        y = u @ w.T                                       # dense projection
+        return d.module.invariants(list(y.unbind(-1)))
+    return run
 
 
 def timed(fn, repeats):
@@ -53,16 +66,10 @@ def main():
     d = generated.load(name)
     n = args.size
     x = torch.randn(1, n, n, 1, 1, dtype=dtype)
-    w, offsets = dense_baseline(name)
-    w = w.to(dtype)
-    i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
-    index = torch.stack([((i + a) % n) * n + (j + b) % n for a, b in offsets], dim=-1)
+    dense = dense_path(d, (n, n), dtype=dtype)
 
     def baseline(field):
-        u = field.reshape(-1)[index]                      # (n, n, 89) gathered neighbours
-        y = u @ w.T                                       # dense projection
-        feats = d.module.invariants(list(y.unbind(-1)))
-        return feats
+        return dense(field[None])[0]
 
     def ours(field):
         return d(field, backend="torch")

@@ -3,7 +3,7 @@
     python benchmarks/ml_force.py --threads 1            # then --threads 2
     python benchmarks/ml_force.py --threads 1 --sizes 30 100 --dynamics-size 1000 --repeats 3
 
-Model: `square_scalar_reference` (L = 89, 96 features) with the paper's network 128-128-64-64-32
+Model: `square_scalar_reference` (L = 89, 92 features) with the paper's network 128-128-64-64-32
 silu (untrained: the cost does not depend on the weights). Baseline = today's path, kept in the
 same module: `ForceField(..., path="autograd")`, float64, features by the per-tap torch
 descriptor and forces by autograd. Lean = the default path: stencil as one gather + GEMM,
@@ -77,7 +77,7 @@ def stencil_flops(d, sites: int) -> float:
 
 def gemm_alone(sites: int, dtype, repeats: int) -> float:
     """Seconds of the network's own GEMMs (the shapes of the lean path) timed alone."""
-    sizes = (96, *WIDTHS)
+    sizes = (generated.load(NAME).n_features, *WIDTHS)
     xs = [torch.randn(sites, a, dtype=dtype) for a in sizes[:-1]]
     gs = [torch.randn(sites, b, dtype=dtype) for b in sizes[1:]]
     ws = [torch.randn(b, a, dtype=dtype) for a, b in pairwise(sizes)]

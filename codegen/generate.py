@@ -27,15 +27,9 @@ from .printers import comment, literal, statements
 from .stencil import (
     CHANNEL_MEANING,
     Part,
-    combine_lines,
-    dchannel_body,
-    dspin_body,
     lean_taps,
     names,
     parts,
-    tap_values,
-    torch_body,
-    triton_body,
 )
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"
@@ -72,46 +66,39 @@ def check_name(name: str) -> str:
     return name
 
 
-def cell_lines(dim: int, coordinates: bool = True) -> str:
-    """The kernel prologue: the BLOCK cells of this program and (if asked) their batch index
-    and coordinates."""
-    sizes = [f"n{a}" for a in range(dim)]
-    lines = ["    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)",
-             "    mask = cell < total"]
-    for a in reversed(range(dim) if coordinates else []):
-        inner = " * ".join(sizes[a + 1:])
-        inner = f"({inner})" if a + 1 < dim - 1 else inner
-        lines.append(f"    c{a} = cell // {inner} % n{a}" if inner else f"    c{a} = cell % n{a}")
-    if coordinates:
-        lines.append(f"    bat = cell // ({' * '.join(sizes)})")
-    return "\n".join(lines)
+CELLS = ["    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)",
+         "    mask = cell < total"]
 
 
-def _unpack(used: set[int], start: int, count: int) -> str:
-    """`(y3, _, y5)` over outputs start…start+count, `_` for the unused ones."""
-    return "(" + names([f"y{k}" if k in used else "_" for k in range(start, start + count)]) + ")"
+def row(array: str, k: int) -> str:
+    """Row k of a (rows, cells) array at this program's cells."""
+    return f"{array} + {k} * total + cell" if k else f"{array} + cell"
+
+
+def load(target: str, array: str, k: int, note: str) -> str:
+    return f"    {target} = tl.load({row(array, k)}, mask=mask, other=0.0)  # {note}"
+
+
+def _targets(used: set[str], count: int) -> str:
+    """`(y0, _, y2, …)`: the outputs a kernel reads, `_` for the others."""
+    return "(" + names([f"y{k}" if f"y{k}" in used else "_" for k in range(count)]) + ")"
 
 
 def stencil_module(part: Part) -> str:
-    dim = part.dimension
-    sizes = ", ".join(f"n{a}" for a in range(dim))
-    coords = ", ".join(["bat"] + [f"c{a}" for a in range(dim)])
     kinds = sorted({c[0] for c in part.channels} - {"field"})
     return _ENV.get_template("stencil.py.jinja").render(
         part=part, lattice=part.data["lattice"]["name"], field=part.data["field"]["name"],
         components=", ".join(part.components), taps=sum(len(t) for t in part.taps),
         channel_notes=[f"Channels: {', '.join(CHANNEL_MEANING[k] for k in kinds)}."] if kinds
-        else [], channels=part.channels, sizes=sizes, coords=coords,
-        coords_only=", ".join(f"c{a}" for a in range(dim)),
-        ys=names([f"y{k}" for k in range(len(part.outputs))]),
-        combine=[combine_lines(part, t) for t in part.taps],
-        arguments=[names([f"v{n}" for n in range(len(tap_values(t)))], " " * 12)
-                   for t in part.taps],
-        torch_body=torch_body(part), triton_body=triton_body(part), cell_lines=cell_lines(dim),
-        dchannel_body=dchannel_body(part), dspin_body=dspin_body(part) if part.spin else None,
+        else [], channels=part.channels,
         lean=[{"taps": _items([f"({c},{_tuple(o)})" for c, o in item["taps"]]),
-               "weights": _items([f"({k},{t},{v})" for k, t, v in item["weights"]])}
+               "rows": [(_items([f"({v},{_list(add)},{_list(sub)})" for v, add, sub in r["groups"]],
+                                " " * 9), r["note"]) for r in item["rows"]]}
               for item in lean_taps(part)])
+
+
+def _list(values) -> str:
+    return "[" + ",".join(map(str, values)) + "]"
 
 
 def _tuple(values) -> str:
@@ -147,39 +134,38 @@ def summary(spec: DescriptorSpec) -> list[str]:
             f"{len(data['stencil']['outputs'])} stencil outputs, {spec.n_features} features."]
 
 
-def _invariant_code(spec: DescriptorSpec, part_list):
-    """Template variables of stage 3: the features function (torch and Triton alike) and the
-    bodies of the forward and dL/dy kernels."""
+def _invariant_code(spec: DescriptorSpec):
+    """Template variables of stage 3: the features function (torch and Triton alike), the
+    bodies of the forward and dL/dy kernels and the lean torch path's."""
     exprs = parse_expressions(spec)
-    K, F = len(spec.data["stencil"]["outputs"]), spec.n_features
+    outputs = spec.data["stencil"]["outputs"]
+    K, F = len(outputs), spec.n_features
     lines, results = statements(exprs)
     ys = [sp.Symbol(f"y{k}", real=True) for k in range(K)]
     gs = [sp.Symbol(f"g{f}", real=True) for f in range(F)]
+    used = {s.name for e in exprs for s in e.free_symbols}
     dy = [sp.Add(*[g * sp.diff(e, y) for g, e in zip(gs, exprs)]) for y in ys]
     dy_free = {s.name for e in dy for s in e.free_symbols}
     dy_lines, dy_results = statements(dy)
-    starts = [sum(len(p.outputs) for p in part_list[:i]) for i in range(len(part_list))]
-
-    def targets(used):
-        return [{"alias": p.alias, "targets": _unpack(used, s, len(p.outputs))}
-                for p, s in zip(part_list, starts)
-                if any(k in used for k in range(s, s + len(p.outputs)))]
-
-    dy_parts = targets({k for k in range(K) if f"y{k}" in dy_free})
     return {
         "ys": names([f"y{k}" for k in range(K)], " " * 13),
         "fs": "(" + names([f"f{f}" for f in range(F)]) + ")",
         "feature_lines": lines,
         "feature_results": [f"        {t},{comment(n, c)}"
                             for (t, c), n in zip(results, spec.feature_names)],
-        "forward_parts": targets(set(range(K))),
-        "forward_stores": [f"    tl.store(out + {f}, f{f}, mask=mask)" for f in range(F)],
-        "dy_cells": cell_lines(spec.data["lattice"]["dimension"], coordinates=bool(dy_parts)),
-        "dy_parts": dy_parts,
-        "dy_loads": [f"    g{f} = tl.load(gout + {f}, mask=mask, other=0.0)  # ∂L/∂{n}"
-                     for f, n in enumerate(spec.feature_names) if f"g{f}" in dy_free],
+        "cells": CELLS,
+        "output_loads": [f"        tl.load({row('Y', k)}, mask=mask, other=0.0),  # y{k} = {name}"
+                         for k, name in enumerate(outputs)],
+        "forward_targets": _targets(used, K),
+        "forward_args": names([f"y{k}" if f"y{k}" in used else "0.0" for k in range(K)],
+                              " " * 8),
+        "forward_stores": [f"    tl.store({row('OUT', f)}, f{f}, mask=mask)  # {n}"
+                           for f, n in enumerate(spec.feature_names)],
+        "dy_targets": _targets(dy_free, K) if any(f"y{k}" in dy_free for k in range(K)) else "",
+        "dy_loads": [load(f"g{f}", "G", f, f"∂L/∂{n}") for f, n in enumerate(spec.feature_names)
+                     if f"g{f}" in dy_free],
         "dy_lines": dy_lines,
-        "dy_stores": [f"    tl.store(gy + {k}, {t}, mask=mask){comment(c)}"
+        "dy_stores": [f"    tl.store({row('GY', k)}, {t}, mask=mask){comment(c)}"
                       for k, (t, c) in enumerate(dy_results)],
         **lean_code(exprs, spec.feature_names),
     }
@@ -208,10 +194,9 @@ def render(spec: DescriptorSpec) -> dict[str, str]:
 def _render_one(spec: DescriptorSpec) -> dict[str, str]:
     """The module of a descriptor on one site class (or on every sublattice) and its parts."""
     data = spec.data
-    dim = data["lattice"]["dimension"]
     part_list = parts(data)
     kernels = not data["special"]
-    variables = _invariant_code(spec, part_list) if kernels else {}
+    variables = _invariant_code(spec) if kernels else {}
     weights = None
     if data["special"]:
         weights = [[literal(numbers.to_sympy(w)) for w in row]
@@ -224,9 +209,7 @@ def _render_one(spec: DescriptorSpec) -> dict[str, str]:
         hash=spec.hash, spec_json=repr(json.dumps(data, sort_keys=True, ensure_ascii=False)),
         weights=weights, n_features=spec.n_features,
         n_outputs=len(data["stencil"]["outputs"]), equations=FAMILIES[spec.family][1],
-        kernels=kernels, sizes=", ".join(f"n{a}" for a in range(dim)),
-        coords=", ".join(["bat"] + [f"c{a}" for a in range(dim)]), cell_lines=cell_lines(dim),
-        sublattices=data["lattice"]["sublattices"],
+        kernels=kernels, sublattices=data["lattice"]["sublattices"],
         no_kernels="the correlation-matrix eigenvalues have no closed form: no Triton "
                    "kernels; the torch path (torch.linalg.eigvalsh) serves every device",
         **variables)

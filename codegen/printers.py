@@ -107,28 +107,15 @@ def statements(exprs, prefix: str = "t", indent: str = "    "):
     return lines, [printer.line(e.subs(constants)) for e in reduced]
 
 
-def balanced(items: list[str], joiner: str = " + ") -> str:
-    """a + b + … as a balanced tree of parentheses once long: generated expressions stay
-    shallow (Python's parser and Triton's interpreter recurse on expression depth)."""
-    if len(items) <= 16:
-        return joiner.join(items)
-    half = len(items) // 2
-    return f"({balanced(items[:half], joiner)}){joiner}({balanced(items[half:], joiner)})"
-
-
-def grouped_sum(terms) -> tuple[str, str]:
-    """Σ c·v as c1*(v_a + v_b - v_c) + c2*(…): one multiplication per distinct |c|; returns
-    (source, exact forms of the coefficients)."""
+def weight_groups(terms) -> tuple[list[tuple[str, list, list]], str]:
+    """Σ c·v as c1·(v_a + v_b − v_c) + c2·(…): [(|c|, [v added], [v subtracted]), …], one
+    group per distinct nonzero |c|, largest first, members in order (one multiplication per
+    group, none for 1); returns (groups, exact forms of the inexact |c|)."""
     groups: dict = {}
-    for value, name in terms:
+    for value, item in terms:
         value = numbers.to_sympy(value)
-        groups.setdefault(abs(value), []).append(("-" if value < 0 else "") + name)
-    parts, notes = [], []
-    for magnitude, items in sorted(groups.items(), key=lambda kv: -float(kv[0])):
-        body = balanced(items).replace("+ -", "- ")
-        if magnitude == 1:
-            parts.append(body)
-        else:
-            parts.append(f"{literal(magnitude)}*({body})")
-            notes.append(exact_note(magnitude))
-    return (balanced(parts) if parts else "0.0"), "; ".join(n for n in notes if n)
+        if value != 0:
+            groups.setdefault(abs(value), ([], []))[bool(value < 0)].append(item)
+    order = sorted(groups, key=lambda v: -float(v))
+    notes = [exact_note(v) for v in order]
+    return [(literal(v), *groups[v]) for v in order], "; ".join(n for n in notes if n)

@@ -2,9 +2,11 @@
 
 `GeneratedDescriptor(module)` checks the module's embedded spec against its SPEC_HASH,
 validates input, computes the stage-1 channels of each stencil part (field values, S·S'
-bonds, S·(S'×S'') chiralities, |S|²), pads them periodically and calls the parts' torch
-outputs and the module's invariants, or the Triton kernels when the tensor is on CUDA or
-TRITON_INTERPRET=1. Field layout: (batch, *cells, sublattice, component), or without the
+bonds, S·(S'×S'') chiralities, |S|²) and applies each part's stencil (LEAN_TAPS,
+LEAN_WEIGHTS) and the module's invariants: on the torch reference path as constant-folded sums
+of shifted views of the periodically padded channels (`tap_sums`), on the lean path as a
+gather and a GEMM (`LeanStencil`), or on the Triton path (generated._triton) when the tensor is
+on CUDA or TRITON_INTERPRET=1. Field layout: (batch, *cells, sublattice, component), or without the
 batch dimension.
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
 import os
 import sys
 from pathlib import Path
@@ -21,9 +22,6 @@ from types import SimpleNamespace
 import torch
 
 from generated._spec import checked_spec, content_hash, spin_sites
-
-BLOCK = 64  # cells per Triton program
-
 
 _HERE = Path(__file__).resolve().parent
 
@@ -109,6 +107,30 @@ def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
     return x
 
 
+def tap_sums(p: torch.Tensor, part, sub: int, cells) -> list[torch.Tensor]:
+    """Stage 2 on the torch reference path: the outputs y_k (batch, *cells) of the `sub`-th
+    center (sublattice, or site of the descriptor's class) from the channels p padded by part.RADIUS, as constant-folded sums
+    y_k = Σ_groups c·(v_a + v_b − v_c …) of shifted views v_t (one multiplication per
+    distinct |c|, none for 1; differentiable twice)."""
+    views = [p[(slice(None), *[slice(r + o, r + o + n) for r, o, n in
+                               zip(part.RADIUS, offset, cells)], c)]
+             for c, offset in part.LEAN_TAPS[sub]]
+    ys = []
+    for groups in part.LEAN_WEIGHTS[sub]:
+        y = None
+        for value, added, subtracted in groups:
+            total = views[added[0]] if added else -views[subtracted[0]]
+            for t in added[1:]:
+                total = total + views[t]
+            for t in subtracted[1 - bool(added):]:
+                total = total - views[t]
+            if value != 1.0:
+                total = value * total
+            y = total if y is None else y + total
+        ys.append(p.new_zeros(p.shape[0], *cells) if y is None else y)
+    return ys
+
+
 def _flat_index(cells, taps, stride: int, sign: int) -> torch.Tensor:
     """(N, T) int64: flat index (cell + sign·offset_t) · stride + channel_t of every cell
     (row-major, periodic) and tap t = (channel, offset)."""
@@ -130,11 +152,11 @@ class LeanStencil:
     def __init__(self, part, sub: int):
         self.taps = [(c, tuple(o)) for c, o in part.LEAN_TAPS[sub]]
         self.n_channels, self.n_outputs = len(part.CHANNELS), len(part.OUTPUTS)
-        weights = part.LEAN_WEIGHTS[sub]
         self._dense = torch.zeros((self.n_outputs, len(self.taps)), dtype=torch.float64)
-        if weights:
-            k, t, v = zip(*weights)
-            self._dense[list(k), list(t)] = torch.tensor(v, dtype=torch.float64)
+        for k, groups in enumerate(part.LEAN_WEIGHTS[sub]):
+            for value, added, subtracted in groups:
+                self._dense[k, added] = value
+                self._dense[k, subtracted] = -value
         self._cache: dict = {}
 
     def _get(self, key, make):
@@ -207,19 +229,24 @@ def spin_backward(field: torch.Tensor, gch: torch.Tensor, keys, dim: int) -> tor
 
 
 class TritonFeatures(torch.autograd.Function):
-    """A descriptor's Triton forward and backward wired into autograd (first derivatives
-    only): `TritonFeatures.apply(field, descriptor)`."""
+    """A descriptor's Triton forward and backward (generated._triton) wired into autograd
+    (first derivatives only): `TritonFeatures.apply(field, descriptor)`."""
 
     @staticmethod
     def forward(ctx, x, descriptor):
-        ctx.save_for_backward(x)
+        from generated import _triton
+
+        features, outputs = _triton.forward(descriptor, x)
+        ctx.save_for_backward(x, outputs)
         ctx.descriptor = descriptor
-        return descriptor.triton_forward(x)
+        return features
 
     @staticmethod
     def backward(ctx, gout):
-        (x,) = ctx.saved_tensors
-        return ctx.descriptor.triton_backward(x, gout.contiguous()), None
+        from generated import _triton
+
+        x, outputs = ctx.saved_tensors
+        return _triton.backward(ctx.descriptor, x, outputs, gout), None
 
 
 class GeneratedDescriptor:
@@ -299,8 +326,8 @@ class GeneratedDescriptor:
         outputs = [[] for _ in self.centers]
         for part in self.stencils:
             p = pad(channels(field, part.CHANNELS, self.dimension), part.RADIUS, self.dimension)
-            for s, y in zip(self.centers, outputs):
-                y += part.torch_outputs(p, *cells, s)
+            for n, y in enumerate(outputs):  # the n-th center's stencil
+                y += tap_sums(p, part, n, cells)
         return torch.stack([self.module.invariants(y) for y in outputs], dim=-2)
 
     def _lean_parts(self):
@@ -372,41 +399,6 @@ class GeneratedDescriptor:
         """∂L/∂field from ∂L/∂features (batch, *cells, S, F)."""
         g = gfeatures.reshape(-1, len(self.centers), self.n_features)
         return self.lean_transpose(saved, self.lean_dinvariants(saved, g))
-
-    def _launch(self, x):
-        cells = tuple(x.shape[1:1 + self.dimension])
-        total = x.shape[0] * math.prod(cells)
-        return cells, total, ((total + BLOCK - 1) // BLOCK,)
-
-    def triton_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Features of a contiguous (batch, *cells, S, M) field with the Triton kernels."""
-        cells, total, grid = self._launch(x)
-        out = x.new_empty((*x.shape[:1 + self.dimension], self.sublattices, self.n_features))
-        for s in self.centers:
-            self.module.forward_kernel[grid](x, out, *cells, total, SUB=s, BLOCK=BLOCK)
-        return out if len(self.centers) == self.sublattices else out[..., self.centers, :]
-
-    def triton_backward(self, x: torch.Tensor, gout: torch.Tensor) -> torch.Tensor:
-        """∂L/∂x from ∂L/∂features: ∂L/∂y per sublattice, then each part's transposed
-        stencil (and spin pass) adds its share to ∂L/∂x, gathered (no atomics)."""
-        cells, total, grid = self._launch(x)
-        lead = x.shape[:1 + self.dimension]
-        if len(self.centers) < self.sublattices:  # the kernels address every sublattice
-            full = gout.new_zeros((*lead, self.sublattices, self.n_features))
-            full[..., self.centers, :] = gout
-            gout = full
-        gy = x.new_zeros((*lead, self.sublattices, self.n_outputs))
-        for s in self.centers:
-            self.module.dy_kernel[grid](x, gout, gy, *cells, total, SUB=s, BLOCK=BLOCK)
-        gx, start = torch.zeros_like(x), 0
-        for part in self.stencils:
-            gc = x.new_empty((*lead, len(part.CHANNELS)))
-            part.dchannel_kernel[grid](gy, gx, gc, *cells, total, K=self.n_outputs, K0=start,
-                                       BLOCK=BLOCK)
-            if part.dspin_kernel is not None:
-                part.dspin_kernel[grid](x, gc, gx, *cells, total, BLOCK=BLOCK)
-            start += len(part.OUTPUTS)
-        return gx
 
     def jacobian_rank(self, seed: int = 3) -> int:
         """Completeness: rank of ∂(features of one site)/∂(field) at a random configuration

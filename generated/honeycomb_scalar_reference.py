@@ -202,71 +202,95 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
-def forward_kernel(X, OUT, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """Features of center sublattice SUB at BLOCK cells: stages 2 and 3 in registers."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    (y19, y20, y21) = reference.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21)
-    out = OUT + (cell * 2 + SUB) * 20
-    tl.store(out + 0, f0, mask=mask)
-    tl.store(out + 1, f1, mask=mask)
-    tl.store(out + 2, f2, mask=mask)
-    tl.store(out + 3, f3, mask=mask)
-    tl.store(out + 4, f4, mask=mask)
-    tl.store(out + 5, f5, mask=mask)
-    tl.store(out + 6, f6, mask=mask)
-    tl.store(out + 7, f7, mask=mask)
-    tl.store(out + 8, f8, mask=mask)
-    tl.store(out + 9, f9, mask=mask)
-    tl.store(out + 10, f10, mask=mask)
-    tl.store(out + 11, f11, mask=mask)
-    tl.store(out + 12, f12, mask=mask)
-    tl.store(out + 13, f13, mask=mask)
-    tl.store(out + 14, f14, mask=mask)
-    tl.store(out + 15, f15, mask=mask)
-    tl.store(out + 16, f16, mask=mask)
-    tl.store(out + 17, f17, mask=mask)
-    tl.store(out + 18, f18, mask=mask)
-    tl.store(out + 19, f19, mask=mask)
+def outputs(Y, cell, mask, total):
+    """The stencil outputs y_k at `cell`: row k of Y (K, cells), one coalesced load each;
+    shared by the forward and dL/dy kernels (generated._triton computes Y: stage 2)."""
+    return (
+        tl.load(Y + cell, mask=mask, other=0.0),  # y0 = f(A1,1)
+        tl.load(Y + 1 * total + cell, mask=mask, other=0.0),  # y1 = f(A1,2)
+        tl.load(Y + 2 * total + cell, mask=mask, other=0.0),  # y2 = f(A1,3)
+        tl.load(Y + 3 * total + cell, mask=mask, other=0.0),  # y3 = f(A1,4)
+        tl.load(Y + 4 * total + cell, mask=mask, other=0.0),  # y4 = f(A1,5)
+        tl.load(Y + 5 * total + cell, mask=mask, other=0.0),  # y5 = f(A2,1)
+        tl.load(Y + 6 * total + cell, mask=mask, other=0.0),  # y6 = f(A2,2)
+        tl.load(Y + 7 * total + cell, mask=mask, other=0.0),  # y7 = f(E,1)_1
+        tl.load(Y + 8 * total + cell, mask=mask, other=0.0),  # y8 = f(E,1)_2
+        tl.load(Y + 9 * total + cell, mask=mask, other=0.0),  # y9 = f(E,2)_1
+        tl.load(Y + 10 * total + cell, mask=mask, other=0.0),  # y10 = f(E,2)_2
+        tl.load(Y + 11 * total + cell, mask=mask, other=0.0),  # y11 = f(E,3)_1
+        tl.load(Y + 12 * total + cell, mask=mask, other=0.0),  # y12 = f(E,3)_2
+        tl.load(Y + 13 * total + cell, mask=mask, other=0.0),  # y13 = f(E,4)_1
+        tl.load(Y + 14 * total + cell, mask=mask, other=0.0),  # y14 = f(E,4)_2
+        tl.load(Y + 15 * total + cell, mask=mask, other=0.0),  # y15 = f(E,5)_1
+        tl.load(Y + 16 * total + cell, mask=mask, other=0.0),  # y16 = f(E,5)_2
+        tl.load(Y + 17 * total + cell, mask=mask, other=0.0),  # y17 = f(E,6)_1
+        tl.load(Y + 18 * total + cell, mask=mask, other=0.0),  # y18 = f(E,6)_2
+        tl.load(Y + 19 * total + cell, mask=mask, other=0.0),  # y19 = ref(A2)
+        tl.load(Y + 20 * total + cell, mask=mask, other=0.0),  # y20 = ref(E)_1
+        tl.load(Y + 21 * total + cell, mask=mask, other=0.0),  # y21 = ref(E)_2
+    )
 
 
 @triton.jit
-def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells of center sublattice SUB."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
+    """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
+    one center sublattice; every row a coalesced access."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
-    (_, _, _, _, _, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    (y19, y20, y21) = reference.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
-    gout = GOUT + (cell * 2 + SUB) * 20
-    g0 = tl.load(gout + 0, mask=mask, other=0.0)  # ∂L/∂g(A1,1)
-    g1 = tl.load(gout + 1, mask=mask, other=0.0)  # ∂L/∂g(A1,2)
-    g2 = tl.load(gout + 2, mask=mask, other=0.0)  # ∂L/∂g(A1,3)
-    g3 = tl.load(gout + 3, mask=mask, other=0.0)  # ∂L/∂g(A1,4)
-    g4 = tl.load(gout + 4, mask=mask, other=0.0)  # ∂L/∂g(A1,5)
-    g5 = tl.load(gout + 5, mask=mask, other=0.0)  # ∂L/∂g(A2,1)
-    g6 = tl.load(gout + 6, mask=mask, other=0.0)  # ∂L/∂g(A2,2)
-    g7 = tl.load(gout + 7, mask=mask, other=0.0)  # ∂L/∂g(E,1)_1
-    g8 = tl.load(gout + 8, mask=mask, other=0.0)  # ∂L/∂g(E,1)_2
-    g9 = tl.load(gout + 9, mask=mask, other=0.0)  # ∂L/∂g(E,2)_1
-    g10 = tl.load(gout + 10, mask=mask, other=0.0)  # ∂L/∂g(E,2)_2
-    g11 = tl.load(gout + 11, mask=mask, other=0.0)  # ∂L/∂g(E,3)_1
-    g12 = tl.load(gout + 12, mask=mask, other=0.0)  # ∂L/∂g(E,3)_2
-    g13 = tl.load(gout + 13, mask=mask, other=0.0)  # ∂L/∂g(E,4)_1
-    g14 = tl.load(gout + 14, mask=mask, other=0.0)  # ∂L/∂g(E,4)_2
-    g15 = tl.load(gout + 15, mask=mask, other=0.0)  # ∂L/∂g(E,5)_1
-    g16 = tl.load(gout + 16, mask=mask, other=0.0)  # ∂L/∂g(E,5)_2
-    g17 = tl.load(gout + 17, mask=mask, other=0.0)  # ∂L/∂g(E,6)_1
-    g18 = tl.load(gout + 18, mask=mask, other=0.0)  # ∂L/∂g(E,6)_2
-    g19 = tl.load(gout + 19, mask=mask, other=0.0)  # ∂L/∂b*(E;E,E)
+    (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
+        y19, y20, y21) = outputs(Y, cell, mask, total)
+    (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
+        y19, y20, y21)
+    tl.store(OUT + cell, f0, mask=mask)  # g(A1,1)
+    tl.store(OUT + 1 * total + cell, f1, mask=mask)  # g(A1,2)
+    tl.store(OUT + 2 * total + cell, f2, mask=mask)  # g(A1,3)
+    tl.store(OUT + 3 * total + cell, f3, mask=mask)  # g(A1,4)
+    tl.store(OUT + 4 * total + cell, f4, mask=mask)  # g(A1,5)
+    tl.store(OUT + 5 * total + cell, f5, mask=mask)  # g(A2,1)
+    tl.store(OUT + 6 * total + cell, f6, mask=mask)  # g(A2,2)
+    tl.store(OUT + 7 * total + cell, f7, mask=mask)  # g(E,1)_1
+    tl.store(OUT + 8 * total + cell, f8, mask=mask)  # g(E,1)_2
+    tl.store(OUT + 9 * total + cell, f9, mask=mask)  # g(E,2)_1
+    tl.store(OUT + 10 * total + cell, f10, mask=mask)  # g(E,2)_2
+    tl.store(OUT + 11 * total + cell, f11, mask=mask)  # g(E,3)_1
+    tl.store(OUT + 12 * total + cell, f12, mask=mask)  # g(E,3)_2
+    tl.store(OUT + 13 * total + cell, f13, mask=mask)  # g(E,4)_1
+    tl.store(OUT + 14 * total + cell, f14, mask=mask)  # g(E,4)_2
+    tl.store(OUT + 15 * total + cell, f15, mask=mask)  # g(E,5)_1
+    tl.store(OUT + 16 * total + cell, f16, mask=mask)  # g(E,5)_2
+    tl.store(OUT + 17 * total + cell, f17, mask=mask)  # g(E,6)_1
+    tl.store(OUT + 18 * total + cell, f18, mask=mask)  # g(E,6)_2
+    tl.store(OUT + 19 * total + cell, f19, mask=mask)  # b*(E;E,E)
+
+
+@triton.jit
+def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
+    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells, from the outputs Y (K, cells) and
+    ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
+    mask = cell < total
+    (_, _, _, _, _, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18, y19,
+        y20, y21) = outputs(Y, cell, mask, total)
+    g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,1)
+    g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,2)
+    g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,3)
+    g3 = tl.load(G + 3 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,4)
+    g4 = tl.load(G + 4 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A1,5)
+    g5 = tl.load(G + 5 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,1)
+    g6 = tl.load(G + 6 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(A2,2)
+    g7 = tl.load(G + 7 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,1)_1
+    g8 = tl.load(G + 8 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,1)_2
+    g9 = tl.load(G + 9 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,2)_1
+    g10 = tl.load(G + 10 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,2)_2
+    g11 = tl.load(G + 11 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,3)_1
+    g12 = tl.load(G + 12 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,3)_2
+    g13 = tl.load(G + 13 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,4)_1
+    g14 = tl.load(G + 14 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,4)_2
+    g15 = tl.load(G + 15 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,5)_1
+    g16 = tl.load(G + 16 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,5)_2
+    g17 = tl.load(G + 17 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,6)_1
+    g18 = tl.load(G + 18 * total + cell, mask=mask, other=0.0)  # ∂L/∂g(E,6)_2
+    g19 = tl.load(G + 19 * total + cell, mask=mask, other=0.0)  # ∂L/∂b*(E;E,E)
     t0 = y19*y19
     t1 = t0 + 0.01  # 0.01 = 1/100
     t2 = 1.0/t1.sqrt()
@@ -332,29 +356,28 @@ def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr
     t63 = 1.4142135623730951*t62  # 1.4142135623730951 = sqrt(2)
     t64 = t39*t5
     t65 = t3*t64
-    gy = GY + (cell * 2 + SUB) * 22
-    tl.store(gy + 0, g0, mask=mask)
-    tl.store(gy + 1, g1, mask=mask)
-    tl.store(gy + 2, g2, mask=mask)
-    tl.store(gy + 3, g3, mask=mask)
-    tl.store(gy + 4, g4, mask=mask)
-    tl.store(gy + 5, g5*t3, mask=mask)
-    tl.store(gy + 6, g6*t3, mask=mask)
-    tl.store(gy + 7, t10*t9 + t8*y20, mask=mask)
-    tl.store(gy + 8, -t10*t11 + t8*y21, mask=mask)
-    tl.store(gy + 9, g9*t7*y20 + t12*t9, mask=mask)
-    tl.store(gy + 10, g9*t7*y21 - t11*t12, mask=mask)
-    tl.store(gy + 11, t13*y20 + t14*t9, mask=mask)
-    tl.store(gy + 12, -t11*t14 + t13*y21, mask=mask)
-    tl.store(gy + 13, t15*y20 + t16*t9, mask=mask)
-    tl.store(gy + 14, -t11*t16 + t15*y21, mask=mask)
-    tl.store(gy + 15, t17*y20 + t18*t9, mask=mask)
-    tl.store(gy + 16, -t11*t18 + t17*y21, mask=mask)
-    tl.store(gy + 17, t19*y20 + t20*t9, mask=mask)
-    tl.store(gy + 18, -t11*t20 + t19*y21, mask=mask)
-    tl.store(gy + 19, g10*(t23*t24 - t23*t28 - t25*t26 + t25*t27) + g12*(t0*t21*t7*y12*y20 + t2*t7*y11*y21 - t26*t29 - t28*t30) + g14*(t0*t21*t7*y14*y20 + t2*t7*y13*y21 - t26*t31 - t28*t32) + g16*(t0*t21*t7*y16*y20 + t2*t7*y15*y21 - t26*t33 - t28*t34) + g18*(t0*t21*t7*y18*y20 + t2*t7*y17*y21 - t26*t35 - t28*t36) + g5*(t2*y5 - t22*y5) + g6*(t2*y6 - t22*y6) + g8*(t24*t37 - t26*t38 + t27*t38 - t28*t37), mask=mask)
-    tl.store(gy + 20, g10*(t2*t39*t4*y10*y19 - t25*t3 - t3*t48) + g11*(-t41 - t42*y11 + t7*y11) + g12*(t2*t39*t4*y12*y19 - t29*t3 - t3*t49) + g13*(-t42*y13 - t43 + t7*y13) + g14*(t2*t39*t4*y14*y19 - t3*t31 - t3*t50) + g15*(-t42*y15 - t44 + t7*y15) + g16*(t2*t39*t4*y16*y19 - t3*t33 - t3*t51) + g17*(-t42*y17 - t45 + t7*y17) + g18*(t2*t39*t4*y18*y19 - t3*t35 - t3*t52) + g19*(2.8284271247461903*t39*y20*y21 - t40*t59 - t55*t56*y21 + t7*y21*(t5*t63*y20 - t55*t62 + t60*y20)) + g7*(-t42*y7 - t46 + t7*y7) + g8*(t2*t39*t4*y19*y8 - t3*t38 - t3*t53) + g9*(-t42*y9 - t47 + t7*y9), mask=mask)  # 2.8284271247461903 = 2*sqrt(2)
-    tl.store(gy + 21, g10*(t23*t3 + t3*t47 - t65*y9) + g11*(-t49 - t64*y12 + t7*y12) + g12*(t3*t30 + t3*t41 - t65*y11) + g13*(-t50 - t64*y14 + t7*y14) + g14*(t3*t32 + t3*t43 - t65*y13) + g15*(-t51 - t64*y16 + t7*y16) + g16*(t3*t34 + t3*t44 - t65*y15) + g17*(-t52 - t64*y18 + t7*y18) + g18*(t3*t36 + t3*t45 - t65*y17) + g19*(-1.4142135623730951*t4*t5*t56 + 1.4142135623730951*t42 - t59*t64 + t59*t7 + t9*(-t4*t63*y21 - t60*y21 + 5.656854249492381*t61*(y21*y21*y21))) + g7*(-t53 - t64*y8 + t7*y8) + g8*(t3*t37 + t3*t46 - t65*y7) + g9*(-t48 - t64*y10 + t7*y10), mask=mask)  # 1.4142135623730951 = sqrt(2); 5.656854249492381 = 4*sqrt(2)
+    tl.store(GY + cell, g0, mask=mask)
+    tl.store(GY + 1 * total + cell, g1, mask=mask)
+    tl.store(GY + 2 * total + cell, g2, mask=mask)
+    tl.store(GY + 3 * total + cell, g3, mask=mask)
+    tl.store(GY + 4 * total + cell, g4, mask=mask)
+    tl.store(GY + 5 * total + cell, g5*t3, mask=mask)
+    tl.store(GY + 6 * total + cell, g6*t3, mask=mask)
+    tl.store(GY + 7 * total + cell, t10*t9 + t8*y20, mask=mask)
+    tl.store(GY + 8 * total + cell, -t10*t11 + t8*y21, mask=mask)
+    tl.store(GY + 9 * total + cell, g9*t7*y20 + t12*t9, mask=mask)
+    tl.store(GY + 10 * total + cell, g9*t7*y21 - t11*t12, mask=mask)
+    tl.store(GY + 11 * total + cell, t13*y20 + t14*t9, mask=mask)
+    tl.store(GY + 12 * total + cell, -t11*t14 + t13*y21, mask=mask)
+    tl.store(GY + 13 * total + cell, t15*y20 + t16*t9, mask=mask)
+    tl.store(GY + 14 * total + cell, -t11*t16 + t15*y21, mask=mask)
+    tl.store(GY + 15 * total + cell, t17*y20 + t18*t9, mask=mask)
+    tl.store(GY + 16 * total + cell, -t11*t18 + t17*y21, mask=mask)
+    tl.store(GY + 17 * total + cell, t19*y20 + t20*t9, mask=mask)
+    tl.store(GY + 18 * total + cell, -t11*t20 + t19*y21, mask=mask)
+    tl.store(GY + 19 * total + cell, g10*(t23*t24 - t23*t28 - t25*t26 + t25*t27) + g12*(t0*t21*t7*y12*y20 + t2*t7*y11*y21 - t26*t29 - t28*t30) + g14*(t0*t21*t7*y14*y20 + t2*t7*y13*y21 - t26*t31 - t28*t32) + g16*(t0*t21*t7*y16*y20 + t2*t7*y15*y21 - t26*t33 - t28*t34) + g18*(t0*t21*t7*y18*y20 + t2*t7*y17*y21 - t26*t35 - t28*t36) + g5*(t2*y5 - t22*y5) + g6*(t2*y6 - t22*y6) + g8*(t24*t37 - t26*t38 + t27*t38 - t28*t37), mask=mask)
+    tl.store(GY + 20 * total + cell, g10*(t2*t39*t4*y10*y19 - t25*t3 - t3*t48) + g11*(-t41 - t42*y11 + t7*y11) + g12*(t2*t39*t4*y12*y19 - t29*t3 - t3*t49) + g13*(-t42*y13 - t43 + t7*y13) + g14*(t2*t39*t4*y14*y19 - t3*t31 - t3*t50) + g15*(-t42*y15 - t44 + t7*y15) + g16*(t2*t39*t4*y16*y19 - t3*t33 - t3*t51) + g17*(-t42*y17 - t45 + t7*y17) + g18*(t2*t39*t4*y18*y19 - t3*t35 - t3*t52) + g19*(2.8284271247461903*t39*y20*y21 - t40*t59 - t55*t56*y21 + t7*y21*(t5*t63*y20 - t55*t62 + t60*y20)) + g7*(-t42*y7 - t46 + t7*y7) + g8*(t2*t39*t4*y19*y8 - t3*t38 - t3*t53) + g9*(-t42*y9 - t47 + t7*y9), mask=mask)  # 2.8284271247461903 = 2*sqrt(2)
+    tl.store(GY + 21 * total + cell, g10*(t23*t3 + t3*t47 - t65*y9) + g11*(-t49 - t64*y12 + t7*y12) + g12*(t3*t30 + t3*t41 - t65*y11) + g13*(-t50 - t64*y14 + t7*y14) + g14*(t3*t32 + t3*t43 - t65*y13) + g15*(-t51 - t64*y16 + t7*y16) + g16*(t3*t34 + t3*t44 - t65*y15) + g17*(-t52 - t64*y18 + t7*y18) + g18*(t3*t36 + t3*t45 - t65*y17) + g19*(-1.4142135623730951*t4*t5*t56 + 1.4142135623730951*t42 - t59*t64 + t59*t7 + t9*(-t4*t63*y21 - t60*y21 + 5.656854249492381*t61*(y21*y21*y21))) + g7*(-t53 - t64*y8 + t7*y8) + g8*(t3*t37 + t3*t46 - t65*y7) + g9*(-t48 - t64*y10 + t7*y10), mask=mask)  # 1.4142135623730951 = sqrt(2); 5.656854249492381 = 4*sqrt(2)
 
 
 DESCRIPTOR = GeneratedDescriptor(globals())

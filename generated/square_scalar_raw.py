@@ -153,307 +153,400 @@ def lean_dfeatures(Y, G):
 
 
 @triton.jit
-def forward_kernel(X, OUT, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """Features of center sublattice SUB at BLOCK cells: stages 2 and 3 in registers."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def outputs(Y, cell, mask, total):
+    """The stencil outputs y_k at `cell`: row k of Y (K, cells), one coalesced load each;
+    shared by the forward and dL/dy kernels (generated._triton computes Y: stage 2)."""
+    return (
+        tl.load(Y + cell, mask=mask, other=0.0),  # y0 = f(A1,1)
+        tl.load(Y + 1 * total + cell, mask=mask, other=0.0),  # y1 = f(A1,2)
+        tl.load(Y + 2 * total + cell, mask=mask, other=0.0),  # y2 = f(A1,3)
+        tl.load(Y + 3 * total + cell, mask=mask, other=0.0),  # y3 = f(A1,4)
+        tl.load(Y + 4 * total + cell, mask=mask, other=0.0),  # y4 = f(A1,5)
+        tl.load(Y + 5 * total + cell, mask=mask, other=0.0),  # y5 = f(A1,6)
+        tl.load(Y + 6 * total + cell, mask=mask, other=0.0),  # y6 = f(A1,7)
+        tl.load(Y + 7 * total + cell, mask=mask, other=0.0),  # y7 = f(A1,8)
+        tl.load(Y + 8 * total + cell, mask=mask, other=0.0),  # y8 = f(A1,9)
+        tl.load(Y + 9 * total + cell, mask=mask, other=0.0),  # y9 = f(A1,10)
+        tl.load(Y + 10 * total + cell, mask=mask, other=0.0),  # y10 = f(A1,11)
+        tl.load(Y + 11 * total + cell, mask=mask, other=0.0),  # y11 = f(A1,12)
+        tl.load(Y + 12 * total + cell, mask=mask, other=0.0),  # y12 = f(A1,13)
+        tl.load(Y + 13 * total + cell, mask=mask, other=0.0),  # y13 = f(A1,14)
+        tl.load(Y + 14 * total + cell, mask=mask, other=0.0),  # y14 = f(A1,15)
+        tl.load(Y + 15 * total + cell, mask=mask, other=0.0),  # y15 = f(A1,16)
+        tl.load(Y + 16 * total + cell, mask=mask, other=0.0),  # y16 = f(A2,1)
+        tl.load(Y + 17 * total + cell, mask=mask, other=0.0),  # y17 = f(A2,2)
+        tl.load(Y + 18 * total + cell, mask=mask, other=0.0),  # y18 = f(A2,3)
+        tl.load(Y + 19 * total + cell, mask=mask, other=0.0),  # y19 = f(A2,4)
+        tl.load(Y + 20 * total + cell, mask=mask, other=0.0),  # y20 = f(A2,5)
+        tl.load(Y + 21 * total + cell, mask=mask, other=0.0),  # y21 = f(A2,6)
+        tl.load(Y + 22 * total + cell, mask=mask, other=0.0),  # y22 = f(A2,7)
+        tl.load(Y + 23 * total + cell, mask=mask, other=0.0),  # y23 = f(B1,1)
+        tl.load(Y + 24 * total + cell, mask=mask, other=0.0),  # y24 = f(B1,2)
+        tl.load(Y + 25 * total + cell, mask=mask, other=0.0),  # y25 = f(B1,3)
+        tl.load(Y + 26 * total + cell, mask=mask, other=0.0),  # y26 = f(B1,4)
+        tl.load(Y + 27 * total + cell, mask=mask, other=0.0),  # y27 = f(B1,5)
+        tl.load(Y + 28 * total + cell, mask=mask, other=0.0),  # y28 = f(B1,6)
+        tl.load(Y + 29 * total + cell, mask=mask, other=0.0),  # y29 = f(B1,7)
+        tl.load(Y + 30 * total + cell, mask=mask, other=0.0),  # y30 = f(B1,8)
+        tl.load(Y + 31 * total + cell, mask=mask, other=0.0),  # y31 = f(B1,9)
+        tl.load(Y + 32 * total + cell, mask=mask, other=0.0),  # y32 = f(B1,10)
+        tl.load(Y + 33 * total + cell, mask=mask, other=0.0),  # y33 = f(B1,11)
+        tl.load(Y + 34 * total + cell, mask=mask, other=0.0),  # y34 = f(B1,12)
+        tl.load(Y + 35 * total + cell, mask=mask, other=0.0),  # y35 = f(B2,1)
+        tl.load(Y + 36 * total + cell, mask=mask, other=0.0),  # y36 = f(B2,2)
+        tl.load(Y + 37 * total + cell, mask=mask, other=0.0),  # y37 = f(B2,3)
+        tl.load(Y + 38 * total + cell, mask=mask, other=0.0),  # y38 = f(B2,4)
+        tl.load(Y + 39 * total + cell, mask=mask, other=0.0),  # y39 = f(B2,5)
+        tl.load(Y + 40 * total + cell, mask=mask, other=0.0),  # y40 = f(B2,6)
+        tl.load(Y + 41 * total + cell, mask=mask, other=0.0),  # y41 = f(B2,7)
+        tl.load(Y + 42 * total + cell, mask=mask, other=0.0),  # y42 = f(B2,8)
+        tl.load(Y + 43 * total + cell, mask=mask, other=0.0),  # y43 = f(B2,9)
+        tl.load(Y + 44 * total + cell, mask=mask, other=0.0),  # y44 = f(B2,10)
+        tl.load(Y + 45 * total + cell, mask=mask, other=0.0),  # y45 = f(E,1)_1
+        tl.load(Y + 46 * total + cell, mask=mask, other=0.0),  # y46 = f(E,1)_2
+        tl.load(Y + 47 * total + cell, mask=mask, other=0.0),  # y47 = f(E,2)_1
+        tl.load(Y + 48 * total + cell, mask=mask, other=0.0),  # y48 = f(E,2)_2
+        tl.load(Y + 49 * total + cell, mask=mask, other=0.0),  # y49 = f(E,3)_1
+        tl.load(Y + 50 * total + cell, mask=mask, other=0.0),  # y50 = f(E,3)_2
+        tl.load(Y + 51 * total + cell, mask=mask, other=0.0),  # y51 = f(E,4)_1
+        tl.load(Y + 52 * total + cell, mask=mask, other=0.0),  # y52 = f(E,4)_2
+        tl.load(Y + 53 * total + cell, mask=mask, other=0.0),  # y53 = f(E,5)_1
+        tl.load(Y + 54 * total + cell, mask=mask, other=0.0),  # y54 = f(E,5)_2
+        tl.load(Y + 55 * total + cell, mask=mask, other=0.0),  # y55 = f(E,6)_1
+        tl.load(Y + 56 * total + cell, mask=mask, other=0.0),  # y56 = f(E,6)_2
+        tl.load(Y + 57 * total + cell, mask=mask, other=0.0),  # y57 = f(E,7)_1
+        tl.load(Y + 58 * total + cell, mask=mask, other=0.0),  # y58 = f(E,7)_2
+        tl.load(Y + 59 * total + cell, mask=mask, other=0.0),  # y59 = f(E,8)_1
+        tl.load(Y + 60 * total + cell, mask=mask, other=0.0),  # y60 = f(E,8)_2
+        tl.load(Y + 61 * total + cell, mask=mask, other=0.0),  # y61 = f(E,9)_1
+        tl.load(Y + 62 * total + cell, mask=mask, other=0.0),  # y62 = f(E,9)_2
+        tl.load(Y + 63 * total + cell, mask=mask, other=0.0),  # y63 = f(E,10)_1
+        tl.load(Y + 64 * total + cell, mask=mask, other=0.0),  # y64 = f(E,10)_2
+        tl.load(Y + 65 * total + cell, mask=mask, other=0.0),  # y65 = f(E,11)_1
+        tl.load(Y + 66 * total + cell, mask=mask, other=0.0),  # y66 = f(E,11)_2
+        tl.load(Y + 67 * total + cell, mask=mask, other=0.0),  # y67 = f(E,12)_1
+        tl.load(Y + 68 * total + cell, mask=mask, other=0.0),  # y68 = f(E,12)_2
+        tl.load(Y + 69 * total + cell, mask=mask, other=0.0),  # y69 = f(E,13)_1
+        tl.load(Y + 70 * total + cell, mask=mask, other=0.0),  # y70 = f(E,13)_2
+        tl.load(Y + 71 * total + cell, mask=mask, other=0.0),  # y71 = f(E,14)_1
+        tl.load(Y + 72 * total + cell, mask=mask, other=0.0),  # y72 = f(E,14)_2
+        tl.load(Y + 73 * total + cell, mask=mask, other=0.0),  # y73 = f(E,15)_1
+        tl.load(Y + 74 * total + cell, mask=mask, other=0.0),  # y74 = f(E,15)_2
+        tl.load(Y + 75 * total + cell, mask=mask, other=0.0),  # y75 = f(E,16)_1
+        tl.load(Y + 76 * total + cell, mask=mask, other=0.0),  # y76 = f(E,16)_2
+        tl.load(Y + 77 * total + cell, mask=mask, other=0.0),  # y77 = f(E,17)_1
+        tl.load(Y + 78 * total + cell, mask=mask, other=0.0),  # y78 = f(E,17)_2
+        tl.load(Y + 79 * total + cell, mask=mask, other=0.0),  # y79 = f(E,18)_1
+        tl.load(Y + 80 * total + cell, mask=mask, other=0.0),  # y80 = f(E,18)_2
+        tl.load(Y + 81 * total + cell, mask=mask, other=0.0),  # y81 = f(E,19)_1
+        tl.load(Y + 82 * total + cell, mask=mask, other=0.0),  # y82 = f(E,19)_2
+        tl.load(Y + 83 * total + cell, mask=mask, other=0.0),  # y83 = f(E,20)_1
+        tl.load(Y + 84 * total + cell, mask=mask, other=0.0),  # y84 = f(E,20)_2
+        tl.load(Y + 85 * total + cell, mask=mask, other=0.0),  # y85 = f(E,21)_1
+        tl.load(Y + 86 * total + cell, mask=mask, other=0.0),  # y86 = f(E,21)_2
+        tl.load(Y + 87 * total + cell, mask=mask, other=0.0),  # y87 = f(E,22)_1
+        tl.load(Y + 88 * total + cell, mask=mask, other=0.0),  # y88 = f(E,22)_2
+    )
+
+
+@triton.jit
+def forward_kernel(Y, OUT, total, BLOCK: tl.constexpr):
+    """Stage 3 at BLOCK cells: the features OUT (F, cells) of the outputs Y (K, cells) of
+    one center sublattice; every row a coalesced access."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    c1 = cell % n1
-    c0 = cell // n1 % n0
-    bat = cell // (n0 * n1)
     (y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
         y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
         y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
         y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
         y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
-        y87, y88) = irreps.outputs(X, bat, c0, c1, n0, n1, mask, SUB)
+        y87, y88) = outputs(Y, cell, mask, total)
     (f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18,
         f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35,
         f36, f37, f38, f39, f40, f41, f42, f43, f44, f45, f46, f47, f48, f49, f50, f51, f52,
         f53, f54, f55, f56, f57, f58, f59, f60, f61, f62, f63, f64, f65, f66, f67, f68, f69,
         f70, f71, f72, f73, f74, f75, f76, f77, f78, f79, f80, f81, f82, f83, f84, f85, f86,
         f87, f88) = features_triton(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15, y16, y17, y18,
-             y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
-             y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
-             y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
-             y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
-             y87, y88)
-    out = OUT + (cell * 1 + SUB) * 89
-    tl.store(out + 0, f0, mask=mask)
-    tl.store(out + 1, f1, mask=mask)
-    tl.store(out + 2, f2, mask=mask)
-    tl.store(out + 3, f3, mask=mask)
-    tl.store(out + 4, f4, mask=mask)
-    tl.store(out + 5, f5, mask=mask)
-    tl.store(out + 6, f6, mask=mask)
-    tl.store(out + 7, f7, mask=mask)
-    tl.store(out + 8, f8, mask=mask)
-    tl.store(out + 9, f9, mask=mask)
-    tl.store(out + 10, f10, mask=mask)
-    tl.store(out + 11, f11, mask=mask)
-    tl.store(out + 12, f12, mask=mask)
-    tl.store(out + 13, f13, mask=mask)
-    tl.store(out + 14, f14, mask=mask)
-    tl.store(out + 15, f15, mask=mask)
-    tl.store(out + 16, f16, mask=mask)
-    tl.store(out + 17, f17, mask=mask)
-    tl.store(out + 18, f18, mask=mask)
-    tl.store(out + 19, f19, mask=mask)
-    tl.store(out + 20, f20, mask=mask)
-    tl.store(out + 21, f21, mask=mask)
-    tl.store(out + 22, f22, mask=mask)
-    tl.store(out + 23, f23, mask=mask)
-    tl.store(out + 24, f24, mask=mask)
-    tl.store(out + 25, f25, mask=mask)
-    tl.store(out + 26, f26, mask=mask)
-    tl.store(out + 27, f27, mask=mask)
-    tl.store(out + 28, f28, mask=mask)
-    tl.store(out + 29, f29, mask=mask)
-    tl.store(out + 30, f30, mask=mask)
-    tl.store(out + 31, f31, mask=mask)
-    tl.store(out + 32, f32, mask=mask)
-    tl.store(out + 33, f33, mask=mask)
-    tl.store(out + 34, f34, mask=mask)
-    tl.store(out + 35, f35, mask=mask)
-    tl.store(out + 36, f36, mask=mask)
-    tl.store(out + 37, f37, mask=mask)
-    tl.store(out + 38, f38, mask=mask)
-    tl.store(out + 39, f39, mask=mask)
-    tl.store(out + 40, f40, mask=mask)
-    tl.store(out + 41, f41, mask=mask)
-    tl.store(out + 42, f42, mask=mask)
-    tl.store(out + 43, f43, mask=mask)
-    tl.store(out + 44, f44, mask=mask)
-    tl.store(out + 45, f45, mask=mask)
-    tl.store(out + 46, f46, mask=mask)
-    tl.store(out + 47, f47, mask=mask)
-    tl.store(out + 48, f48, mask=mask)
-    tl.store(out + 49, f49, mask=mask)
-    tl.store(out + 50, f50, mask=mask)
-    tl.store(out + 51, f51, mask=mask)
-    tl.store(out + 52, f52, mask=mask)
-    tl.store(out + 53, f53, mask=mask)
-    tl.store(out + 54, f54, mask=mask)
-    tl.store(out + 55, f55, mask=mask)
-    tl.store(out + 56, f56, mask=mask)
-    tl.store(out + 57, f57, mask=mask)
-    tl.store(out + 58, f58, mask=mask)
-    tl.store(out + 59, f59, mask=mask)
-    tl.store(out + 60, f60, mask=mask)
-    tl.store(out + 61, f61, mask=mask)
-    tl.store(out + 62, f62, mask=mask)
-    tl.store(out + 63, f63, mask=mask)
-    tl.store(out + 64, f64, mask=mask)
-    tl.store(out + 65, f65, mask=mask)
-    tl.store(out + 66, f66, mask=mask)
-    tl.store(out + 67, f67, mask=mask)
-    tl.store(out + 68, f68, mask=mask)
-    tl.store(out + 69, f69, mask=mask)
-    tl.store(out + 70, f70, mask=mask)
-    tl.store(out + 71, f71, mask=mask)
-    tl.store(out + 72, f72, mask=mask)
-    tl.store(out + 73, f73, mask=mask)
-    tl.store(out + 74, f74, mask=mask)
-    tl.store(out + 75, f75, mask=mask)
-    tl.store(out + 76, f76, mask=mask)
-    tl.store(out + 77, f77, mask=mask)
-    tl.store(out + 78, f78, mask=mask)
-    tl.store(out + 79, f79, mask=mask)
-    tl.store(out + 80, f80, mask=mask)
-    tl.store(out + 81, f81, mask=mask)
-    tl.store(out + 82, f82, mask=mask)
-    tl.store(out + 83, f83, mask=mask)
-    tl.store(out + 84, f84, mask=mask)
-    tl.store(out + 85, f85, mask=mask)
-    tl.store(out + 86, f86, mask=mask)
-    tl.store(out + 87, f87, mask=mask)
-    tl.store(out + 88, f88, mask=mask)
+        y19, y20, y21, y22, y23, y24, y25, y26, y27, y28, y29, y30, y31, y32, y33, y34, y35,
+        y36, y37, y38, y39, y40, y41, y42, y43, y44, y45, y46, y47, y48, y49, y50, y51, y52,
+        y53, y54, y55, y56, y57, y58, y59, y60, y61, y62, y63, y64, y65, y66, y67, y68, y69,
+        y70, y71, y72, y73, y74, y75, y76, y77, y78, y79, y80, y81, y82, y83, y84, y85, y86,
+        y87, y88)
+    tl.store(OUT + cell, f0, mask=mask)  # f(A1,1)
+    tl.store(OUT + 1 * total + cell, f1, mask=mask)  # f(A1,2)
+    tl.store(OUT + 2 * total + cell, f2, mask=mask)  # f(A1,3)
+    tl.store(OUT + 3 * total + cell, f3, mask=mask)  # f(A1,4)
+    tl.store(OUT + 4 * total + cell, f4, mask=mask)  # f(A1,5)
+    tl.store(OUT + 5 * total + cell, f5, mask=mask)  # f(A1,6)
+    tl.store(OUT + 6 * total + cell, f6, mask=mask)  # f(A1,7)
+    tl.store(OUT + 7 * total + cell, f7, mask=mask)  # f(A1,8)
+    tl.store(OUT + 8 * total + cell, f8, mask=mask)  # f(A1,9)
+    tl.store(OUT + 9 * total + cell, f9, mask=mask)  # f(A1,10)
+    tl.store(OUT + 10 * total + cell, f10, mask=mask)  # f(A1,11)
+    tl.store(OUT + 11 * total + cell, f11, mask=mask)  # f(A1,12)
+    tl.store(OUT + 12 * total + cell, f12, mask=mask)  # f(A1,13)
+    tl.store(OUT + 13 * total + cell, f13, mask=mask)  # f(A1,14)
+    tl.store(OUT + 14 * total + cell, f14, mask=mask)  # f(A1,15)
+    tl.store(OUT + 15 * total + cell, f15, mask=mask)  # f(A1,16)
+    tl.store(OUT + 16 * total + cell, f16, mask=mask)  # f(A2,1)
+    tl.store(OUT + 17 * total + cell, f17, mask=mask)  # f(A2,2)
+    tl.store(OUT + 18 * total + cell, f18, mask=mask)  # f(A2,3)
+    tl.store(OUT + 19 * total + cell, f19, mask=mask)  # f(A2,4)
+    tl.store(OUT + 20 * total + cell, f20, mask=mask)  # f(A2,5)
+    tl.store(OUT + 21 * total + cell, f21, mask=mask)  # f(A2,6)
+    tl.store(OUT + 22 * total + cell, f22, mask=mask)  # f(A2,7)
+    tl.store(OUT + 23 * total + cell, f23, mask=mask)  # f(B1,1)
+    tl.store(OUT + 24 * total + cell, f24, mask=mask)  # f(B1,2)
+    tl.store(OUT + 25 * total + cell, f25, mask=mask)  # f(B1,3)
+    tl.store(OUT + 26 * total + cell, f26, mask=mask)  # f(B1,4)
+    tl.store(OUT + 27 * total + cell, f27, mask=mask)  # f(B1,5)
+    tl.store(OUT + 28 * total + cell, f28, mask=mask)  # f(B1,6)
+    tl.store(OUT + 29 * total + cell, f29, mask=mask)  # f(B1,7)
+    tl.store(OUT + 30 * total + cell, f30, mask=mask)  # f(B1,8)
+    tl.store(OUT + 31 * total + cell, f31, mask=mask)  # f(B1,9)
+    tl.store(OUT + 32 * total + cell, f32, mask=mask)  # f(B1,10)
+    tl.store(OUT + 33 * total + cell, f33, mask=mask)  # f(B1,11)
+    tl.store(OUT + 34 * total + cell, f34, mask=mask)  # f(B1,12)
+    tl.store(OUT + 35 * total + cell, f35, mask=mask)  # f(B2,1)
+    tl.store(OUT + 36 * total + cell, f36, mask=mask)  # f(B2,2)
+    tl.store(OUT + 37 * total + cell, f37, mask=mask)  # f(B2,3)
+    tl.store(OUT + 38 * total + cell, f38, mask=mask)  # f(B2,4)
+    tl.store(OUT + 39 * total + cell, f39, mask=mask)  # f(B2,5)
+    tl.store(OUT + 40 * total + cell, f40, mask=mask)  # f(B2,6)
+    tl.store(OUT + 41 * total + cell, f41, mask=mask)  # f(B2,7)
+    tl.store(OUT + 42 * total + cell, f42, mask=mask)  # f(B2,8)
+    tl.store(OUT + 43 * total + cell, f43, mask=mask)  # f(B2,9)
+    tl.store(OUT + 44 * total + cell, f44, mask=mask)  # f(B2,10)
+    tl.store(OUT + 45 * total + cell, f45, mask=mask)  # f(E,1)_1
+    tl.store(OUT + 46 * total + cell, f46, mask=mask)  # f(E,1)_2
+    tl.store(OUT + 47 * total + cell, f47, mask=mask)  # f(E,2)_1
+    tl.store(OUT + 48 * total + cell, f48, mask=mask)  # f(E,2)_2
+    tl.store(OUT + 49 * total + cell, f49, mask=mask)  # f(E,3)_1
+    tl.store(OUT + 50 * total + cell, f50, mask=mask)  # f(E,3)_2
+    tl.store(OUT + 51 * total + cell, f51, mask=mask)  # f(E,4)_1
+    tl.store(OUT + 52 * total + cell, f52, mask=mask)  # f(E,4)_2
+    tl.store(OUT + 53 * total + cell, f53, mask=mask)  # f(E,5)_1
+    tl.store(OUT + 54 * total + cell, f54, mask=mask)  # f(E,5)_2
+    tl.store(OUT + 55 * total + cell, f55, mask=mask)  # f(E,6)_1
+    tl.store(OUT + 56 * total + cell, f56, mask=mask)  # f(E,6)_2
+    tl.store(OUT + 57 * total + cell, f57, mask=mask)  # f(E,7)_1
+    tl.store(OUT + 58 * total + cell, f58, mask=mask)  # f(E,7)_2
+    tl.store(OUT + 59 * total + cell, f59, mask=mask)  # f(E,8)_1
+    tl.store(OUT + 60 * total + cell, f60, mask=mask)  # f(E,8)_2
+    tl.store(OUT + 61 * total + cell, f61, mask=mask)  # f(E,9)_1
+    tl.store(OUT + 62 * total + cell, f62, mask=mask)  # f(E,9)_2
+    tl.store(OUT + 63 * total + cell, f63, mask=mask)  # f(E,10)_1
+    tl.store(OUT + 64 * total + cell, f64, mask=mask)  # f(E,10)_2
+    tl.store(OUT + 65 * total + cell, f65, mask=mask)  # f(E,11)_1
+    tl.store(OUT + 66 * total + cell, f66, mask=mask)  # f(E,11)_2
+    tl.store(OUT + 67 * total + cell, f67, mask=mask)  # f(E,12)_1
+    tl.store(OUT + 68 * total + cell, f68, mask=mask)  # f(E,12)_2
+    tl.store(OUT + 69 * total + cell, f69, mask=mask)  # f(E,13)_1
+    tl.store(OUT + 70 * total + cell, f70, mask=mask)  # f(E,13)_2
+    tl.store(OUT + 71 * total + cell, f71, mask=mask)  # f(E,14)_1
+    tl.store(OUT + 72 * total + cell, f72, mask=mask)  # f(E,14)_2
+    tl.store(OUT + 73 * total + cell, f73, mask=mask)  # f(E,15)_1
+    tl.store(OUT + 74 * total + cell, f74, mask=mask)  # f(E,15)_2
+    tl.store(OUT + 75 * total + cell, f75, mask=mask)  # f(E,16)_1
+    tl.store(OUT + 76 * total + cell, f76, mask=mask)  # f(E,16)_2
+    tl.store(OUT + 77 * total + cell, f77, mask=mask)  # f(E,17)_1
+    tl.store(OUT + 78 * total + cell, f78, mask=mask)  # f(E,17)_2
+    tl.store(OUT + 79 * total + cell, f79, mask=mask)  # f(E,18)_1
+    tl.store(OUT + 80 * total + cell, f80, mask=mask)  # f(E,18)_2
+    tl.store(OUT + 81 * total + cell, f81, mask=mask)  # f(E,19)_1
+    tl.store(OUT + 82 * total + cell, f82, mask=mask)  # f(E,19)_2
+    tl.store(OUT + 83 * total + cell, f83, mask=mask)  # f(E,20)_1
+    tl.store(OUT + 84 * total + cell, f84, mask=mask)  # f(E,20)_2
+    tl.store(OUT + 85 * total + cell, f85, mask=mask)  # f(E,21)_1
+    tl.store(OUT + 86 * total + cell, f86, mask=mask)  # f(E,21)_2
+    tl.store(OUT + 87 * total + cell, f87, mask=mask)  # f(E,22)_1
+    tl.store(OUT + 88 * total + cell, f88, mask=mask)  # f(E,22)_2
 
 
 @triton.jit
-def dy_kernel(X, GOUT, GY, n0, n1, total, SUB: tl.constexpr, BLOCK: tl.constexpr):
-    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells of center sublattice SUB."""
-    cell = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+def dy_kernel(Y, G, GY, total, BLOCK: tl.constexpr):
+    """∂L/∂y_k = Σ_f ∂L/∂F_f · ∂F_f/∂y_k at BLOCK cells, from the outputs Y (K, cells) and
+    ∂L/∂features G (F, cells) of one center sublattice into GY (K, cells)."""
+    cell = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)).to(tl.int64)
     mask = cell < total
-    gout = GOUT + (cell * 1 + SUB) * 89
-    g0 = tl.load(gout + 0, mask=mask, other=0.0)  # ∂L/∂f(A1,1)
-    g1 = tl.load(gout + 1, mask=mask, other=0.0)  # ∂L/∂f(A1,2)
-    g2 = tl.load(gout + 2, mask=mask, other=0.0)  # ∂L/∂f(A1,3)
-    g3 = tl.load(gout + 3, mask=mask, other=0.0)  # ∂L/∂f(A1,4)
-    g4 = tl.load(gout + 4, mask=mask, other=0.0)  # ∂L/∂f(A1,5)
-    g5 = tl.load(gout + 5, mask=mask, other=0.0)  # ∂L/∂f(A1,6)
-    g6 = tl.load(gout + 6, mask=mask, other=0.0)  # ∂L/∂f(A1,7)
-    g7 = tl.load(gout + 7, mask=mask, other=0.0)  # ∂L/∂f(A1,8)
-    g8 = tl.load(gout + 8, mask=mask, other=0.0)  # ∂L/∂f(A1,9)
-    g9 = tl.load(gout + 9, mask=mask, other=0.0)  # ∂L/∂f(A1,10)
-    g10 = tl.load(gout + 10, mask=mask, other=0.0)  # ∂L/∂f(A1,11)
-    g11 = tl.load(gout + 11, mask=mask, other=0.0)  # ∂L/∂f(A1,12)
-    g12 = tl.load(gout + 12, mask=mask, other=0.0)  # ∂L/∂f(A1,13)
-    g13 = tl.load(gout + 13, mask=mask, other=0.0)  # ∂L/∂f(A1,14)
-    g14 = tl.load(gout + 14, mask=mask, other=0.0)  # ∂L/∂f(A1,15)
-    g15 = tl.load(gout + 15, mask=mask, other=0.0)  # ∂L/∂f(A1,16)
-    g16 = tl.load(gout + 16, mask=mask, other=0.0)  # ∂L/∂f(A2,1)
-    g17 = tl.load(gout + 17, mask=mask, other=0.0)  # ∂L/∂f(A2,2)
-    g18 = tl.load(gout + 18, mask=mask, other=0.0)  # ∂L/∂f(A2,3)
-    g19 = tl.load(gout + 19, mask=mask, other=0.0)  # ∂L/∂f(A2,4)
-    g20 = tl.load(gout + 20, mask=mask, other=0.0)  # ∂L/∂f(A2,5)
-    g21 = tl.load(gout + 21, mask=mask, other=0.0)  # ∂L/∂f(A2,6)
-    g22 = tl.load(gout + 22, mask=mask, other=0.0)  # ∂L/∂f(A2,7)
-    g23 = tl.load(gout + 23, mask=mask, other=0.0)  # ∂L/∂f(B1,1)
-    g24 = tl.load(gout + 24, mask=mask, other=0.0)  # ∂L/∂f(B1,2)
-    g25 = tl.load(gout + 25, mask=mask, other=0.0)  # ∂L/∂f(B1,3)
-    g26 = tl.load(gout + 26, mask=mask, other=0.0)  # ∂L/∂f(B1,4)
-    g27 = tl.load(gout + 27, mask=mask, other=0.0)  # ∂L/∂f(B1,5)
-    g28 = tl.load(gout + 28, mask=mask, other=0.0)  # ∂L/∂f(B1,6)
-    g29 = tl.load(gout + 29, mask=mask, other=0.0)  # ∂L/∂f(B1,7)
-    g30 = tl.load(gout + 30, mask=mask, other=0.0)  # ∂L/∂f(B1,8)
-    g31 = tl.load(gout + 31, mask=mask, other=0.0)  # ∂L/∂f(B1,9)
-    g32 = tl.load(gout + 32, mask=mask, other=0.0)  # ∂L/∂f(B1,10)
-    g33 = tl.load(gout + 33, mask=mask, other=0.0)  # ∂L/∂f(B1,11)
-    g34 = tl.load(gout + 34, mask=mask, other=0.0)  # ∂L/∂f(B1,12)
-    g35 = tl.load(gout + 35, mask=mask, other=0.0)  # ∂L/∂f(B2,1)
-    g36 = tl.load(gout + 36, mask=mask, other=0.0)  # ∂L/∂f(B2,2)
-    g37 = tl.load(gout + 37, mask=mask, other=0.0)  # ∂L/∂f(B2,3)
-    g38 = tl.load(gout + 38, mask=mask, other=0.0)  # ∂L/∂f(B2,4)
-    g39 = tl.load(gout + 39, mask=mask, other=0.0)  # ∂L/∂f(B2,5)
-    g40 = tl.load(gout + 40, mask=mask, other=0.0)  # ∂L/∂f(B2,6)
-    g41 = tl.load(gout + 41, mask=mask, other=0.0)  # ∂L/∂f(B2,7)
-    g42 = tl.load(gout + 42, mask=mask, other=0.0)  # ∂L/∂f(B2,8)
-    g43 = tl.load(gout + 43, mask=mask, other=0.0)  # ∂L/∂f(B2,9)
-    g44 = tl.load(gout + 44, mask=mask, other=0.0)  # ∂L/∂f(B2,10)
-    g45 = tl.load(gout + 45, mask=mask, other=0.0)  # ∂L/∂f(E,1)_1
-    g46 = tl.load(gout + 46, mask=mask, other=0.0)  # ∂L/∂f(E,1)_2
-    g47 = tl.load(gout + 47, mask=mask, other=0.0)  # ∂L/∂f(E,2)_1
-    g48 = tl.load(gout + 48, mask=mask, other=0.0)  # ∂L/∂f(E,2)_2
-    g49 = tl.load(gout + 49, mask=mask, other=0.0)  # ∂L/∂f(E,3)_1
-    g50 = tl.load(gout + 50, mask=mask, other=0.0)  # ∂L/∂f(E,3)_2
-    g51 = tl.load(gout + 51, mask=mask, other=0.0)  # ∂L/∂f(E,4)_1
-    g52 = tl.load(gout + 52, mask=mask, other=0.0)  # ∂L/∂f(E,4)_2
-    g53 = tl.load(gout + 53, mask=mask, other=0.0)  # ∂L/∂f(E,5)_1
-    g54 = tl.load(gout + 54, mask=mask, other=0.0)  # ∂L/∂f(E,5)_2
-    g55 = tl.load(gout + 55, mask=mask, other=0.0)  # ∂L/∂f(E,6)_1
-    g56 = tl.load(gout + 56, mask=mask, other=0.0)  # ∂L/∂f(E,6)_2
-    g57 = tl.load(gout + 57, mask=mask, other=0.0)  # ∂L/∂f(E,7)_1
-    g58 = tl.load(gout + 58, mask=mask, other=0.0)  # ∂L/∂f(E,7)_2
-    g59 = tl.load(gout + 59, mask=mask, other=0.0)  # ∂L/∂f(E,8)_1
-    g60 = tl.load(gout + 60, mask=mask, other=0.0)  # ∂L/∂f(E,8)_2
-    g61 = tl.load(gout + 61, mask=mask, other=0.0)  # ∂L/∂f(E,9)_1
-    g62 = tl.load(gout + 62, mask=mask, other=0.0)  # ∂L/∂f(E,9)_2
-    g63 = tl.load(gout + 63, mask=mask, other=0.0)  # ∂L/∂f(E,10)_1
-    g64 = tl.load(gout + 64, mask=mask, other=0.0)  # ∂L/∂f(E,10)_2
-    g65 = tl.load(gout + 65, mask=mask, other=0.0)  # ∂L/∂f(E,11)_1
-    g66 = tl.load(gout + 66, mask=mask, other=0.0)  # ∂L/∂f(E,11)_2
-    g67 = tl.load(gout + 67, mask=mask, other=0.0)  # ∂L/∂f(E,12)_1
-    g68 = tl.load(gout + 68, mask=mask, other=0.0)  # ∂L/∂f(E,12)_2
-    g69 = tl.load(gout + 69, mask=mask, other=0.0)  # ∂L/∂f(E,13)_1
-    g70 = tl.load(gout + 70, mask=mask, other=0.0)  # ∂L/∂f(E,13)_2
-    g71 = tl.load(gout + 71, mask=mask, other=0.0)  # ∂L/∂f(E,14)_1
-    g72 = tl.load(gout + 72, mask=mask, other=0.0)  # ∂L/∂f(E,14)_2
-    g73 = tl.load(gout + 73, mask=mask, other=0.0)  # ∂L/∂f(E,15)_1
-    g74 = tl.load(gout + 74, mask=mask, other=0.0)  # ∂L/∂f(E,15)_2
-    g75 = tl.load(gout + 75, mask=mask, other=0.0)  # ∂L/∂f(E,16)_1
-    g76 = tl.load(gout + 76, mask=mask, other=0.0)  # ∂L/∂f(E,16)_2
-    g77 = tl.load(gout + 77, mask=mask, other=0.0)  # ∂L/∂f(E,17)_1
-    g78 = tl.load(gout + 78, mask=mask, other=0.0)  # ∂L/∂f(E,17)_2
-    g79 = tl.load(gout + 79, mask=mask, other=0.0)  # ∂L/∂f(E,18)_1
-    g80 = tl.load(gout + 80, mask=mask, other=0.0)  # ∂L/∂f(E,18)_2
-    g81 = tl.load(gout + 81, mask=mask, other=0.0)  # ∂L/∂f(E,19)_1
-    g82 = tl.load(gout + 82, mask=mask, other=0.0)  # ∂L/∂f(E,19)_2
-    g83 = tl.load(gout + 83, mask=mask, other=0.0)  # ∂L/∂f(E,20)_1
-    g84 = tl.load(gout + 84, mask=mask, other=0.0)  # ∂L/∂f(E,20)_2
-    g85 = tl.load(gout + 85, mask=mask, other=0.0)  # ∂L/∂f(E,21)_1
-    g86 = tl.load(gout + 86, mask=mask, other=0.0)  # ∂L/∂f(E,21)_2
-    g87 = tl.load(gout + 87, mask=mask, other=0.0)  # ∂L/∂f(E,22)_1
-    g88 = tl.load(gout + 88, mask=mask, other=0.0)  # ∂L/∂f(E,22)_2
-    gy = GY + (cell * 1 + SUB) * 89
-    tl.store(gy + 0, g0, mask=mask)
-    tl.store(gy + 1, g1, mask=mask)
-    tl.store(gy + 2, g2, mask=mask)
-    tl.store(gy + 3, g3, mask=mask)
-    tl.store(gy + 4, g4, mask=mask)
-    tl.store(gy + 5, g5, mask=mask)
-    tl.store(gy + 6, g6, mask=mask)
-    tl.store(gy + 7, g7, mask=mask)
-    tl.store(gy + 8, g8, mask=mask)
-    tl.store(gy + 9, g9, mask=mask)
-    tl.store(gy + 10, g10, mask=mask)
-    tl.store(gy + 11, g11, mask=mask)
-    tl.store(gy + 12, g12, mask=mask)
-    tl.store(gy + 13, g13, mask=mask)
-    tl.store(gy + 14, g14, mask=mask)
-    tl.store(gy + 15, g15, mask=mask)
-    tl.store(gy + 16, g16, mask=mask)
-    tl.store(gy + 17, g17, mask=mask)
-    tl.store(gy + 18, g18, mask=mask)
-    tl.store(gy + 19, g19, mask=mask)
-    tl.store(gy + 20, g20, mask=mask)
-    tl.store(gy + 21, g21, mask=mask)
-    tl.store(gy + 22, g22, mask=mask)
-    tl.store(gy + 23, g23, mask=mask)
-    tl.store(gy + 24, g24, mask=mask)
-    tl.store(gy + 25, g25, mask=mask)
-    tl.store(gy + 26, g26, mask=mask)
-    tl.store(gy + 27, g27, mask=mask)
-    tl.store(gy + 28, g28, mask=mask)
-    tl.store(gy + 29, g29, mask=mask)
-    tl.store(gy + 30, g30, mask=mask)
-    tl.store(gy + 31, g31, mask=mask)
-    tl.store(gy + 32, g32, mask=mask)
-    tl.store(gy + 33, g33, mask=mask)
-    tl.store(gy + 34, g34, mask=mask)
-    tl.store(gy + 35, g35, mask=mask)
-    tl.store(gy + 36, g36, mask=mask)
-    tl.store(gy + 37, g37, mask=mask)
-    tl.store(gy + 38, g38, mask=mask)
-    tl.store(gy + 39, g39, mask=mask)
-    tl.store(gy + 40, g40, mask=mask)
-    tl.store(gy + 41, g41, mask=mask)
-    tl.store(gy + 42, g42, mask=mask)
-    tl.store(gy + 43, g43, mask=mask)
-    tl.store(gy + 44, g44, mask=mask)
-    tl.store(gy + 45, g45, mask=mask)
-    tl.store(gy + 46, g46, mask=mask)
-    tl.store(gy + 47, g47, mask=mask)
-    tl.store(gy + 48, g48, mask=mask)
-    tl.store(gy + 49, g49, mask=mask)
-    tl.store(gy + 50, g50, mask=mask)
-    tl.store(gy + 51, g51, mask=mask)
-    tl.store(gy + 52, g52, mask=mask)
-    tl.store(gy + 53, g53, mask=mask)
-    tl.store(gy + 54, g54, mask=mask)
-    tl.store(gy + 55, g55, mask=mask)
-    tl.store(gy + 56, g56, mask=mask)
-    tl.store(gy + 57, g57, mask=mask)
-    tl.store(gy + 58, g58, mask=mask)
-    tl.store(gy + 59, g59, mask=mask)
-    tl.store(gy + 60, g60, mask=mask)
-    tl.store(gy + 61, g61, mask=mask)
-    tl.store(gy + 62, g62, mask=mask)
-    tl.store(gy + 63, g63, mask=mask)
-    tl.store(gy + 64, g64, mask=mask)
-    tl.store(gy + 65, g65, mask=mask)
-    tl.store(gy + 66, g66, mask=mask)
-    tl.store(gy + 67, g67, mask=mask)
-    tl.store(gy + 68, g68, mask=mask)
-    tl.store(gy + 69, g69, mask=mask)
-    tl.store(gy + 70, g70, mask=mask)
-    tl.store(gy + 71, g71, mask=mask)
-    tl.store(gy + 72, g72, mask=mask)
-    tl.store(gy + 73, g73, mask=mask)
-    tl.store(gy + 74, g74, mask=mask)
-    tl.store(gy + 75, g75, mask=mask)
-    tl.store(gy + 76, g76, mask=mask)
-    tl.store(gy + 77, g77, mask=mask)
-    tl.store(gy + 78, g78, mask=mask)
-    tl.store(gy + 79, g79, mask=mask)
-    tl.store(gy + 80, g80, mask=mask)
-    tl.store(gy + 81, g81, mask=mask)
-    tl.store(gy + 82, g82, mask=mask)
-    tl.store(gy + 83, g83, mask=mask)
-    tl.store(gy + 84, g84, mask=mask)
-    tl.store(gy + 85, g85, mask=mask)
-    tl.store(gy + 86, g86, mask=mask)
-    tl.store(gy + 87, g87, mask=mask)
-    tl.store(gy + 88, g88, mask=mask)
+    g0 = tl.load(G + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,1)
+    g1 = tl.load(G + 1 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,2)
+    g2 = tl.load(G + 2 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,3)
+    g3 = tl.load(G + 3 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,4)
+    g4 = tl.load(G + 4 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,5)
+    g5 = tl.load(G + 5 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,6)
+    g6 = tl.load(G + 6 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,7)
+    g7 = tl.load(G + 7 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,8)
+    g8 = tl.load(G + 8 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,9)
+    g9 = tl.load(G + 9 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,10)
+    g10 = tl.load(G + 10 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,11)
+    g11 = tl.load(G + 11 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,12)
+    g12 = tl.load(G + 12 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,13)
+    g13 = tl.load(G + 13 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,14)
+    g14 = tl.load(G + 14 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,15)
+    g15 = tl.load(G + 15 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A1,16)
+    g16 = tl.load(G + 16 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A2,1)
+    g17 = tl.load(G + 17 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A2,2)
+    g18 = tl.load(G + 18 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A2,3)
+    g19 = tl.load(G + 19 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A2,4)
+    g20 = tl.load(G + 20 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A2,5)
+    g21 = tl.load(G + 21 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A2,6)
+    g22 = tl.load(G + 22 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(A2,7)
+    g23 = tl.load(G + 23 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,1)
+    g24 = tl.load(G + 24 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,2)
+    g25 = tl.load(G + 25 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,3)
+    g26 = tl.load(G + 26 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,4)
+    g27 = tl.load(G + 27 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,5)
+    g28 = tl.load(G + 28 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,6)
+    g29 = tl.load(G + 29 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,7)
+    g30 = tl.load(G + 30 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,8)
+    g31 = tl.load(G + 31 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,9)
+    g32 = tl.load(G + 32 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,10)
+    g33 = tl.load(G + 33 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,11)
+    g34 = tl.load(G + 34 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B1,12)
+    g35 = tl.load(G + 35 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,1)
+    g36 = tl.load(G + 36 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,2)
+    g37 = tl.load(G + 37 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,3)
+    g38 = tl.load(G + 38 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,4)
+    g39 = tl.load(G + 39 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,5)
+    g40 = tl.load(G + 40 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,6)
+    g41 = tl.load(G + 41 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,7)
+    g42 = tl.load(G + 42 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,8)
+    g43 = tl.load(G + 43 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,9)
+    g44 = tl.load(G + 44 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(B2,10)
+    g45 = tl.load(G + 45 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,1)_1
+    g46 = tl.load(G + 46 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,1)_2
+    g47 = tl.load(G + 47 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,2)_1
+    g48 = tl.load(G + 48 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,2)_2
+    g49 = tl.load(G + 49 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,3)_1
+    g50 = tl.load(G + 50 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,3)_2
+    g51 = tl.load(G + 51 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,4)_1
+    g52 = tl.load(G + 52 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,4)_2
+    g53 = tl.load(G + 53 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,5)_1
+    g54 = tl.load(G + 54 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,5)_2
+    g55 = tl.load(G + 55 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,6)_1
+    g56 = tl.load(G + 56 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,6)_2
+    g57 = tl.load(G + 57 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,7)_1
+    g58 = tl.load(G + 58 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,7)_2
+    g59 = tl.load(G + 59 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,8)_1
+    g60 = tl.load(G + 60 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,8)_2
+    g61 = tl.load(G + 61 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,9)_1
+    g62 = tl.load(G + 62 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,9)_2
+    g63 = tl.load(G + 63 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,10)_1
+    g64 = tl.load(G + 64 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,10)_2
+    g65 = tl.load(G + 65 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,11)_1
+    g66 = tl.load(G + 66 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,11)_2
+    g67 = tl.load(G + 67 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,12)_1
+    g68 = tl.load(G + 68 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,12)_2
+    g69 = tl.load(G + 69 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,13)_1
+    g70 = tl.load(G + 70 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,13)_2
+    g71 = tl.load(G + 71 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,14)_1
+    g72 = tl.load(G + 72 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,14)_2
+    g73 = tl.load(G + 73 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,15)_1
+    g74 = tl.load(G + 74 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,15)_2
+    g75 = tl.load(G + 75 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,16)_1
+    g76 = tl.load(G + 76 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,16)_2
+    g77 = tl.load(G + 77 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,17)_1
+    g78 = tl.load(G + 78 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,17)_2
+    g79 = tl.load(G + 79 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,18)_1
+    g80 = tl.load(G + 80 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,18)_2
+    g81 = tl.load(G + 81 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,19)_1
+    g82 = tl.load(G + 82 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,19)_2
+    g83 = tl.load(G + 83 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,20)_1
+    g84 = tl.load(G + 84 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,20)_2
+    g85 = tl.load(G + 85 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,21)_1
+    g86 = tl.load(G + 86 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,21)_2
+    g87 = tl.load(G + 87 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,22)_1
+    g88 = tl.load(G + 88 * total + cell, mask=mask, other=0.0)  # ∂L/∂f(E,22)_2
+    tl.store(GY + cell, g0, mask=mask)
+    tl.store(GY + 1 * total + cell, g1, mask=mask)
+    tl.store(GY + 2 * total + cell, g2, mask=mask)
+    tl.store(GY + 3 * total + cell, g3, mask=mask)
+    tl.store(GY + 4 * total + cell, g4, mask=mask)
+    tl.store(GY + 5 * total + cell, g5, mask=mask)
+    tl.store(GY + 6 * total + cell, g6, mask=mask)
+    tl.store(GY + 7 * total + cell, g7, mask=mask)
+    tl.store(GY + 8 * total + cell, g8, mask=mask)
+    tl.store(GY + 9 * total + cell, g9, mask=mask)
+    tl.store(GY + 10 * total + cell, g10, mask=mask)
+    tl.store(GY + 11 * total + cell, g11, mask=mask)
+    tl.store(GY + 12 * total + cell, g12, mask=mask)
+    tl.store(GY + 13 * total + cell, g13, mask=mask)
+    tl.store(GY + 14 * total + cell, g14, mask=mask)
+    tl.store(GY + 15 * total + cell, g15, mask=mask)
+    tl.store(GY + 16 * total + cell, g16, mask=mask)
+    tl.store(GY + 17 * total + cell, g17, mask=mask)
+    tl.store(GY + 18 * total + cell, g18, mask=mask)
+    tl.store(GY + 19 * total + cell, g19, mask=mask)
+    tl.store(GY + 20 * total + cell, g20, mask=mask)
+    tl.store(GY + 21 * total + cell, g21, mask=mask)
+    tl.store(GY + 22 * total + cell, g22, mask=mask)
+    tl.store(GY + 23 * total + cell, g23, mask=mask)
+    tl.store(GY + 24 * total + cell, g24, mask=mask)
+    tl.store(GY + 25 * total + cell, g25, mask=mask)
+    tl.store(GY + 26 * total + cell, g26, mask=mask)
+    tl.store(GY + 27 * total + cell, g27, mask=mask)
+    tl.store(GY + 28 * total + cell, g28, mask=mask)
+    tl.store(GY + 29 * total + cell, g29, mask=mask)
+    tl.store(GY + 30 * total + cell, g30, mask=mask)
+    tl.store(GY + 31 * total + cell, g31, mask=mask)
+    tl.store(GY + 32 * total + cell, g32, mask=mask)
+    tl.store(GY + 33 * total + cell, g33, mask=mask)
+    tl.store(GY + 34 * total + cell, g34, mask=mask)
+    tl.store(GY + 35 * total + cell, g35, mask=mask)
+    tl.store(GY + 36 * total + cell, g36, mask=mask)
+    tl.store(GY + 37 * total + cell, g37, mask=mask)
+    tl.store(GY + 38 * total + cell, g38, mask=mask)
+    tl.store(GY + 39 * total + cell, g39, mask=mask)
+    tl.store(GY + 40 * total + cell, g40, mask=mask)
+    tl.store(GY + 41 * total + cell, g41, mask=mask)
+    tl.store(GY + 42 * total + cell, g42, mask=mask)
+    tl.store(GY + 43 * total + cell, g43, mask=mask)
+    tl.store(GY + 44 * total + cell, g44, mask=mask)
+    tl.store(GY + 45 * total + cell, g45, mask=mask)
+    tl.store(GY + 46 * total + cell, g46, mask=mask)
+    tl.store(GY + 47 * total + cell, g47, mask=mask)
+    tl.store(GY + 48 * total + cell, g48, mask=mask)
+    tl.store(GY + 49 * total + cell, g49, mask=mask)
+    tl.store(GY + 50 * total + cell, g50, mask=mask)
+    tl.store(GY + 51 * total + cell, g51, mask=mask)
+    tl.store(GY + 52 * total + cell, g52, mask=mask)
+    tl.store(GY + 53 * total + cell, g53, mask=mask)
+    tl.store(GY + 54 * total + cell, g54, mask=mask)
+    tl.store(GY + 55 * total + cell, g55, mask=mask)
+    tl.store(GY + 56 * total + cell, g56, mask=mask)
+    tl.store(GY + 57 * total + cell, g57, mask=mask)
+    tl.store(GY + 58 * total + cell, g58, mask=mask)
+    tl.store(GY + 59 * total + cell, g59, mask=mask)
+    tl.store(GY + 60 * total + cell, g60, mask=mask)
+    tl.store(GY + 61 * total + cell, g61, mask=mask)
+    tl.store(GY + 62 * total + cell, g62, mask=mask)
+    tl.store(GY + 63 * total + cell, g63, mask=mask)
+    tl.store(GY + 64 * total + cell, g64, mask=mask)
+    tl.store(GY + 65 * total + cell, g65, mask=mask)
+    tl.store(GY + 66 * total + cell, g66, mask=mask)
+    tl.store(GY + 67 * total + cell, g67, mask=mask)
+    tl.store(GY + 68 * total + cell, g68, mask=mask)
+    tl.store(GY + 69 * total + cell, g69, mask=mask)
+    tl.store(GY + 70 * total + cell, g70, mask=mask)
+    tl.store(GY + 71 * total + cell, g71, mask=mask)
+    tl.store(GY + 72 * total + cell, g72, mask=mask)
+    tl.store(GY + 73 * total + cell, g73, mask=mask)
+    tl.store(GY + 74 * total + cell, g74, mask=mask)
+    tl.store(GY + 75 * total + cell, g75, mask=mask)
+    tl.store(GY + 76 * total + cell, g76, mask=mask)
+    tl.store(GY + 77 * total + cell, g77, mask=mask)
+    tl.store(GY + 78 * total + cell, g78, mask=mask)
+    tl.store(GY + 79 * total + cell, g79, mask=mask)
+    tl.store(GY + 80 * total + cell, g80, mask=mask)
+    tl.store(GY + 81 * total + cell, g81, mask=mask)
+    tl.store(GY + 82 * total + cell, g82, mask=mask)
+    tl.store(GY + 83 * total + cell, g83, mask=mask)
+    tl.store(GY + 84 * total + cell, g84, mask=mask)
+    tl.store(GY + 85 * total + cell, g85, mask=mask)
+    tl.store(GY + 86 * total + cell, g86, mask=mask)
+    tl.store(GY + 87 * total + cell, g87, mask=mask)
+    tl.store(GY + 88 * total + cell, g88, mask=mask)
 
 
 DESCRIPTOR = GeneratedDescriptor(globals())

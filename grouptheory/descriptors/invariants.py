@@ -16,6 +16,9 @@ outputs y_k (`y(k)`). Each family returns [(feature name, expression)].
                change of variables of the raw neighborhood values (for a scalar field
                Σ f² = Σ_j Q_j²), so a network on them is the paper's "no descriptor" baseline,
                with no symmetry built in.
+`distinct` drops a feature that is an exact constant multiple of an earlier one (the reference
+family's b*(B2;A2,B1), b*(B1;A2,B2), b*(A2;B1,B2) on the square lattice are one product,
+b*(B1;E,E) = b*(E;B1,E)/√2): such a feature adds no information, the Jacobian rank is the same.
 Smoothing ε > 0 (default 0.1, in units of the field) removes the sign()/normalisation
 discontinuity of the paper's η (ε = 0 reproduces it): forces must be continuous in dynamics.
 """
@@ -42,6 +45,36 @@ def _contract(block_matrix, f1, f2):
     return [sp.Add(*[block_matrix[k, m * d2 + n] * a * b for m, a in enumerate(f1)
                      for n, b in enumerate(f2) if block_matrix[k, m * d2 + n] != 0])
             for k in range(block_matrix.rows)]
+
+
+def _multiple(e: sp.Expr, base: sp.Expr) -> sp.Expr | None:
+    """The exact number c with e = c·base, or None."""
+    ratio = sp.simplify(e / base)
+    return ratio if ratio.is_number and ratio != 0 else None
+
+
+def distinct(features, points: int = 3, seed: int = 7):
+    """(kept, dropped): `features` [(name, expression)] without the exact constant multiples
+    of earlier ones, and {dropped name: (kept name, exact factor)}. Candidates are found by
+    their values at random points, then proved by sympy (the ratio simplifies to a number)."""
+    rng = np.random.default_rng(seed)
+    symbols = sorted({s for _, e in features for s in e.free_symbols}, key=lambda s: s.name)
+    values = rng.standard_normal((points, len(symbols)))
+    evaluate = sp.lambdify(symbols, [e for _, e in features], "math")
+    numeric = np.array([evaluate(*v) for v in values], dtype=float).T
+    kept, dropped = [], {}
+    for j, (name, e) in enumerate(features):
+        for i in kept:
+            a, b = numeric[i], numeric[j]
+            c = b[0] / a[0] if a[0] else 0.0
+            if c and np.allclose(b, c * a, rtol=1e-9, atol=0):
+                factor = _multiple(e, features[i][1])
+                if factor is not None:
+                    dropped[name] = (features[i][0], factor)
+                    break
+        else:
+            kept.append(j)
+    return [features[i] for i in kept], dropped
 
 
 def _trivial(group):

@@ -154,6 +154,7 @@ def _descriptor_data(lattice, field, family, shells, cutoff, name, options, cent
             features = invariants.raw(index, **options)
         else:
             features = getattr(invariants, family)(stage, group, index, **options)
+        features = invariants.distinct(features)[0]
     elif family == "acsf":
         stage, features = acsf(hood, field, len(centers), **options)
     else:

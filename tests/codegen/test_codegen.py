@@ -12,7 +12,7 @@ import sympy as sp
 import generated
 from codegen import catalog
 from codegen.generate import GenerateError, check_name, render, write
-from codegen.printers import KernelPrinter, grouped_sum, statements
+from codegen.printers import KernelPrinter, statements, weight_groups
 from generated._spec import content_hash
 from grouptheory import build_descriptor
 from runtime.app.cli import main
@@ -41,27 +41,39 @@ def test_printers_fold_constants_and_avoid_pow():
     assert not any(re.fullmatch(r"\s*t\d+ = [0-9.e-]+", line) for line in lines)
 
 
-def test_grouped_sums_are_constant_folded():
-    assert grouped_sum([("1/2", "a"), ("-1/2", "b"), ("1/2", "c"), ("-1/2", "d")]) == \
-        ("0.5*(a - b + c - d)", "")
-    assert grouped_sum([("1", "a"), ("-1", "b")]) == ("a - b", "")
-    assert grouped_sum([("sqrt(2)/4", "a")]) == ("0.3535533905932738*(a)",
-                                                 "0.3535533905932738 = sqrt(2)/4")
+def test_weights_are_grouped_by_exact_magnitude():
+    assert weight_groups([("1/2", "a"), ("-1/2", "b"), ("1/2", "c"), ("-1/2", "d")]) == \
+        ([("0.5", ["a", "c"], ["b", "d"])], "")
+    assert weight_groups([("1/4", "b"), ("1", "a"), ("0", "c")]) == \
+        ([("1.0", ["a"], []), ("0.25", ["b"], [])], "")
+    assert weight_groups([("-sqrt(2)/4", "a")]) == \
+        ([("0.3535533905932738", [], ["a"])], "0.3535533905932738 = sqrt(2)/4")
+
+
+def _row(module, k):
+    """{offset: weight} of output k of a square scalar stencil module."""
+    taps = module.LEAN_TAPS[0]
+    return {taps[t][1]: sign * value for value, *sides in module.LEAN_WEIGHTS[0][k]
+            for sign, ts in zip((1, -1), sides) for t in ts}
 
 
 def test_square_scalar_blocks_read_like_eqs_66_67():
-    """Constant-folded ±1 sums over the 4- and 8-site blocks with exact coefficients in the
-    comments, each tap named by its offset, in one module shared by the decomposition's
-    descriptors."""
+    """The IR blocks of the 4- and 8-site shells (eqs. 66, 67) as rows of the stencil matrix,
+    taps named by their offsets, exact coefficients in the comments, in one module shared by
+    the decomposition's descriptors."""
     module = generated.load("square_scalar_power").stencils[0]
     for name in ("square_scalar_raw", "square_scalar_bispectrum", "square_scalar_reference"):
         assert generated.load(name).stencils[0] is module
+    k = {name: k for k, name in enumerate(module.OUTPUTS)}
+    assert _row(module, k["f(A1,2)"]) == {o: 0.5 for o in [(-1, 0), (0, -1), (0, 1), (1, 0)]}
+    assert _row(module, k["f(B1,1)"]) == {(-1, 0): 0.5, (1, 0): 0.5, (0, -1): -0.5,
+                                          (0, 1): -0.5}
+    a2 = _row(module, k["f(A2,1)"])  # the 8-site shell (±1, ±2), (±2, ±1)
+    assert sorted(map(abs, a2.values())) == [2 ** 0.5 / 4] * 8
+    assert all(sorted(map(abs, o)) == [1, 2] for o in a2)
+    assert sorted(a2.values()) == sorted(-v for v in a2.values()) and a2[(1, 2)] == -a2[(2, 1)]
     text = Path(module.__file__).read_text()
-    assert re.search(r"y1 = 0\.5\*\(v\d+ \+ v\d+ \+ v\d+ \+ v\d+\)  # f\(A1,2\)\n", text)
-    assert re.search(r"= 0\.5\*\(v\d+ - v\d+ - v\d+ \+ v\d+\)  # f\(B1,1\)\n", text)
-    assert re.search(r"= 0\.3535533905932738\*\(((?:-?v\d+(?: [+-] )?){8})\)  # f\(A2,\d+\); "
-                     r"0\.3535533905932738 = sqrt\(2\)/4", text), "the 8-site A2 block of eq. 67"
-    assert "# v1 = Q[-1,0]" in text and "matmul" not in text
+    assert re.search(r"  # y\d+ = f\(A2,1\); 0\.3535533905932738 = sqrt\(2\)/4\n", text)
 
 
 def test_generated_code_names_the_papers_equations():
