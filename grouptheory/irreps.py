@@ -84,7 +84,7 @@ def real_characters(group) -> list[tuple[int, ...]]:
             block = vectors[:, start:end]
             projector = block @ block.T
             chi = np.array([projector[p, np.arange(n)].sum() for p in perms])
-            per_class = tuple(int(round(chi[c.representative])) for c in group.classes)
+            per_class = tuple(round(chi[c.representative]) for c in group.classes)
             if not np.allclose(chi, [per_class[group.class_index[g]] for g in range(n)],
                                atol=1e-6):
                 raise RepresentationError("non-integral character: not crystallographic")

@@ -73,9 +73,9 @@ def _orthorhombic_frame(group_name, types, principal, reference):
     kind = (1, 2) if group_name != "C2v" else (-1, 2)
     axes = []
     for t in types:
-        if t.kind == kind and not _parallel(_axis(t), principal):
-            if not any(_parallel(_axis(t), a) for a in axes):
-                axes.append(_axis(t))
+        if (t.kind == kind and not _parallel(_axis(t), principal)
+                and not any(_parallel(_axis(t), a) for a in axes)):
+            axes.append(_axis(t))
     x = max(axes, key=lambda a: abs(float(np.dot(a, reference))))
     return {"x": x, "y": np.cross(principal, x), "z": principal}
 

@@ -148,7 +148,7 @@ def _collect(lattice, site, shells=None, cutoff2=None):
     exact_basis = lattice.basis
 
     def key(item):
-        dist2, cell, b, r = item
+        dist2, _, b, r = item
         angle = atan2(r[1], r[0]) % (2 * pi)
         return (dist2, b, round(angle, 9), round(r[2], 9) if d == 3 else 0.0)
 

@@ -107,7 +107,7 @@ def classify(matrix) -> OperationType:
     g = np.array(embed_3d(matrix).evalf(), dtype=float)
     if not np.allclose(g @ g.T, np.eye(3), atol=1e-9):
         raise ValueError(f"not an orthogonal matrix: {matrix}")
-    det = int(round(np.linalg.det(g)))
+    det = round(np.linalg.det(g))
     p = det * g
     cos = (np.trace(p) - 1) / 2
     w = np.array([p[2, 1] - p[1, 2], p[0, 2] - p[2, 0], p[1, 0] - p[0, 1]])

@@ -8,3 +8,5 @@ Tests that want the fast path call descriptors with backend="torch".
 import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
+if "PYTEST_XDIST_WORKER" in os.environ:  # one thread per worker process: two collapse on 2 cores
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
