@@ -92,22 +92,19 @@ def _inspect_group(args) -> int:
     return 0
 
 
-FIELDS = ("scalar", "jahn_teller", "vector", "spin", "irrep:NAME")
+FIELDS = ("scalar", "jahn_teller", "quadrupole", "vector", "spin", "irrep:NAME")
 
 
 def _field(spec: str, args):
     from grouptheory import Field
+    from grouptheory.descriptors.spec import FIELD_NAMES
 
-    if spec == "scalar":
-        return Field.scalar()
-    if spec == "jahn_teller":
-        return Field.jahn_teller()
-    if spec == "vector":
-        return Field.vector()
     if spec == "spin":
         return Field.spin(args.bond_shells, args.chirality_shells, args.spin_length)
     if spec.startswith("irrep:"):
         return Field.irrep(spec.split(":", 1)[1])
+    if spec in FIELD_NAMES:
+        return FIELD_NAMES[spec]()
     raise ValueError(f"unknown field {spec!r}; choose one of {', '.join(FIELDS)}")
 
 

@@ -198,3 +198,14 @@ def test_committed_catalog_matches_its_specs():
 def test_drift_is_detected(tmp_path):
     (tmp_path / "square_scalar_power.py").write_text("# edited by hand\n")
     assert "square_scalar_power" in catalog.check(tmp_path)
+
+
+def test_cli_generates_the_hexagonal_doublet_and_refuses_the_cubic_one(tmp_path, capsys):
+    """On D6 sites the e_g doublet (x²−y², 3z²−r²) is no representation; (x²−y², 2xy) is."""
+    args = ["generate", "--lattice", "honeycomb", "--descriptor", "power", "--shells", "1",
+            "--output", str(tmp_path)]
+    assert main([*args, "--field", "jahn_teller", "--name", "cubic_doublet"]) == 2
+    assert "representation" in capsys.readouterr().err
+    assert not (tmp_path / "cubic_doublet.py").exists()
+    assert main([*args, "--field", "quadrupole", "--name", "hex_doublet"]) == 0
+    assert (tmp_path / "hex_doublet.py").exists()
