@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from runtime.errors import ConfigError, DatasetError, TrainingError
 from runtime.files import write_atomically
+from runtime.ml.extrapolation import feature_range
 from runtime.ml.forcefield import ForceField
 
 
@@ -249,11 +250,15 @@ def evaluate_loss(model: ForceField, data: TrainingData, index: torch.Tensor,
     return force_mse + options.energy_weight * energy_mse, force_mse ** 0.5
 
 
+def _features(model: ForceField, data: TrainingData, index: torch.Tensor,
+              options: TrainingOptions) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([model.features(data.fields[b]) for b in index.split(options.batch_size)])
+
+
 def _fit_scales(model: ForceField, data: TrainingData, index: torch.Tensor,
                 options: TrainingOptions) -> None:
-    with torch.no_grad():
-        features = torch.cat([model.features(data.fields[b])
-                              for b in index.split(options.batch_size)])
+    features = _features(model, data, index, options)
     model.fit_scales(features, data.energy[index] / data.sites, data.forces[index])
 
 
@@ -404,6 +409,8 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
         "data_sha256": data.fingerprint,
         "validation_snapshots": len(valid_index), "training_snapshots": len(train_index),
         "final": history.epochs[history.best_epoch] if history.epochs else None}
+    # the range of the descriptors it was trained on: the extrapolation warning
+    model.metadata["feature_range"] = feature_range(_features(model, data, train_index, options))
     return history
 
 
