@@ -110,43 +110,48 @@ class Ensemble(nn.Module):
         return self.members[0].features(field)
 
     def _stacked(self):
-        """Each member's folded layers (standardizer in the first), stacked: the first layer
-        as one (K·H, F) matrix, the others (K, out, in), in self.dtype."""
+        """The members' folded layers (standardizer in the first) in self.dtype: the first
+        layers stacked into one (K·H, F) matrix and bias, the others per member; the
+        members' scales and shifts."""
         layers = [folded_layers(m.network, m.standardizer, self.dtype) for m in self.members]
         first_w = torch.cat([member[0][0] for member in layers])
         first_b = torch.cat([member[0][1] for member in layers])
-        rest = [(torch.stack([member[j][0] for member in layers]),
-                 torch.stack([member[j][1] for member in layers])[:, None])
-                for j in range(1, len(layers[0]))]
         scales = torch.stack([m.scale for m in self.members]).to(self.dtype)
         shifts = torch.stack([m.shift for m in self.members])
-        return first_w, first_b, rest, scales, shifts
+        return first_w, first_b, [member[1:] for member in layers], scales, shifts
 
     def _networks(self, stacked, x: torch.Tensor, each: bool):
         """(outputs (K, N), feature gradients): the members' scaled gradients (K, N, F) with
-        `each`, else their mean (N, F), for raw features x (N, F), CHUNK sites at a time."""
+        `each`, else their mean (N, F), for raw features x (N, F), CHUNK sites at a time
+        (as runtime.ml.network.lean_energy_and_gradient, the first layers of all members
+        one GEMM forward and, for the mean, one backward)."""
         first_w, first_b, rest, scales, _ = stacked
         k = len(self.members)
         activation = self.members[0].network.config.activation
+        weights = scales if each else scales / k
         outs, grads = [], []
         for part in x.split(CHUNK):
-            h, slope = _activation_and_slope(activation, torch.addmm(first_b, part, first_w.T))
-            h = h.reshape(len(part), k, -1).transpose(0, 1)          # (K, n, H1)
-            slopes = [slope.reshape(len(part), k, -1).transpose(0, 1)]
-            for w, b in rest[:-1]:
-                h, slope = _activation_and_slope(activation,
-                                                 torch.baddbmm(b, h, w.transpose(1, 2)))
-                slopes.append(slope)
-            w_out, b_out = rest[-1]
-            outs.append(torch.baddbmm(b_out, h, w_out.transpose(1, 2))[..., 0])
-            g = slopes[-1] * w_out                                    # (K, n, H)
-            for (w, _), slope in zip(reversed(rest[:-1]), reversed(slopes[:-1])):
-                g = torch.bmm(g, w) * slope
-            g = g * (scales / k if not each else scales)[:, None, None]
-            if each:
-                grads.append(torch.bmm(g, first_w.reshape(k, -1, first_w.shape[1])))
+            h_all, slope_all = _activation_and_slope(activation,
+                                                     torch.addmm(first_b, part, first_w.T))
+            out, g_first = [], []
+            for member, h, slope in zip(rest, h_all.chunk(k, 1), slope_all.chunk(k, 1)):
+                slopes = [slope]
+                for w, b in member[:-1]:
+                    h, slope = _activation_and_slope(activation, torch.addmm(b, h, w.T))
+                    slopes.append(slope)
+                w_out, b_out = member[-1]
+                out.append(torch.addmm(b_out, h, w_out.T)[:, 0])
+                g = slopes[-1] * w_out
+                for (w, _), slope in zip(reversed(member[:-1]), reversed(slopes[:-1])):
+                    g = (g @ w) * slope
+                g_first.append(g)
+            outs.append(torch.stack(out))
+            g = torch.cat(g_first, 1) * weights.repeat_interleave(first_w.shape[0] // k)
+            if each:  # g_k W1_k of every member
+                grads.append(torch.stack([gk @ wk for gk, wk in zip(
+                    g.chunk(k, 1), first_w.chunk(k, 0))]))
             else:  # sum_k g_k W1_k: one GEMM over the stacked first layer
-                grads.append(g.transpose(0, 1).reshape(len(part), -1) @ first_w)
+                grads.append(g @ first_w)
         return torch.cat(outs, 1), torch.cat(grads, -2)
 
     def _evaluate(self, field: torch.Tensor, each: bool):
