@@ -68,9 +68,9 @@ def main() -> None:
                 torch.manual_seed(seed)
                 members.append(ForceField(descriptor, NetworkConfig(WIDTHS), dtype=precision))
             ensemble = Ensemble(members, dtype=precision)
-            times = best({"single": lambda: members[0].energy_and_forces(field),
-                          "mean": lambda: ensemble.energy_and_forces(field),
-                          "predict": lambda: ensemble.predict(field)}, args.repeats)
+            times = best({"single": lambda m=members[0]: m.energy_and_forces(field),
+                          "mean": lambda e=ensemble: e.energy_and_forces(field),
+                          "predict": lambda e=ensemble: e.predict(field)}, args.repeats)
             print(f"| {str(precision)[6:]} | {k} | {1e3 * times['single']:.1f} | "
                   f"{1e3 * times['mean']:.1f} | {1e3 * times['predict']:.1f} | "
                   f"{times['mean'] / times['single']:.2f} | "
