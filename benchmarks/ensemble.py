@@ -20,9 +20,9 @@ and the ratios mean/single and predict/single. Issue 16 asks for mean/single <= 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from ml_force import best  # the interleaved best-of timing (benchmarks/ml_force.py)
 
 import generated
 from runtime.ml.ensemble import Ensemble
@@ -31,19 +31,6 @@ from runtime.ml.network import NetworkConfig
 
 WIDTHS = (128, 128, 64, 64, 32)
 NAME = "square_scalar_reference"
-
-
-def best(functions: dict, repeats: int) -> dict:
-    """{name: best seconds}, the functions called in turn (interleaved) after a warm-up."""
-    for f in functions.values():
-        f()
-    times = {k: float("inf") for k in functions}
-    for _ in range(repeats):
-        for k, f in functions.items():
-            start = time.perf_counter()
-            f()
-            times[k] = min(times[k], time.perf_counter() - start)
-    return times
 
 
 def main() -> None:

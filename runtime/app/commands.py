@@ -112,8 +112,7 @@ def _learn(args) -> int:
 
     table = read_toml(args.config)
     try:
-        workers = 0 if args.workers is None and args.scheduler is None else args.workers
-        log = learn_job(table, workers=workers, scheduler=args.scheduler,
+        log = learn_job(table, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.quiet)
     except Interrupted:
         raise
@@ -129,6 +128,17 @@ def _learn(args) -> int:
           f"{last['validation']['rmse']:.4g}; log in {table.get('directory')}/iterations.json, "
           f"ensemble in {table.get('directory')}/ensemble.pt")
     return 0
+
+
+def add_executor_arguments(parser, count) -> None:
+    """--scheduler ADDRESS or --workers N: where the ED tasks of `dataset` and `learn` run
+    (`runtime.data.cluster.executor`)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address of a running Dask scheduler (default: a local cluster)")
+    where.add_argument("--workers", type=count(0),
+                       help="local Dask worker processes (default: one per core; 0: no Dask, "
+                            "run in this process)")
 
 
 def add_commands(commands, count) -> None:
@@ -176,11 +186,6 @@ def add_commands(commands, count) -> None:
                     "retraining. Resumable: rerun the same command after an interruption.")
     learning.add_argument("config", help="TOML learn config, e.g. "
                                          "configs/small/learn_holstein.toml")
-    where = learning.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="address of a running Dask scheduler for the ED labels")
-    where.add_argument("--workers", type=count(0),
-                       help="local Dask worker processes for the ED labels (default 0: this "
-                            "process)")
+    add_executor_arguments(learning, count)
     learning.add_argument("--quiet", action="store_true", help="no progress output")
     learning.set_defaults(handler=_learn)

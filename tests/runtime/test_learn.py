@@ -178,7 +178,7 @@ def write(path: Path, table: dict) -> Path:
 def test_bad_learn_configs_give_one_line_errors(tmp_path, capsys, change, message):
     table = small_table(tmp_path / "work")
     change(table)
-    assert main(["learn", str(write(tmp_path / "bad.toml", table)), "--quiet"]) == 2
+    assert main(["learn", str(write(tmp_path / "bad.toml", table)), "--quiet", "--workers", "0"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "work").exists()  # refused before anything was written
@@ -187,12 +187,12 @@ def test_bad_learn_configs_give_one_line_errors(tmp_path, capsys, change, messag
 def test_a_work_directory_that_is_a_file_or_holds_another_loop_is_refused(tmp_path, capsys):
     table = small_table(tmp_path / "file")
     (tmp_path / "file").write_text("not a directory")
-    assert main(["learn", str(write(tmp_path / "a.toml", table)), "--quiet"]) == 2
+    assert main(["learn", str(write(tmp_path / "a.toml", table)), "--quiet", "--workers", "0"]) == 2
     assert "is a file" in capsys.readouterr().err
     other = tmp_path / "other"
     other.mkdir()
     (other / "learn.json").write_text('{"directory": "x"}')
     table = small_table(other)
-    assert main(["learn", str(write(tmp_path / "b.toml", table)), "--quiet"]) == 2
+    assert main(["learn", str(write(tmp_path / "b.toml", table)), "--quiet", "--workers", "0"]) == 2
     err = capsys.readouterr().err
     assert "holds a learning loop with other settings" in err and err.count("\n") == 1
