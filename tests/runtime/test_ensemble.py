@@ -181,3 +181,24 @@ def test_simulation_records_the_deviation_of_every_measured_frame(tmp_path):
                                                     stop_on_deviation=True),
                            tmp_path / "stop", seed=1, progress=False, monitor=monitor)
     assert stopped.stopped_at == 0
+
+
+def test_simulate_command_watches_an_ensemble_and_a_ranged_model(tmp_path):
+    from runtime.app.pipeline import simulate_job
+
+    ensemble = Ensemble(members("square_scalar_reference", 2),
+                        metadata={"deviation_threshold": 1e-9})
+    ensemble.save(tmp_path / "ensemble.pt")
+    model, _ = ranged_model()
+    model.save(tmp_path / "single.pt")
+    for name, monitor in (("ensemble", "model deviation"), ("single", "training-range excess")):
+        table = {"forcefield": str(tmp_path / f"{name}.pt"), "output": str(tmp_path / name),
+                 "size": [12, 12], "initial_scale": 10.0, "precision": "float64",
+                 "integrator": {"name": "langevin", "dt": 0.01, "damping": 0.5},
+                 "simulation": {"steps": 2, "measure_every": 1, "stop_on_deviation": True}}
+        with pytest.warns(ExtrapolationWarning, match=f"step 0: {monitor}"):
+            trace = simulate_job(table, progress=False)
+        assert trace.stopped_at == 0
+        record = json.loads((tmp_path / name / "observables.json").read_text())
+        assert record["monitor"]["name"] == monitor
+    assert record["monitor"]["threshold"] == 0.1  # range_margin, the default
