@@ -107,7 +107,7 @@ def _run(args) -> int:
 
 
 def _learn(args) -> int:
-    from runtime.app.learn import learn_job
+    from runtime.app.learn import learn_job, stop_reason
     from runtime.settings import read_toml
 
     table = read_toml(args.config)
@@ -121,10 +121,8 @@ def _learn(args) -> int:
                           f"{table.get('directory')}; rerun the same command to resume "
                           f"there (nothing is labelled twice)") from None
     last = log[-1]
-    why = ("converged" if last["converged"] else "label budget reached"
-           if last["labels_total"] >= table.get("learn", {}).get("label_budget", 1000)
-           else "iterations done")
-    print(f"{len(log) - 1} iterations ({why}): {last['labels_total']} labels, test RMSE "
+    print(f"{len(log) - 1} iterations ({stop_reason(table, log)}): {last['labels_total']} "
+          f"labels, test RMSE "
           f"{last['validation']['rmse']:.4g}; log in {table.get('directory')}/iterations.json, "
           f"ensemble in {table.get('directory')}/ensemble.pt")
     return 0

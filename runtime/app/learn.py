@@ -67,9 +67,20 @@ def learn_settings(table: dict) -> LearnJob:
 def learn_job(table: dict, *, workers: int | None = 0, scheduler: str | None = None,
               progress: bool = True, hook=None) -> list[dict]:
     """Run or resume the loop of a learn config with `workers` Dask workers for the ED
-    labels (0: this process); the iterations log."""
+    labels (0: this process; None: one per core) or the Dask cluster at `scheduler`; the
+    iterations log."""
     from runtime.data.cluster import executor
 
     job = learn_settings(table)
     with executor(scheduler, workers) as (pool, parallel):
         return learn(job, pool, parallel=parallel, progress=progress, hook=hook)
+
+
+def stop_reason(table: dict, log: list[dict]) -> str:
+    """Why the loop of a learn config ended with `log`."""
+    settings = learn_settings(table).settings
+    if log[-1]["converged"]:
+        return f"converged: {log[-1]['accurate']:.1%} of the explored frames accurate"
+    if log[-1]["labels_total"] >= settings.label_budget:
+        return f"label budget of {settings.label_budget} reached"
+    return f"{settings.iterations} iterations done"

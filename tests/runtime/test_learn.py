@@ -120,12 +120,15 @@ def test_a_kill_in_every_stage_resumes_without_a_duplicate_label(finished, tmp_p
 
 @pytest.mark.slow
 def test_a_rerun_of_a_finished_loop_does_nothing_and_more_iterations_continue(finished,
-                                                                             tmp_path):
+                                                                             tmp_path, capsys):
     reference, log = finished
     directory = tmp_path / "work"
     shutil.copytree(reference, directory)
     table = small_table(directory)
     assert learn_job(table, progress=False) == log
+    assert main(["learn", str(write(tmp_path / "learn.toml", table)), "--quiet",
+                 "--workers", "0"]) == 0
+    assert "2 iterations (2 iterations done)" in capsys.readouterr().out
     before = read_header(directory / "data.h5").n_snapshots
     table["learn"]["iterations"] = 3  # a resumable setting: one more iteration
     longer = learn_job(table, progress=False)
