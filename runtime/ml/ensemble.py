@@ -8,11 +8,11 @@ deviation, Zhang et al., Comput. Phys. Commun. 253, 107206 (2020)).
     ensemble.save("ensemble.pt");  load_model("ensemble.pt")   # one file, either kind
 
 The members differ only in their networks (and standardization): the descriptor of a field
-is computed once and every member's network runs on the same features. The networks are
-evaluated together, their weights stacked (the first layers of all members are one GEMM).
-The mean force is one descriptor backward of the mean feature gradient, since the force is
-linear in it: E = sum_i eps_i (eq. 7) for each member, so the ensemble step costs one
-descriptor forward and backward plus K networks. The deviation needs every member's force,
+is computed once and every member's network runs on the same features, the first layers of
+all members as one GEMM (forward and, for the mean force, backward). The mean force is one
+descriptor backward of the mean feature gradient, since the force is linear in it (E =
+sum_i eps_i, eq. 7, for each member): the ensemble step costs one descriptor forward and
+backward plus K networks. The deviation needs every member's force,
 one backward each: `predict` does it, for the frames the dynamics records.
 
 Model deviation of site i: eps_i = sqrt(mean_k |F_i^k - <F_i>|^2), the force components of
