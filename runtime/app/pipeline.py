@@ -39,7 +39,7 @@ from runtime.files import (
     write_atomically,
 )
 from runtime.lattices import Lattice
-from runtime.ml.ensemble import DeviationMonitor, Ensemble, load_model
+from runtime.ml.ensemble import DRIVES, DeviationMonitor, Ensemble, load_model
 from runtime.ml.evaluation import force_errors, plot_histogram, plot_parity
 from runtime.ml.extrapolation import RangeMonitor
 from runtime.ml.forcefield import ForceField, check_block_rows, precision_dtype, read_metadata
@@ -274,7 +274,9 @@ class SimulateJob:
     docs/performance.md; float64 for the correlation-matrix descriptor, whose float32
     eigenvectors miss it). The resolved precision is recorded in config.json. `range_margin`:
     a single model warns when a site's features leave their training range by more than
-    this fraction of it (`runtime.ml.extrapolation`); an ensemble warns on its deviation."""
+    this fraction of it (`runtime.ml.extrapolation`); an ensemble warns on its deviation.
+    `drive`: an ensemble's dynamics force, "mean" of the members or "first" (member 0 alone:
+    the cost of one model per step; all members on the measured frames)."""
 
     forcefield: str
     output: str
@@ -286,9 +288,13 @@ class SimulateJob:
     block_rows: int = 64
     precision: str = "auto"
     range_margin: float = 0.1
+    drive: str = "mean"
 
     def __post_init__(self) -> None:
         check_block_rows(self.block_rows)  # negative rows once gave zero forces
+        if self.drive not in DRIVES:
+            raise ConfigError(f"drive must be one of {', '.join(DRIVES)} (the force of an "
+                              f"ensemble's dynamics), got {self.drive!r}")
         if not self.range_margin >= 0:
             raise ConfigError(f"range_margin must be >= 0 (a fraction of each feature's "
                               f"training range), got {self.range_margin!r}")
@@ -379,7 +385,7 @@ def extrapolation_monitor(model, margin: float):
 def simulate_job(table: dict, *, progress: bool = True):
     """ML dynamics of a simulate config (see `runtime.dynamics.simulation`); returns the Trace."""
     job, integrator, options = simulate_settings(table)
-    model = load_model(job.forcefield, backend=job.backend)
+    model = load_model(job.forcefield, backend=job.backend, drive=job.drive)
     model.block_rows = job.block_rows
     model.dtype = precision_dtype(dynamics_precision(job.precision, model.descriptor))
     parameters = model.metadata.get("data", {}).get("parameters", {}).get("model", {})

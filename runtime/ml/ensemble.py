@@ -59,15 +59,24 @@ class Prediction:
     frame_deviation: torch.Tensor
 
 
+DRIVES = ("mean", "first")
+
+
 class Ensemble(nn.Module):
     """K ForceFields of one descriptor and network shape; predicts their mean and deviation.
 
     `dtype` and `block_rows` work as for ForceField (the precision of the force evaluation;
-    rows per block with a halo, for bounded memory on large lattices)."""
+    rows per block with a halo, for bounded memory on large lattices). `drive` is the force
+    of `energy_and_forces`, the one the dynamics steps with: "mean" (of the members) or
+    "first" (member 0 alone, at the cost of one model, as DeePMD-kit's LAMMPS interface
+    drives its dynamics; `predict` still evaluates every member, on the recorded frames)."""
 
     def __init__(self, members: Sequence[ForceField], *, metadata: dict | None = None,
-                 dtype=torch.float64, block_rows: int = 0):
+                 dtype=torch.float64, block_rows: int = 0, drive: str = "mean"):
         super().__init__()
+        if drive not in DRIVES:
+            raise ForceFieldError(f"drive must be one of {', '.join(DRIVES)}, got {drive!r}")
+        self.drive = drive
         members = list(members)
         if len(members) < 2:
             raise ForceFieldError(f"an ensemble needs at least 2 members, got {len(members)}")
@@ -193,9 +202,13 @@ class Ensemble(nn.Module):
         return energy, gradient
 
     def energy_and_forces(self, field: torch.Tensor, *, create_graph: bool = False):
-        """(mean E (batch,), mean F like the field, float64): the dynamics' force term."""
+        """(E (batch,), F like the field, float64) of `drive`: the dynamics' force term."""
         if create_graph:
             raise ForceFieldError("an ensemble is not trained as one: train its members")
+        if self.drive == "first":
+            first = self.members[0]
+            first.dtype, first.block_rows = self.dtype, self.block_rows
+            return first.energy_and_forces(field)
         energy, gradient = self._evaluate(field, each=False)
         return energy, -gradient.to(torch.float64)
 
@@ -221,7 +234,8 @@ class Ensemble(nn.Module):
                           metadata)
 
     @classmethod
-    def load(cls, path, descriptor=None, *, dtype=torch.float64) -> Ensemble:
+    def load(cls, path, descriptor=None, *, dtype=torch.float64, drive: str = "mean"
+             ) -> Ensemble:
         saved = read_model(path, descriptor)
         count, members = saved.metadata.get("ensemble"), saved.metadata.get("members")
         if not isinstance(count, int) or isinstance(count, bool) or count < 2 or \
@@ -231,7 +245,7 @@ class Ensemble(nn.Module):
                                   f"a single model with ForceField.load or load_model")
         metadata = {k: v for k, v in saved.metadata.items() if k not in ("ensemble", "members")}
         ensemble = cls([ForceField(saved.descriptor, saved.network, metadata=m)
-                        for m in members], metadata=metadata, dtype=dtype)
+                        for m in members], metadata=metadata, dtype=dtype, drive=drive)
         saved.load_into(ensemble)
         return ensemble
 
@@ -248,13 +262,15 @@ def deviation(member_forces: torch.Tensor, field: torch.Tensor, *,
     return spread.square().sum(-1).mean(0).sqrt()
 
 
-def load_model(path, descriptor=None, *, backend: str = "torch", dtype=torch.float64):
-    """The model file at `path`: an Ensemble if it holds one, else a ForceField."""
+def load_model(path, descriptor=None, *, backend: str = "torch", dtype=torch.float64,
+               drive: str = "mean"):
+    """The model file at `path`: an Ensemble (driven by `drive`) if it holds one, else a
+    ForceField."""
     if "ensemble" in read_model(path, descriptor).metadata:
         if backend != "torch":
             raise ForceFieldError(f"an ensemble evaluates on the lean torch path; backend "
                                   f"{backend!r} is for single models")
-        return Ensemble.load(path, descriptor, dtype=dtype)
+        return Ensemble.load(path, descriptor, dtype=dtype, drive=drive)
     return ForceField.load(path, descriptor, backend=backend, dtype=dtype)
 
 

@@ -202,3 +202,22 @@ def test_simulate_command_watches_an_ensemble_and_a_ranged_model(tmp_path):
         record = json.loads((tmp_path / name / "observables.json").read_text())
         assert record["monitor"]["name"] == monitor
     assert record["monitor"]["threshold"] == 0.1  # range_margin, the default
+
+
+def test_drive_first_steps_with_member_zero_and_bad_drives_are_refused(tmp_path):
+    group = members("square_scalar_reference")
+    ensemble = Ensemble(group, drive="first", dtype=torch.float32)
+    field = field_for(ensemble.descriptor)
+    expected = ForceField(group[0].descriptor, NetworkConfig((8, 6)), dtype=torch.float32)
+    expected.load_state_dict(group[0].state_dict())
+    assert torch.equal(ensemble.forces(field), expected.forces(field))
+    mean = Ensemble(group, dtype=torch.float32).predict(field)  # predict: every member
+    torch.testing.assert_close(ensemble.predict(field).site_deviation, mean.site_deviation)
+    with pytest.raises(ForceFieldError, match="drive must be one of mean, first"):
+        Ensemble(group, drive="last")
+    from runtime.app.pipeline import simulate_settings
+    from runtime.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="drive must be one of"):
+        simulate_settings({"forcefield": "m.pt", "output": str(tmp_path / "o"), "size": [12, 12],
+                           "drive": "median", "integrator": {"name": "tdgl", "dt": 0.1}})

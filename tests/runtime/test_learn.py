@@ -174,6 +174,7 @@ def write(path: Path, table: dict) -> Path:
     (lambda t: t["learn"].update(members=1), "members must be >= 2"),
     (lambda t: t["learn"].update(min_gap=-3), "min_gap must be >= 0"),
     (lambda t: t["learn"].update(accurate_fraction=1.5), "accurate_fraction"),
+    (lambda t: t["learn"].update(drive="median"), "drive must be one of mean, first"),
     (lambda t: t["dataset"].update(output="x.h5"), "dataset.output is set by learn"),
     (lambda t: t.update(seed_trajectories=0), "seed_trajectories must be >= 1"),
     (lambda t: t.update(descriptor="square_spin_phase"), "choose a descriptor for that model"),
