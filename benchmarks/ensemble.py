@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python benchmarks/ensemble.py                      # 100x100, K = 4
     OMP_NUM_THREADS=1 python benchmarks/ensemble.py --size 30 --members 2 4 8 --repeats 5
 
-Model: `square_scalar_reference` (96 features) with the paper's network 128-128-64-64-32 silu
+Model: `square_scalar_reference` (L = 89) with the paper's network 128-128-64-64-32 silu
 (untrained: the cost does not depend on the weights), one torch thread. For each precision
 (float32, the dynamics default, and float64) it prints, best of --repeats with the calls
 interleaved:

@@ -167,7 +167,8 @@ def test_training_records_the_range_of_its_training_descriptors(holstein_data):
     options = TrainingOptions(epochs=1, batch_size=3, validation_fraction=0.25, seed=5)
     train(model, holstein_data, options, progress=False)
     train_index, _ = split(holstein_data.trajectory, 0.25, 5)
-    features = model.features(holstein_data.fields[train_index]).reshape(-1, 96)
+    features = model.features(holstein_data.fields[train_index]).reshape(
+        -1, model.descriptor.n_features)
     recorded = model.metadata["feature_range"]
     assert torch.equal(features.min(0).values, torch.tensor(recorded["min"], dtype=torch.float64))
     assert torch.equal(features.max(0).values, torch.tensor(recorded["max"], dtype=torch.float64))
