@@ -317,12 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--output", help="HDF5 file (default: the config's output)")
     data.add_argument("--trajectories", type=_count(1),
                       help="total trajectories the file should hold (default: the config's)")
-    where = data.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="address of a running Dask scheduler (default: a local cluster)")
-    where.add_argument("--workers", type=_count(0),
-                       help="local Dask worker processes (default: one per core; 0: no Dask, "
-                            "run in this process)")
+    from runtime.app.commands import add_commands, add_executor_arguments
+
+    add_executor_arguments(data, _count)
     data.add_argument("--quiet", action="store_true", help="no progress bar")
     data.set_defaults(handler=_dataset)
 
@@ -349,9 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fail if a committed catalog module differs from its spec")
     gen.set_defaults(handler=_generate)
 
-    from runtime.app.commands import add_commands  # run, train, evaluate, simulate
-
-    add_commands(commands, _count)
+    add_commands(commands, _count)  # run, train, evaluate, simulate, learn
     return parser
 
 

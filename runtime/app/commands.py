@@ -4,6 +4,7 @@
     latticeff train CONFIG                 # train a model (resumes from its checkpoint)
     latticeff evaluate --model M --data D  # force RMSE, sigma, parity plot, error histogram
     latticeff simulate CONFIG              # ML dynamics on a large lattice
+    latticeff learn CONFIG                 # concurrent learning: ML explores, ED labels
 """
 
 from __future__ import annotations
@@ -105,6 +106,39 @@ def _run(args) -> int:
     return 0
 
 
+def _learn(args) -> int:
+    from runtime.app.learn import learn_job, stop_reason
+    from runtime.settings import read_toml
+
+    table = read_toml(args.config)
+    try:
+        log = learn_job(table, workers=args.workers, scheduler=args.scheduler,
+                        progress=not args.quiet)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: every finished stage is kept in the work directory "
+                          f"{table.get('directory')}; rerun the same command to resume "
+                          f"there (nothing is labelled twice)") from None
+    last = log[-1]
+    print(f"{len(log) - 1} iterations ({stop_reason(table, log)}): {last['labels_total']} "
+          f"labels, test RMSE "
+          f"{last['validation']['rmse']:.4g}; log in {table.get('directory')}/iterations.json, "
+          f"ensemble in {table.get('directory')}/ensemble.pt")
+    return 0
+
+
+def add_executor_arguments(parser, count) -> None:
+    """--scheduler ADDRESS or --workers N: where the ED tasks of `dataset` and `learn` run
+    (`runtime.data.cluster.executor`)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address of a running Dask scheduler (default: a local cluster)")
+    where.add_argument("--workers", type=count(0),
+                       help="local Dask worker processes (default: one per core; 0: no Dask, "
+                            "run in this process)")
+
+
 def add_commands(commands, count) -> None:
     """Add run, train, evaluate and simulate to the `latticeff` subparsers; `count(minimum)`
     parses an integer option."""
@@ -142,3 +176,14 @@ def add_commands(commands, count) -> None:
     simulate.add_argument("config", help="TOML: model, output, size, [integrator], [simulation]")
     simulate.add_argument("--quiet", action="store_true", help="no progress bar")
     simulate.set_defaults(handler=_simulate)
+
+    learning = commands.add_parser(
+        "learn", help="concurrent learning: an ML ensemble explores, ED labels what it doubts",
+        description="Seed ED trajectories, an ensemble trained on them, then per iteration: "
+                    "ML exploration, frames in the deviation window labelled by ED, "
+                    "retraining. Resumable: rerun the same command after an interruption.")
+    learning.add_argument("config", help="TOML learn config, e.g. "
+                                         "configs/small/learn_holstein.toml")
+    add_executor_arguments(learning, count)
+    learning.add_argument("--quiet", action="store_true", help="no progress output")
+    learning.set_defaults(handler=_learn)

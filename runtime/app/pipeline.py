@@ -16,6 +16,7 @@ run config:       directory, descriptor, compare (more descriptors trained alike
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,9 @@ from runtime.files import (
     write_atomically,
 )
 from runtime.lattices import Lattice
+from runtime.ml.ensemble import DRIVES, DeviationMonitor, Ensemble, load_model
 from runtime.ml.evaluation import force_errors, plot_histogram, plot_parity
+from runtime.ml.extrapolation import RangeMonitor
 from runtime.ml.forcefield import ForceField, check_block_rows, precision_dtype, read_metadata
 from runtime.ml.network import NetworkConfig
 from runtime.ml.symmetry import equivariance_error, lattice_actions
@@ -236,7 +239,7 @@ def evaluate_job(model_path, data_path, output=None, *,
     `symmetry_snapshots` snapshots (zero to rounding for an invariant descriptor)."""
     output = check_output_directory(
         Path(output) if output else Path(model_path).parent / f"evaluation-{Path(data_path).stem}")
-    model = ForceField.load(model_path)
+    model = load_model(model_path)  # a single model or an ensemble (its mean force)
     dataset = read_dataset(data_path)
     data = checked_data(dataset, data_path, model.descriptor)
     parameters = dataset.parameters["model"]
@@ -269,7 +272,11 @@ class SimulateJob:
     precision of the force evaluation: "float32", "float64", or "auto" (float32, whose forces
     differ from float64 by ~1e-6 relative, below the 1e-5 bar measured in
     docs/performance.md; float64 for the correlation-matrix descriptor, whose float32
-    eigenvectors miss it). The resolved precision is recorded in config.json."""
+    eigenvectors miss it). The resolved precision is recorded in config.json. `range_margin`:
+    a single model warns when a site's features leave their training range by more than
+    this fraction of it (`runtime.ml.extrapolation`); an ensemble warns on its deviation.
+    `drive`: an ensemble's dynamics force, "mean" of the members or "first" (member 0 alone:
+    the cost of one model per step; all members on the measured frames)."""
 
     forcefield: str
     output: str
@@ -280,9 +287,17 @@ class SimulateJob:
     backend: str = "torch"
     block_rows: int = 64
     precision: str = "auto"
+    range_margin: float = 0.1
+    drive: str = "mean"
 
     def __post_init__(self) -> None:
         check_block_rows(self.block_rows)  # negative rows once gave zero forces
+        if self.drive not in DRIVES:
+            raise ConfigError(f"drive must be one of {', '.join(DRIVES)} (the force of an "
+                              f"ensemble's dynamics), got {self.drive!r}")
+        if not self.range_margin >= 0:
+            raise ConfigError(f"range_margin must be >= 0 (a fraction of each feature's "
+                              f"training range), got {self.range_margin!r}")
         if self.precision not in PRECISION_CHOICES:
             raise ConfigError(f"precision must be one of {', '.join(PRECISION_CHOICES)}, got "
                               f"{self.precision!r}")
@@ -356,10 +371,21 @@ def _interrupted_simulation(forces: _Recorded, output: Path) -> KeyboardInterrup
                        f"simulation does not resume: run the command again to start anew)")
 
 
+def extrapolation_monitor(model, margin: float):
+    """What `simulate` watches: an ensemble's model deviation (threshold: the one `learn`
+    recorded, "deviation_threshold", else none), or a single model's training-range excess
+    (threshold `margin`) if it records its feature range, else nothing."""
+    if isinstance(model, Ensemble):
+        return DeviationMonitor(model, model.metadata.get("deviation_threshold", math.inf))
+    if "feature_range" in model.metadata:
+        return RangeMonitor(model, margin)
+    return None
+
+
 def simulate_job(table: dict, *, progress: bool = True):
     """ML dynamics of a simulate config (see `runtime.dynamics.simulation`); returns the Trace."""
     job, integrator, options = simulate_settings(table)
-    model = ForceField.load(job.forcefield, backend=job.backend)
+    model = load_model(job.forcefield, backend=job.backend, drive=job.drive)
     model.block_rows = job.block_rows
     model.dtype = precision_dtype(dynamics_precision(job.precision, model.descriptor))
     parameters = model.metadata.get("data", {}).get("parameters", {}).get("model", {})
@@ -382,7 +408,8 @@ def simulate_job(table: dict, *, progress: bool = True):
         with torch.no_grad():
             return simulate(forces, integrator, field, options, output,
                             seed=job.seed + 1, progress=progress, lattice=lattice,
-                            model=MODELS.get(parameters.get("name")))
+                            model=MODELS.get(parameters.get("name")),
+                            monitor=extrapolation_monitor(model, job.range_margin))
     except KeyboardInterrupt:
         raise _interrupted_simulation(forces, output) from None
 

@@ -31,12 +31,12 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.dynamics.integrators import INTEGRATORS
+from runtime.dynamics.protocol import Protocol
+from runtime.electrons import SD, Holstein, JahnTeller
 from runtime.electrons.ensembles import ensemble
 from runtime.electrons.forces import ExactForces
 from runtime.electrons.kpm import KPMForces, KPMSettings
-from runtime.dynamics.integrators import INTEGRATORS
-from runtime.electrons import SD, Holstein, JahnTeller
-from runtime.dynamics.protocol import Protocol
 from runtime.errors import ConfigError
 from runtime.settings import (
     LATTICE,

@@ -33,6 +33,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+
 from runtime.errors import DatasetError
 from runtime.files import check_output_path, write_atomically
 

@@ -12,12 +12,20 @@ it). A step whose field, force or energy is not finite (at any of its force eval
 the run with `SimulationError` naming the step, after the last good state was saved
 (atomically) to `last_good_state.npz`; an initial field whose force is not finite stops it at
 step 0.
+
+A `monitor` (the model deviation of an ensemble, `runtime.ml.ensemble.DeviationMonitor`, or
+the training-range excess of a single model, `runtime.ml.extrapolation.RangeMonitor`) is
+measured on every measured frame: its largest site value is recorded (observables
+`deviation`, `deviation_site`), shown in the progress bar, and the first frame past the
+threshold raises an `ExtrapolationWarning` naming step, site, value and threshold; with
+`stop_on_deviation` the run ends there (outputs written as for a full run, `Trace.stopped_at`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from dataclasses import field as _default
 from pathlib import Path
@@ -39,11 +47,21 @@ class SimulationOptions:
     steps: int = 1000
     measure_every: int = 10
     snapshot_every: int = 0
+    deviation_threshold: float = 0.0  # of the monitor; 0: the monitor's own (the model's)
+    stop_on_deviation: bool = False   # end the run at the first frame past the threshold
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.measure_every < 1 or self.snapshot_every < 0:
             raise ValueError(f"need steps >= 1, measure_every >= 1, snapshot_every >= 0; got "
                              f"{self.steps}, {self.measure_every}, {self.snapshot_every}")
+        if not (isinstance(self.deviation_threshold, (int, float))
+                and self.deviation_threshold >= 0):
+            raise ValueError(f"deviation_threshold must be a number >= 0 (0: the model's "
+                             f"own), got {self.deviation_threshold!r}")
+
+
+class ExtrapolationWarning(UserWarning):
+    """ML dynamics reached fields where the model is unreliable (deviation or range)."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +76,13 @@ class Trace:
     wavevector: np.ndarray     # Q, (measurements, dim), Cartesian
     field: torch.Tensor        # the final field (*cells, sublattice, component)
     order: dict = _default(default_factory=dict)  # order parameter name -> (measurements,)
+    deviation: np.ndarray | None = None  # the monitor's largest site value per measurement
+    stopped_at: int | None = None        # the step stop_on_deviation ended the run at
 
 
 def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions, output, *,
-             seed: int, progress: bool = True, lattice=None, model=None) -> Trace:
+             seed: int, progress: bool = True, lattice=None, model=None,
+             monitor=None) -> Trace:
     """Run `options.steps` steps of `integrator` from `field` (batch 1) with the force
     function `forces` (a `TotalForce`: it keeps its last evaluation); write snapshots
     (snapshot_<step>.png), observables.npz/json, structure_factor.png, domain_size.png and
@@ -70,7 +91,9 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
     `lattice` (a runtime Lattice or preset name; None: a square grid) places the sites for
     the structure factor and the snapshots; `model` (an electronic model class, e.g.
     `runtime.electrons.Holstein`) gives the order parameters recorded at every measurement
-    (`order_parameters`, `order_centred`)."""
+    (`order_parameters`, `order_centred`). `monitor` (field -> per-site values (batch,
+    *cells, sublattice), with `name` and `threshold`) is recorded at every measurement (see
+    the module doc)."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     state = integrator.init(field, forces, seed=seed)
@@ -81,23 +104,43 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
             f"enough to save. Lower initial_scale to the range of fields the model was trained "
             f"on")
     sites = state.field[0, ..., 0].numel()
-    rows, profiles, orders = [], {}, []
+    rows, profiles, orders, deviations = [], {}, [], []
     centre = getattr(model, "order_centred", True)
+    threshold = options.deviation_threshold or getattr(monitor, "threshold", math.inf)
+    bar = tqdm(range(1, options.steps + 1), desc="simulation", unit="step",
+               disable=not progress)
 
-    def measure(step: int, current) -> None:
+    def measure(step: int, current) -> bool:
+        """Record the observables; True if the monitor passed its threshold."""
         sf = StructureFactor.of(current.field[0], lattice, centre=centre)
         rows.append((step, step * integrator.dt, float(forces.energy(current.field)[0]) / sites,
                      sf.domain_size(), sf.peak, sf.wavevector.numpy()))
         orders.append(model.order_parameters(sf) if model is not None else
                       {"order": sf.amplitude()})
         profiles[step] = sf.radial_profile()
+        if monitor is None:
+            return False
+        values = monitor(current.field)[0]
+        where = np.unravel_index(int(values.argmax()), tuple(values.shape))
+        value = float(values.max())
+        deviations.append((value, *map(int, where)))
+        bar.set_postfix({monitor.name.split()[-1]: f"{value:.3g}"}, refresh=False)
+        passed = value > threshold
+        if passed and not any(d[0] > threshold for d in deviations[:-1]):
+            warnings.warn(ExtrapolationWarning(
+                f"step {step}: {monitor.name} {value:.4g} at site {tuple(map(int, where))} "
+                f"(cell indices, sublattice) passes the threshold {threshold:.4g}; the model "
+                f"is extrapolating there, so its forces are unreliable"
+                + (" (stopping: stop_on_deviation)" if options.stop_on_deviation else
+                   "; further frames past it are counted in observables.json")),
+                stacklevel=3)
+        return passed
 
     snapshot_steps = {0, options.steps} | (
         set(range(0, options.steps, options.snapshot_every)) if options.snapshot_every else set())
-    measure(0, state)
+    stopped_at = 0 if measure(0, state) and options.stop_on_deviation else None
     _plot_field(state.field[0], output / f"snapshot_{0:07d}.png", "step 0", lattice, centre)
-    for step in tqdm(range(1, options.steps + 1), desc="simulation", unit="step",
-                     disable=not progress):
+    for step in bar if stopped_at is None else ():
         new = integrator.step(state, forces)
         if not _finite(new, forces):
             path = save_npz(output / "last_good_state.npz", step=step - 1, **state.arrays())
@@ -107,15 +150,21 @@ def simulate(forces, integrator, field: torch.Tensor, options: SimulationOptions
                 f"{path}. Lower integrator.dt or check that the model was trained on fields of "
                 f"this range")
         state = new
-        if step % options.measure_every == 0 or step == options.steps:
-            measure(step, state)
-        if step in snapshot_steps:
+        measured = step % options.measure_every == 0 or step == options.steps
+        if measured and measure(step, state) and options.stop_on_deviation:
+            stopped_at = step
+        if step in snapshot_steps or stopped_at is not None:
             _plot_field(state.field[0], output / f"snapshot_{step:07d}.png", f"step {step}",
                         lattice, centre)
-    save_npz(output / "final_state.npz", step=options.steps, **state.arrays())
+        if stopped_at is not None:
+            break
+    bar.close()
+    save_npz(output / "final_state.npz", step=int(rows[-1][0]), **state.arrays())
     trace = Trace(*(np.array([r[i] for r in rows]) for i in range(6)), field=state.field[0],
-                  order={name: np.array([o[name] for o in orders]) for name in orders[0]})
-    _write_observables(trace, profiles, output)
+                  order={name: np.array([o[name] for o in orders]) for name in orders[0]},
+                  deviation=np.array([d[0] for d in deviations]) if monitor else None,
+                  stopped_at=stopped_at)
+    _write_observables(trace, profiles, output, deviations, monitor, threshold)
     return trace
 
 
@@ -128,20 +177,33 @@ def _finite(state, forces) -> bool:
     return energy is None or bool(torch.isfinite(energy(state.field)).all())
 
 
-def _write_observables(trace: Trace, profiles: dict, output: Path) -> None:
+def _write_observables(trace: Trace, profiles: dict, output: Path, deviations=(),
+                       monitor=None, threshold: float = math.inf) -> None:
+    extra = {}
+    if monitor is not None:
+        extra = {"deviation": trace.deviation,
+                 "deviation_site": np.array([d[1:] for d in deviations], dtype=np.int64)}
     save_npz(output / "observables.npz", step=trace.step, time=trace.time,
              energy_per_site=trace.energy_per_site, domain_size=trace.domain_size,
              peak=trace.peak, wavevector=trace.wavevector,
-             **{f"order_{name}": values for name, values in trace.order.items()})
+             **{f"order_{name}": values for name, values in trace.order.items()}, **extra)
     names = list(trace.order)
-    write_atomically(output / "observables.json", lambda path: path.write_text(json.dumps({
+    record = {
         "columns": ["step", "time", "energy_per_site", "domain_size", "peak", *names,
-                    *(f"Q_{axis}" for axis in "xyz"[:trace.wavevector.shape[1]])],
+                    *(f"Q_{axis}" for axis in "xyz"[:trace.wavevector.shape[1]]),
+                    *(["deviation"] if monitor is not None else [])],
         "rows": [[int(a), float(b), float(c), float(d), float(e),
-                  *(float(trace.order[name][i]) for name in names), *map(float, q)]
+                  *(float(trace.order[name][i]) for name in names), *map(float, q),
+                  *([deviations[i][0]] if monitor is not None else [])]
                  for i, (a, b, c, d, e, q) in enumerate(zip(
                      trace.step, trace.time, trace.energy_per_site, trace.domain_size,
-                     trace.peak, trace.wavevector))]}, indent=1)))
+                     trace.peak, trace.wavevector))]}
+    if monitor is not None:
+        record["monitor"] = {"name": monitor.name, "threshold": threshold,
+                             "frames_past_threshold": sum(d[0] > threshold for d in deviations),
+                             "stopped_at": trace.stopped_at}
+    write_atomically(output / "observables.json",
+                     lambda path: path.write_text(json.dumps(record, indent=1)))
     plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     shown = sorted(profiles)[:: max(1, len(profiles) // 6)]

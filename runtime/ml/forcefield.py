@@ -24,6 +24,7 @@ import json
 import math
 import pickle
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -310,16 +311,7 @@ class ForceField(nn.Module):
     def save(self, path) -> Path:
         """Write weights and metadata (with the SHA-256 of the weights) to `path` atomically:
         the file is either its old self or complete."""
-        state = self.state_dict()
-        record = {
-            **self.metadata,
-            "descriptor": {"name": self.descriptor.name, "hash": self.descriptor.hash},
-            "network": self.network.config.as_dict(),
-            "weights_sha256": weights_hash(state),
-        }
-        payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                   "metadata": json.dumps(record, sort_keys=True), "state_dict": state}
-        return write_atomically(path, lambda temporary: torch.save(payload, temporary))
+        return save_model(path, self, self.descriptor, self.network.config, self.metadata)
 
     @classmethod
     def load(cls, path, descriptor=None, *, backend: str = "torch", dtype=torch.float64,
@@ -327,53 +319,98 @@ class ForceField(nn.Module):
         """The model saved at `path`, with `descriptor` (default: the generated descriptor of
         the recorded name). Refuses a descriptor whose hash differs from the recorded one, and
         weights that differ from the ones saved."""
-        data = _read(path)
-        record = _metadata(path, data)
-        name = _key(path, record, "descriptor", "name")
-        recorded_hash = _key(path, record, "descriptor", "hash")
-        network = _key(path, record, "network")
-        if descriptor is None:
-            import generated
+        saved = read_model(path, descriptor)
+        if "ensemble" in saved.metadata:
+            raise ForceFieldError(f"{path} holds an ensemble of {saved.metadata['ensemble']} "
+                                  f"models; load it with runtime.ml.ensemble.load_model (the "
+                                  f"commands do)")
+        model = cls(saved.descriptor, saved.network, backend=backend, metadata=saved.metadata,
+                    dtype=dtype, path=path_kind)
+        saved.load_into(model)
+        return model
 
-            try:
-                descriptor = generated.load(name)
-            except KeyError as error:
-                raise ForceFieldError(f"{path}: {error.args[0]}") from None
-        if descriptor.hash != recorded_hash:
-            raise ForceFieldError(
-                f"{path} was trained with descriptor {name} (hash "
-                f"{str(recorded_hash)[:12]}), but descriptor {descriptor.name} has hash "
-                f"{descriptor.hash[:12]}: its features differ, so the network cannot be used "
-                f"with it. Retrain the model with this descriptor, or regenerate the original "
-                f"one with `latticeff generate`")
-        state = data.get("state_dict")
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
-                                                  for v in state.values()):
-            raise ForceFieldError(f"{path} holds no weights (key state_dict); the file is "
-                                  f"damaged: retrain the model or restore the file")
-        if data["format_version"] >= 2:
-            expected = _key(path, record, "weights_sha256")
-            if weights_hash(state) != expected:
-                raise ForceFieldError(
-                    f"the weights in {path} do not match the SHA-256 recorded when it was "
-                    f"saved: the file is damaged or was edited. Retrain the model or restore "
-                    f"the file")
-        metadata = {k: v for k, v in record.items()
-                    if k not in ("descriptor", "network", "weights_sha256")}
+
+def save_model(path, module: nn.Module, descriptor, network: NetworkConfig,
+               metadata: dict) -> Path:
+    """The one model file format: `module`'s state dict and a JSON record of `metadata`,
+    the descriptor (name, hash), the network and the SHA-256 of the weights, written
+    atomically (a ForceField, or an ensemble of them: runtime.ml.ensemble)."""
+    state = module.state_dict()
+    record = {
+        **metadata,
+        "descriptor": {"name": descriptor.name, "hash": descriptor.hash},
+        "network": network.as_dict(),
+        "weights_sha256": weights_hash(state),
+    }
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+               "metadata": json.dumps(record, sort_keys=True), "state_dict": state}
+    return write_atomically(path, lambda temporary: torch.save(payload, temporary))
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A model file read and checked (`read_model`): its descriptor, network, metadata
+    (without the keys of the format) and weights."""
+
+    path: Path
+    descriptor: object
+    network: NetworkConfig
+    metadata: dict
+    state: dict
+
+    def load_into(self, module: nn.Module) -> None:
+        """The saved weights into `module`; a ForceFieldError if they do not fit."""
         try:
-            config = NetworkConfig(**network)
-        except (TypeError, ValueError) as error:
-            raise ForceFieldError(f"{path}: metadata key network is invalid ({error})") from None
-        model = cls(descriptor, config, backend=backend, metadata=metadata, dtype=dtype,
-                    path=path_kind)
-        try:
-            model.load_state_dict(state)
+            module.load_state_dict(self.state)
         except RuntimeError as error:
             first = str(error).strip().splitlines()
-            raise ForceFieldError(f"{path}: the weights do not fit network {config.as_dict()} "
-                                  f"and descriptor {descriptor.name} ({first[0] if first else ''}"
-                                  f"); the file is damaged: retrain the model") from None
-        return model
+            raise ForceFieldError(
+                f"{self.path}: the weights do not fit network {self.network.as_dict()} and "
+                f"descriptor {self.descriptor.name} ({first[0] if first else ''}); the file "
+                f"is damaged: retrain the model") from None
+
+
+def read_model(path, descriptor=None) -> SavedModel:
+    """The model file at `path`, checked: format, descriptor hash (default descriptor: the
+    generated one of the recorded name), weights against their recorded SHA-256."""
+    data = _read(path)
+    record = _metadata(path, data)
+    name = _key(path, record, "descriptor", "name")
+    recorded_hash = _key(path, record, "descriptor", "hash")
+    network = _key(path, record, "network")
+    if descriptor is None:
+        import generated
+
+        try:
+            descriptor = generated.load(name)
+        except KeyError as error:
+            raise ForceFieldError(f"{path}: {error.args[0]}") from None
+    if descriptor.hash != recorded_hash:
+        raise ForceFieldError(
+            f"{path} was trained with descriptor {name} (hash "
+            f"{str(recorded_hash)[:12]}), but descriptor {descriptor.name} has hash "
+            f"{descriptor.hash[:12]}: its features differ, so the network cannot be used "
+            f"with it. Retrain the model with this descriptor, or regenerate the original "
+            f"one with `latticeff generate`")
+    state = data.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in state.values()):
+        raise ForceFieldError(f"{path} holds no weights (key state_dict); the file is "
+                              f"damaged: retrain the model or restore the file")
+    if data["format_version"] >= 2:
+        expected = _key(path, record, "weights_sha256")
+        if weights_hash(state) != expected:
+            raise ForceFieldError(
+                f"the weights in {path} do not match the SHA-256 recorded when it was "
+                f"saved: the file is damaged or was edited. Retrain the model or restore "
+                f"the file")
+    metadata = {k: v for k, v in record.items()
+                if k not in ("descriptor", "network", "weights_sha256")}
+    try:
+        config = NetworkConfig(**network)
+    except (TypeError, ValueError) as error:
+        raise ForceFieldError(f"{path}: metadata key network is invalid ({error})") from None
+    return SavedModel(Path(path), descriptor, config, metadata, state)
 
 
 class SiteClassForceField(ForceField):

@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from runtime.errors import ConfigError, DatasetError, TrainingError
 from runtime.files import write_atomically
+from runtime.ml.extrapolation import feature_range
 from runtime.ml.forcefield import ForceField
 
 
@@ -249,12 +250,19 @@ def evaluate_loss(model: ForceField, data: TrainingData, index: torch.Tensor,
     return force_mse + options.energy_weight * energy_mse, force_mse ** 0.5
 
 
-def _fit_scales(model: ForceField, data: TrainingData, index: torch.Tensor,
-                options: TrainingOptions) -> None:
+def _features(model: ForceField, data: TrainingData, index: torch.Tensor,
+              options: TrainingOptions):
+    """The descriptors of the snapshots `index`: one tensor, or one per site class."""
     with torch.no_grad():
         batches = [model.features(data.fields[b]) for b in index.split(options.batch_size)]
-    features = torch.cat(batches) if isinstance(batches[0], torch.Tensor) else \
-        tuple(torch.cat(parts) for parts in zip(*batches))  # one tensor per site class
+    if isinstance(batches[0], torch.Tensor):
+        return torch.cat(batches)
+    return tuple(torch.cat(parts) for parts in zip(*batches))
+
+
+def _fit_scales(model: ForceField, data: TrainingData, index: torch.Tensor,
+                options: TrainingOptions) -> None:
+    features = _features(model, data, index, options)
     model.fit_scales(features, data.energy[index] / data.sites, data.forces[index])
 
 
@@ -405,6 +413,10 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
         "data_sha256": data.fingerprint,
         "validation_snapshots": len(valid_index), "training_snapshots": len(train_index),
         "final": history.epochs[history.best_epoch] if history.epochs else None}
+    # the range of the descriptors it was trained on: the extrapolation warning
+    features = _features(model, data, train_index, options)
+    if isinstance(features, torch.Tensor):  # a site-class model records no range (yet)
+        model.metadata["feature_range"] = feature_range(features)
     return history
 
 

@@ -156,3 +156,22 @@ def test_more_trajectories_and_epochs_warm_start_from_the_checkpoint(holstein_da
                          holstein_data.energy.flip(0), holstein_data.trajectory)
     with pytest.raises(ConfigError, match="appended to the same data would warm-start"):
         train(new_model(), other, longer, checkpoint=checkpoint, progress=False)
+
+
+def test_training_records_the_range_of_its_training_descriptors(holstein_data):
+    """The extrapolation check of a single model: every training site lies inside the
+    recorded range, the held-out trajectories need not, a field 10x larger lies far out."""
+    from runtime.ml.extrapolation import RangeMonitor
+
+    model = new_model()
+    options = TrainingOptions(epochs=1, batch_size=3, validation_fraction=0.25, seed=5)
+    train(model, holstein_data, options, progress=False)
+    train_index, _ = split(holstein_data.trajectory, 0.25, 5)
+    features = model.features(holstein_data.fields[train_index]).reshape(
+        -1, model.descriptor.n_features)
+    recorded = model.metadata["feature_range"]
+    assert torch.equal(features.min(0).values, torch.tensor(recorded["min"], dtype=torch.float64))
+    assert torch.equal(features.max(0).values, torch.tensor(recorded["max"], dtype=torch.float64))
+    monitor = RangeMonitor(model, margin=0.1)
+    assert float(monitor(holstein_data.fields[train_index]).max()) == 0.0
+    assert float(monitor(10 * holstein_data.fields[:1]).max()) > 1.0
