@@ -12,7 +12,8 @@ from runtime.electrons import SD, Holstein, JahnTeller
 from runtime.electrons.kpm import KPMForces
 from runtime.lattices import PRESETS, Lattice
 
-BIPARTITE = ("square", "honeycomb", "lieb", "cubic", "bcc")
+# diamond: two fcc sublattices; perovskite: nearest bonds only B–O (the A sites have none)
+BIPARTITE = ("square", "honeycomb", "lieb", "cubic", "bcc", "diamond", "perovskite")
 SIZE = {2: 4, 3: 3}
 
 
