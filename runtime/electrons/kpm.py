@@ -87,6 +87,8 @@ class KPMSettings:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
                 raise KPMError(f"{name} must be an integer, got {value!r}")
+        if self.seed < 0:
+            raise KPMError(f"seed must be >= 0, got {self.seed}")
         if self.moments < 2:
             raise KPMError(f"moments must be >= 2 (the expansion needs T_0 and T_1), got "
                            f"{self.moments}; use e.g. moments = 400")

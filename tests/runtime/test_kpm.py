@@ -166,6 +166,14 @@ def test_zero_temperature_coefficients_are_exact():
     ({"probing": "stochastic"}, "probing must be one of"),
     ({"probing": "random", "vectors": 0}, "vectors must be >= 1"),
     ({"bounds": (1.0, -1.0)}, "bounds must satisfy lo < hi"),
+    ({"bounds": (float("nan"), 1.0)}, "bounds must be two finite numbers"),
+    ({"bounds": (-1.0, float("inf"))}, "bounds must be two finite numbers"),
+    ({"bounds": "-1, 1"}, "bounds must be two finite numbers"),
+    ({"moments": "400"}, "moments must be an integer"),
+    ({"moments": 400.0}, "moments must be an integer"),
+    ({"moments": True}, "moments must be an integer"),
+    ({"probing_distance": 2.5}, "probing_distance must be an integer"),
+    ({"seed": -1}, "seed must be >= 0"),
 ])
 def test_bad_parameters_are_refused(options, message):
     with pytest.raises(KPMError, match=message):
@@ -182,9 +190,10 @@ def test_mu_outside_the_spectrum_and_narrow_bounds_are_refused():
         KPMForces(model, filling=0.5, moments=10, bounds=(-1.0, 1.0))(field)
 
 
-def test_gershgorin_bounds_contain_the_spectrum():
-    model = SD("square", 4, J=3.0)
-    field = model.random_field(seed=9)
+@pytest.mark.parametrize("model", [Holstein("triangular", 4), JahnTeller("square", 4),
+                                   SD("square", 4, J=3.0)], ids=repr)
+def test_gershgorin_bounds_contain_the_spectrum(model):
+    field = 3.0 * model.random_field(seed=9)
     solver = KPMForces(model, filling=0.5, moments=10)
     lo, hi = solver.gershgorin(model._read(field)[0])
     eigenvalues = model.solve(field, 0.5).eigenvalues
@@ -192,6 +201,13 @@ def test_gershgorin_bounds_contain_the_spectrum():
     lanczos_lo, lanczos_hi = solver.lanczos_extremes(model._read(field)[0], steps=40)
     assert float(lo) <= float(lanczos_lo) and float(lanczos_hi) <= float(hi)
     assert abs(float(lanczos_lo) - float(eigenvalues.min())) < 0.05
+    assert abs(float(lanczos_hi) - float(eigenvalues.max())) < 0.05
+    # given bounds that miss only the top of the spectrum are refused (checked, not assumed)
+    top = float(eigenvalues.max())
+    with pytest.raises(KPMError, match="do not contain the spectrum"):
+        KPMForces(model, filling=0.5, moments=10, bounds=(float(lo), top - 0.3))(field)
+    inside = KPMForces(model, filling=0.5, moments=10, bounds=(float(lo) - 1, float(hi) + 1))
+    assert torch.isfinite(inside(field)).all()
 
 
 def test_a_large_model_builds_without_the_dense_matrix():
