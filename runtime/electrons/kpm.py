@@ -25,7 +25,7 @@ Canonical filling (T = 0): the moments mu_n do not depend on mu, so mu is found 
 N(mu) = -dOmega/dmu = sum_n k_n nu_n(mu) mu_n = N_e; the energy is the band energy
 E = Omega(mu) + mu N_e, whose gradient at fixed N_e is -dOmega/dPhi at that mu.
 
-    forces = KPMForces(Holstein("square", 100), filling=0.5)          # defaults: M=400, d=10
+    forces = KPMForces(Holstein("square", 100), filling=0.5)   # defaults: M=1000, d=12, no kernel
     forces(field)                     # -d(E + V)/dfield, like ExactForces
     forces.energy_and_forces(field)   # the force protocol
 """
@@ -68,17 +68,19 @@ class KPMSettings:
     probing            "colour" (distance-d colouring, deterministic) or "random"
     probing_distance   d: sites of one colour are more than d hops apart (>= 1)
     vectors            number of random-phase vectors (probing = "random")
-    kernel             "jackson" (damps Gibbs oscillations; a smoothed step at T = 0) or "none"
+    kernel             "none" (the truncated series: the sharpest Fermi step for a given M)
+                       or "jackson" (damps Gibbs oscillations, a positive smoothed step, but
+                       about pi times wider: twice the moments for the same force error)
     dtype              "float64" or "float32" (the recursion; sums are float64)
     seed               seed of the random vectors, and of the random signs (phases) of the
                        sites within a colour's probe vector
     """
 
-    moments: int = 400
+    moments: int = 1000
     probing: str = "colour"
-    probing_distance: int = 10
+    probing_distance: int = 12
     vectors: int = 64
-    kernel: str = "jackson"
+    kernel: str = "none"
     dtype: str = "float64"
     seed: int = 0
 
@@ -91,7 +93,7 @@ class KPMSettings:
             raise KPMError(f"seed must be >= 0, got {self.seed}")
         if self.moments < 2:
             raise KPMError(f"moments must be >= 2 (the expansion needs T_0 and T_1), got "
-                           f"{self.moments}; use e.g. moments = 400")
+                           f"{self.moments}; use e.g. moments = 1000")
         if self.probing not in PROBING:
             raise KPMError(f"probing must be one of {', '.join(map(repr, PROBING))}, got "
                            f"{self.probing!r}")

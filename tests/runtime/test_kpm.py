@@ -228,7 +228,7 @@ def test_config_solver_kpm_builds_kpm_forces_and_records_its_parameters():
     config = DatasetConfig.from_dict(small_kpm(moments=100, probing_distance=3))
     assert config.parameters["solver"] == {"name": "kpm", "moments": 100, "probing": "colour",
                                            "probing_distance": 3, "vectors": 64,
-                                           "kernel": "jackson", "dtype": "float64", "seed": 0}
+                                           "kernel": "none", "dtype": "float64", "seed": 0}
     assert isinstance(build(config.parameters).forces, KPMForces)
     exact = tomllib.loads((CONFIGS / "small" / "holstein.toml").read_text())
     assert "solver" not in DatasetConfig.from_dict(exact).parameters
