@@ -108,7 +108,7 @@ class KPMSettings:
             raise KPMError(
                 f"probing_distance must be >= 1: dH/dPhi_i acts on site i and H reaches one "
                 f"hop, so neighbours must differ in colour (got {self.probing_distance}); "
-                f"use probing_distance >= 4 for 1% forces")
+                f"use probing_distance = 12 (the default) for 1% forces")
         if self.probing == "random" and self.vectors < 1:
             raise KPMError(f"vectors must be >= 1 random vectors, got {self.vectors}")
         if self.kernel not in KERNELS:
