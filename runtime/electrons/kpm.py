@@ -60,7 +60,8 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 MARGIN = 0.02
 """Relative margin added to the spectral half-width, so that the rescaled spectrum stays in
 [-1/(1 + MARGIN), 1/(1 + MARGIN)]."""
-_BLOCK_BYTES = 2**28  # probe columns per block: the working vectors stay below about this
+_BLOCK_BYTES = 2**28  # probe columns per block: its working vectors stay below about this
+# (at fixed filling, two vectors per probe column are kept besides: O(N x probes) in all)
 
 
 class KPMError(LatticeffError):
@@ -391,13 +392,13 @@ class KPMForces(ElectronicForces):
         states: list = [None] * len(blocks)
         moments = None
         if isinstance(self.ensemble, FixedFilling):
-            # mu needs all moments first; one block keeps its vectors, several recompute them
+            # mu needs all moments first: every block keeps its last two Chebyshev vectors
+            # for the backward sweep (2 vectors per probe column, instead of a second forward
+            # sweep per block: that would cost 4M instead of 3M products)
             moments = torch.zeros(batch, m_moments, dtype=torch.float64)
             for k, probes in enumerate(blocks):
-                part, state = self._forward(probes, op)
+                part, states[k] = self._forward(probes, op)
                 moments += part
-                if len(blocks) == 1:
-                    states[k] = state
             x_mu = self._find_mu(moments.numpy() * kernel * self._trace_scale,
                                  self.ensemble.electrons)
             _, gamma = step_coefficients(x_mu, m_moments)
