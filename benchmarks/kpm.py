@@ -1,13 +1,15 @@
 """The kernel polynomial solver against exact diagonalization: accuracy and cost.
 
     python benchmarks/kpm.py accuracy            # force error vs M and probing distance
-    python benchmarks/kpm.py cost --ed-max 60    # one force evaluation, 30^2 .. 400^2
+    python benchmarks/kpm.py cost                # one force evaluation, 30^2 .. 400^2
 
 Accuracy: the RMS force error relative to the RMS ED force, on the same configurations:
 ordered states (Holstein checkerboard CDW, Jahn–Teller staggered orbital order, s-d spin
 spiral q = (pi/2, pi/2), each with 0.2 Gaussian noise) and random ones (unit Gaussian; random
 unit spins), at half filling (T = 0). Cost: Holstein (g = 1.5) at half filling, one
-`evaluate` (forces and energy) with the default parameters, one thread; ED up to --ed-max.
+`evaluate` (forces and energy) with the default parameters, one thread, timed as CPU time of
+the process (time.process_time: robust to other jobs sharing the cores, which stretch the wall
+time); every KPM size first, then ED up to --ed-max.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def accuracy(args):
                     cells = []
                     for d in distances:
                         solver = KPMForces(model, filling=0.5, moments=moments,
-                                           probing_distance=d)
+                                           probing_distance=d, kernel=args.kernel)
                         error = relative(solver.evaluate(field).forces, ed)
                         cells.append(f"{100 * error:.2f}% ({solver.n_probes})")
                     print(f"| {Model.__name__} | {size} | {name} | {moments} | "
@@ -64,28 +66,46 @@ def accuracy(args):
 
 
 def cost(args):
+    """KPM at every size first (the peak RSS after each is then the KPM's alone), ED after."""
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    print("| lattice | sites | probes | KPM s | KPM s/site (us) | ED s | ED/KPM | force error |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    dtypes = args.dtype.split(",")
+    kpm = {}
     for size in [int(s) for s in args.sizes.split(",")]:
         model = Holstein("square", size)
         field = model.random_field(seed=1)
-        solver = KPMForces(model, filling=0.5, dtype=args.dtype)
-        start = time.perf_counter()
-        kpm = solver.evaluate(field)
-        seconds = time.perf_counter() - start
-        ed_seconds, ratio, error = "—", "—", "—"
+        for dtype in dtypes:
+            solver = KPMForces(model, filling=0.5, dtype=dtype)
+            start, wall = time.process_time(), time.perf_counter()
+            forces = solver.evaluate(field).forces
+            seconds = time.process_time() - start
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+            kpm[size, dtype] = (solver.n_probes, seconds, forces, peak)
+            print(f"KPM {size}x{size} {dtype}: {seconds:.3g} s CPU "
+                  f"({time.perf_counter() - wall:.3g} s wall), peak RSS {peak:.2f} GiB",
+                  flush=True)
+    print(f"load average after KPM: {os.getloadavg()[0]:.2f}")
+    ed = {}
+    for size in sorted({s for s, _ in kpm}):
         if size <= args.ed_max:
-            start = time.perf_counter()
-            ed = ExactForces(model, filling=0.5).evaluate(field)
-            ed_time = time.perf_counter() - start
-            ed_seconds, ratio = f"{ed_time:.3g}", f"{ed_time / seconds:.1f}"
-            error = f"{100 * relative(kpm.forces, ed.forces):.2f}%"
-        print(f"| {size}×{size} | {model.n_sites:,} | {solver.n_probes} | {seconds:.3g} | "
-              f"{1e6 * seconds / model.n_sites:.0f} | {ed_seconds} | {ratio} | {error} |",
-              flush=True)
+            model = Holstein("square", size)
+            start, wall = time.process_time(), time.perf_counter()
+            forces = ExactForces(model, filling=0.5).evaluate(model.random_field(seed=1)).forces
+            ed[size] = (time.process_time() - start, forces)
+            print(f"ED {size}x{size}: {ed[size][0]:.3g} s CPU "
+                  f"({time.perf_counter() - wall:.3g} s wall)", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    print("| lattice | sites | dtype | probes | KPM CPU s | KPM µs/site | peak RSS GiB (KPM so "
+          "far) | ED CPU s | ED/KPM | force error |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (size, dtype), (probes, seconds, forces, peak) in kpm.items():
+        ed_seconds, ratio, error = "—", "—", "—"
+        if size in ed:
+            ed_seconds, ratio = f"{ed[size][0]:.3g}", f"{ed[size][0] / seconds:.1f}"
+            error = f"{100 * relative(forces, ed[size][1]):.2f}%"
+        print(f"| {size}×{size} | {size * size:,} | {dtype} | {probes} | {seconds:.3g} | "
+              f"{1e6 * seconds / size**2:.0f} | {peak:.2f} | {ed_seconds} | {ratio} | {error} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"peak memory of the process: {peak:.2f} GiB")
+    print(f"peak RSS of the process (ED included): {peak:.2f} GiB")
 
 
 def main():
@@ -93,10 +113,11 @@ def main():
     parser.add_argument("what", choices=["accuracy", "cost"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sizes", default=None)
-    parser.add_argument("--moments", default="100,200,400")
-    parser.add_argument("--distances", default="4,6,8,10")
-    parser.add_argument("--ed-max", type=int, default=60)
-    parser.add_argument("--dtype", default="float64")
+    parser.add_argument("--moments", default="250,500,1000")
+    parser.add_argument("--distances", default="6,10,12,14")
+    parser.add_argument("--kernel", default="none")
+    parser.add_argument("--ed-max", type=int, default=100)
+    parser.add_argument("--dtype", default="float64,float32", help="KPM dtypes (cost)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.what == "accuracy":

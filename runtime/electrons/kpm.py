@@ -21,11 +21,18 @@ when same-colour sites are more than M - 2 hops apart and otherwise errs by prod
 decaying matrix elements. The cost is ~3M sparse products with the probe block: O(N) at fixed
 M and colours; memory O(N x probes per block).
 
+Accuracy at T = 0 (docs/performance.md): the force the estimate differentiates is that of
+the truncated step, whose energy resolution ~ a/M (pi a/M with the Jackson kernel) smears the
+levels near the Fermi energy; in gapped (ordered) states this costs nothing, in metallic ones
+it is the leading error together with the aliasing of same-colour sites, which decays with d.
+The defaults (M = 1000, no kernel, d = 12) were chosen by measurement against ED for the
+spectral half-widths of these models (a ~ 6 to 14 t for fields of order one).
+
 Canonical filling (T = 0): the moments mu_n do not depend on mu, so mu is found by bisection of
 N(mu) = -dOmega/dmu = sum_n k_n nu_n(mu) mu_n = N_e; the energy is the band energy
 E = Omega(mu) + mu N_e, whose gradient at fixed N_e is -dOmega/dPhi at that mu.
 
-    forces = KPMForces(Holstein("square", 100), filling=0.5)          # defaults: M=400, d=10
+    forces = KPMForces(Holstein("square", 100), filling=0.5)   # defaults: M=1000, d=12, no kernel
     forces(field)                     # -d(E + V)/dfield, like ExactForces
     forces.energy_and_forces(field)   # the force protocol
 """
@@ -53,7 +60,8 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 MARGIN = 0.02
 """Relative margin added to the spectral half-width, so that the rescaled spectrum stays in
 [-1/(1 + MARGIN), 1/(1 + MARGIN)]."""
-_BLOCK_BYTES = 2**28  # probe columns per block: the working vectors stay below about this
+_BLOCK_BYTES = 2**28  # probe columns per block: its working vectors stay below about this
+# (at fixed filling, two vectors per probe column are kept besides: O(N x probes) in all)
 
 
 class KPMError(LatticeffError):
@@ -68,17 +76,19 @@ class KPMSettings:
     probing            "colour" (distance-d colouring, deterministic) or "random"
     probing_distance   d: sites of one colour are more than d hops apart (>= 1)
     vectors            number of random-phase vectors (probing = "random")
-    kernel             "jackson" (damps Gibbs oscillations; a smoothed step at T = 0) or "none"
+    kernel             "none" (the truncated series: the sharpest Fermi step for a given M)
+                       or "jackson" (damps Gibbs oscillations, a positive smoothed step, but
+                       about pi times wider: twice the moments for the same force error)
     dtype              "float64" or "float32" (the recursion; sums are float64)
     seed               seed of the random vectors, and of the random signs (phases) of the
                        sites within a colour's probe vector
     """
 
-    moments: int = 400
+    moments: int = 1000
     probing: str = "colour"
-    probing_distance: int = 10
+    probing_distance: int = 12
     vectors: int = 64
-    kernel: str = "jackson"
+    kernel: str = "none"
     dtype: str = "float64"
     seed: int = 0
 
@@ -87,9 +97,11 @@ class KPMSettings:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
                 raise KPMError(f"{name} must be an integer, got {value!r}")
+        if self.seed < 0:
+            raise KPMError(f"seed must be >= 0, got {self.seed}")
         if self.moments < 2:
             raise KPMError(f"moments must be >= 2 (the expansion needs T_0 and T_1), got "
-                           f"{self.moments}; use e.g. moments = 400")
+                           f"{self.moments}; use e.g. moments = 1000")
         if self.probing not in PROBING:
             raise KPMError(f"probing must be one of {', '.join(map(repr, PROBING))}, got "
                            f"{self.probing!r}")
@@ -97,7 +109,7 @@ class KPMSettings:
             raise KPMError(
                 f"probing_distance must be >= 1: dH/dPhi_i acts on site i and H reaches one "
                 f"hop, so neighbours must differ in colour (got {self.probing_distance}); "
-                f"use probing_distance >= 4 for 1% forces")
+                f"use probing_distance = 12 (the default) for 1% forces")
         if self.probing == "random" and self.vectors < 1:
             raise KPMError(f"vectors must be >= 1 random vectors, got {self.vectors}")
         if self.kernel not in KERNELS:
@@ -380,13 +392,13 @@ class KPMForces(ElectronicForces):
         states: list = [None] * len(blocks)
         moments = None
         if isinstance(self.ensemble, FixedFilling):
-            # mu needs all moments first; one block keeps its vectors, several recompute them
+            # mu needs all moments first: every block keeps its last two Chebyshev vectors
+            # for the backward sweep (2 vectors per probe column, instead of a second forward
+            # sweep per block: that would cost 4M instead of 3M products)
             moments = torch.zeros(batch, m_moments, dtype=torch.float64)
             for k, probes in enumerate(blocks):
-                part, state = self._forward(probes, op)
+                part, states[k] = self._forward(probes, op)
                 moments += part
-                if len(blocks) == 1:
-                    states[k] = state
             x_mu = self._find_mu(moments.numpy() * kernel * self._trace_scale,
                                  self.ensemble.electrons)
             _, gamma = step_coefficients(x_mu, m_moments)
