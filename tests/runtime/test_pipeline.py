@@ -58,7 +58,7 @@ measure_every = 1
 def test_shipped_force_field_configs_are_valid():
     configs = DEFAULT_RUN.parent
     runs = sorted(configs.glob("run_*.toml"))
-    assert DEFAULT_RUN in runs and len(runs) == 3
+    assert DEFAULT_RUN in runs
     for path in runs:
         job, _, train_config, _ = run_settings(read_toml(path))
         assert train_config.output.parent.as_posix() == job.directory
