@@ -5,7 +5,8 @@
     trajectories = 100            # the file will hold this many (more: appended)
     checkpoint_every = 5          # snapshots per task: the unit of progress and of resume
 
-    [model]         # name = "holstein" | "jahn_teller" | "sd"; lattice = "square" (a preset) or
+    [model]         # name = "holstein" | "jahn_teller" | "quadrupole_jahn_teller" (the
+                    # doublet of hexagonal sites) | "sd"; lattice = "square" (a preset) or
                     # a custom lattice {name = "rhombic", vectors = [[1, 0], ["1/2", "3/4"]],
                     # basis = [[0, 0]]}; size = [30, 30]; t, g (J for sd), K0, K1 (defaults:
                     # those of runtime.electrons); onsite = [...] one energy per sublattice
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from runtime.dynamics.integrators import INTEGRATORS
 from runtime.dynamics.protocol import Protocol
-from runtime.electrons import SD, Holstein, JahnTeller
+from runtime.electrons import SD, Holstein, JahnTeller, QuadrupoleJahnTeller
 from runtime.electrons.ensembles import ensemble
 from runtime.electrons.forces import ExactForces
 from runtime.electrons.kpm import KPMForces, KPMSettings
@@ -48,7 +49,8 @@ from runtime.settings import (
     schema,
 )
 
-MODELS = {"holstein": Holstein, "jahn_teller": JahnTeller, "sd": SD}
+MODELS = {"holstein": Holstein, "jahn_teller": JahnTeller,
+          "quadrupole_jahn_teller": QuadrupoleJahnTeller, "sd": SD}
 
 
 _TOP = {"output": (str, REQUIRED), "seed": (int, REQUIRED),

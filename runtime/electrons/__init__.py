@@ -1,5 +1,6 @@
-"""Electronic models solved by exact diagonalization: Holstein (eq. 60), Jahn–Teller (eq. 85)
-and s-d (eq. 90), on the preset lattices with periodic boundaries.
+"""Electronic models solved by exact diagonalization: Holstein (eq. 60), Jahn–Teller (eq. 85;
+its quadrupole form on hexagonal lattices) and s-d (eq. 90), on any lattice with periodic
+boundaries.
 
 The names below are imported on first use (PEP 562), so `import runtime.electrons.ensembles`
 (or any one submodule) does not load every model."""
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__all__ = ["SD", "ElectronicModel", "ElectronicSolution", "Holstein", "JahnTeller"]
+__all__ = ["SD", "ElectronicModel", "ElectronicSolution", "Holstein", "JahnTeller",
+           "QuadrupoleJahnTeller"]
 
 if TYPE_CHECKING:
     from runtime.electrons.holstein import Holstein
     from runtime.electrons.jahn_teller import JahnTeller
     from runtime.electrons.model import ElectronicModel, ElectronicSolution
+    from runtime.electrons.quadrupole_jahn_teller import QuadrupoleJahnTeller
     from runtime.electrons.sd import SD
 
 
@@ -22,6 +25,8 @@ def __getattr__(name: str):
         from runtime.electrons.holstein import Holstein as value
     elif name == "JahnTeller":
         from runtime.electrons.jahn_teller import JahnTeller as value
+    elif name == "QuadrupoleJahnTeller":
+        from runtime.electrons.quadrupole_jahn_teller import QuadrupoleJahnTeller as value
     elif name == "SD":
         from runtime.electrons.sd import SD as value
     elif name == "ElectronicModel":
