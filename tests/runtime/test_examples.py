@@ -1,5 +1,6 @@
-"""configs/examples/: every run config parses and validates without running, and the small
-honeycomb Holstein example runs end to end."""
+"""configs/examples/: every run config parses and validates without running, and the
+honeycomb Holstein, kagome s-d (spins on a three-site cell), Lieb Holstein (site classes) and
+custom-lattice examples run end to end, reduced."""
 
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ from grouptheory import build_descriptor
 from runtime.app.pipeline import DEFAULT_RUN, GenerateRecipe, run_job, run_settings
 from runtime.errors import ConfigError
 from runtime.lattices import Lattice
+from runtime.ml.forcefield import ForceField
 from runtime.settings import from_table, read_toml
 
 EXAMPLES = sorted((DEFAULT_RUN.parent / "examples").glob("*.toml"))
@@ -58,13 +60,21 @@ def _reduced(name: str, directory: Path) -> dict:
     return table
 
 
-def test_the_honeycomb_example_runs(tmp_path):
-    result = run_job(_reduced("honeycomb_holstein", tmp_path / "run"), progress=False,
-                     trajectories=1, epochs=1)
+@pytest.mark.parametrize("name, operations", [
+    ("honeycomb_holstein", 5),  # D3 besides E
+    ("kagome_sd", 3),  # D2 on a three-site cell, spins
+    ("lieb_holstein", 7),  # D4 of the corner class, one network per site class
+])
+def test_the_example_runs(name, operations, tmp_path):
+    table = _reduced(name, tmp_path / "run")
+    result = run_job(table, progress=False, trajectories=1, epochs=1)
     summary = json.loads(Path(tmp_path / "run" / "results.json").read_text())
-    errors = summary["honeycomb_scalar_reference"]
-    assert errors["symmetry_error"]["mean"] < 1e-10  # invariant descriptor, D3 + translations
+    errors = summary[table["descriptor"]]
+    assert errors["symmetry_error"]["operations"] == operations
+    assert errors["symmetry_error"]["max"] < 1e-10  # invariant descriptor: the site group
     assert result["simulation"].is_dir()
+    classes = ForceField.load(result["model"]).descriptor.spec.get("classes", [None])
+    assert len(classes) == (2 if name == "lieb_holstein" else 1)
 
 
 def test_the_custom_lattice_example_makes_its_descriptor_and_runs(tmp_path, monkeypatch):
