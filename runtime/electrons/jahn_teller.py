@@ -22,7 +22,9 @@ class JahnTeller(PhononModel):
     t^ab = (4t/3) u_a u_b with u = (sqrt(3)/2 (x^2 - y^2), z^2 - (x^2 + y^2)/2). Along x this is
     t^aa = -sqrt(3) t^ab = 3 t^bb = t and along y t^aa = sqrt(3) t^ab = 3 t^bb = t, the values
     given under eq. 85; along z (cubic lattice) t^bb = 4t/3, t^aa = t^ab = 0. Nearest-neighbour
-    bonds must lie along Cartesian axes (square or cubic lattice).
+    bonds must lie along Cartesian axes or <110> face diagonals (square, cubic, perovskite,
+    fcc, pyrochlore: site groups in Oh, which the e_g pair represents); along <111> (bcc,
+    diamond) u = 0.
 
     The paper cites refs. 98, 99 for V without a formula; V here is the doublet analogue of
     eq. 61. Field: `(..., sublattice, 2)` holding (Q^x, Q^z). `filling` is per orbital state:
@@ -42,11 +44,20 @@ class JahnTeller(PhononModel):
 
     def _hopping_blocks(self) -> np.ndarray:
         direction = self.bonds.vectors / self.bonds.distance
-        if not np.allclose(np.abs(direction).max(axis=1), 1.0):
+        magnitudes = np.sort(np.abs(np.pad(direction, ((0, 0), (0, 3 - direction.shape[1])))))
+        if np.isclose(magnitudes, 3 ** -0.5).all(axis=1).any():
             raise ValueError(
-                f"JahnTeller needs nearest-neighbour bonds along the Cartesian axes (the e_g "
-                f"hoppings of eq. 85); the {self.lattice.name} lattice has others. Use 'square' "
-                f"or 'cubic'"
+                f"JahnTeller: the e_g dd-sigma hopping vanishes along the <111> bonds of the "
+                f"{self.lattice.name} lattice (it would need dd-pi and dd-delta terms). Use "
+                f"'square', 'cubic', 'fcc', 'pyrochlore' or 'perovskite'")
+        axis = np.isclose(magnitudes, [0.0, 0.0, 1.0]).all(axis=1)
+        diagonal = np.isclose(magnitudes, [0.0, 0.5 ** 0.5, 0.5 ** 0.5]).all(axis=1)
+        if not np.all(axis | diagonal):
+            raise ValueError(
+                f"JahnTeller needs nearest-neighbour bonds along the Cartesian axes or the "
+                f"<110> face diagonals (the e_g hoppings of eq. 85); the {self.lattice.name} "
+                f"lattice has others. Use 'square' or 'cubic' (or 'quadrupole_jahn_teller' on "
+                f"hexagonal lattices)"
             )
         x, y, z = np.pad(direction, ((0, 0), (0, 3 - self.lattice.dimension))).T
         u = np.stack([np.sqrt(3.0) / 2 * (x**2 - y**2), z**2 - (x**2 + y**2) / 2], axis=1)

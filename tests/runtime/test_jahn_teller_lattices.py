@@ -1,7 +1,8 @@
-"""The E ⊗ e Jahn–Teller model of (p_x, p_y) orbitals on hexagonal lattices: exact forces
-equivariant under the site group acting on the quadrupole doublet (the matrices of
-`grouptheory.Field.quadrupole` read from a descriptor spec), forces = −dE/dQ, and the
-refusals on one line."""
+"""Jahn–Teller models beyond square and cubic: the E ⊗ e model of (p_x, p_y) orbitals on
+hexagonal lattices and the e_g model on <110> bonds (fcc, pyrochlore). Exact forces are
+equivariant under the site group acting on the doublet (the matrices of
+`grouptheory.Field.quadrupole` and `.jahn_teller` read from a descriptor spec), forces =
+−dE/dQ, and the lattices a model cannot take are refused on one line."""
 
 from types import SimpleNamespace
 
@@ -16,8 +17,8 @@ from runtime.errors import ConfigError
 from runtime.ml.symmetry import equivariance_error, lattice_actions, transform
 
 
-def _actions(lattice, cells):
-    spec = build_descriptor(lattice, "quadrupole", "power", shells=1).data
+def _actions(lattice, cells, field="quadrupole"):
+    spec = build_descriptor(lattice, field, "power", shells=1).data
     return lattice_actions(SimpleNamespace(spec=spec), cells)
 
 
@@ -41,6 +42,18 @@ def test_exact_forces_are_equivariant_under_the_site_group(lattice, size):
     swapped._vertices = torch.as_tensor(swapped.vertices, dtype=torch.float64)
     assert equivariance_error(ExactForces(swapped, mu=0.2, temperature=0.1), fields,
                               actions)["max"] > 1e-3
+
+
+@pytest.mark.parametrize("lattice", ["fcc", "pyrochlore"])
+def test_e_g_forces_are_equivariant_on_face_diagonal_bonds(lattice):
+    """<110> bonds: t^ab = (4t/3) u_a u_b of eq. 85 is covariant under Oh, which the e_g pair
+    represents; the site groups of fcc (Oh) and pyrochlore (D3d) are in it."""
+    model = JahnTeller(lattice, 2 if lattice == "pyrochlore" else 3, g=1.5, K1=0.2)
+    forces = ExactForces(model, mu=0.1, temperature=0.1)
+    fields = model.random_field(1, seed=5)
+    actions = _actions(lattice, fields.shape[1:4], field="jahn_teller")
+    assert len(actions) >= 12
+    assert equivariance_error(forces, fields, actions)["max"] < 1e-10
 
 
 def test_forces_are_minus_the_energy_gradient():
@@ -72,7 +85,9 @@ def _config(name, lattice, size):
 
 @pytest.mark.parametrize("name, lattice, size, message", [
     ("quadrupole_jahn_teller", "cubic", [3, 3, 3], "needs a two-dimensional lattice"),
-    ("jahn_teller", "honeycomb", [3, 3], "bonds along the Cartesian axes"),
+    ("jahn_teller", "honeycomb", [3, 3], "bonds along the Cartesian axes or the <110>"),
+    ("jahn_teller", "diamond", [3, 3, 3], "dd-sigma hopping vanishes along the <111> bonds"),
+    ("jahn_teller", "bcc", [3, 3, 3], "dd-sigma hopping vanishes along the <111> bonds"),
 ])
 def test_lattices_a_model_cannot_take_are_refused_on_one_line(name, lattice, size, message):
     with pytest.raises(ConfigError, match=message) as error:
