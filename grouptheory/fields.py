@@ -50,8 +50,10 @@ class Field:
         Q^x transforms as B1 and Q^z as A1 of D4."""
         functions = (X**2 - Y**2, 2 * Z**2 - X**2 - Y**2)
         return cls("jahn_teller", ("Qx", "Qz"),
-                   rule=lambda group: _function_matrices(group, functions, "Jahn–Teller "
-                                                         "doublet (x²−y², 3z²−r²)"))
+                   rule=lambda group: _function_matrices(
+                       group, functions, "Jahn–Teller doublet (x²−y², 3z²−r²)",
+                       hint="; on trigonal and hexagonal sites use the quadrupole field "
+                            "(x²−y², 2xy)"))
 
     @classmethod
     def quadrupole(cls) -> Field:
@@ -144,7 +146,7 @@ def _check_representation(group, mats, name):
                     f"{group.name}: the matrices are not a representation of the group")
 
 
-def _function_matrices(group, functions, what):
+def _function_matrices(group, functions, what, hint: str = ""):
     """How span{functions} (quadratic polynomials in x, y, z) transforms; error if the
     span is not invariant under the group."""
     operations = group.embedded
@@ -167,7 +169,7 @@ def _function_matrices(group, functions, what):
             if rebuilt != image:
                 raise RepresentationError(
                     f"the {what} is not a representation of {group.name}: "
-                    "its components mix with other functions under the site group")
+                    f"its components mix with other functions under the site group{hint}")
         result.append(sp.ImmutableMatrix(
             [[sp.radsimp(field_.to_sympy(rows[i][j]) /
                          sp.sqrt(field_.to_sympy(norms[i] * norms[j])))

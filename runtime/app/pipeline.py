@@ -55,9 +55,9 @@ DEFAULT_RUN = Path(__file__).resolve().parents[2] / "configs" / "run_default.tom
 class GenerateRecipe:
     """A run config's optional [generate] table: how to make its descriptor when it is not
     in `generated/` yet, on the lattice of `dataset.model` (a preset or a custom lattice):
-    the field ("scalar", "jahn_teller", "vector", "spin"), the family (as `latticeff
-    generate --descriptor`) and the neighborhood: `shells`, or a `cutoff` radius (0: not
-    given)."""
+    the field ("scalar", "jahn_teller", "quadrupole", "vector", "spin"), the family (as
+    `latticeff generate --descriptor`) and the neighborhood: `shells`, or a `cutoff` radius
+    (0: not given)."""
 
     field: str
     family: str
@@ -175,7 +175,7 @@ def check_model_output(output: Path, descriptor, inputs=()) -> None:
 def checked_data(dataset, path, descriptor) -> TrainingData:
     """The snapshots of `dataset` (read from `path`) after the checks that training and
     evaluation share (`runtime.ml.training.check_data`): lattice, sublattices, components,
-    shapes, dtypes and finite values."""
+    shapes, dtypes and finite values; and the field the data's model couples to."""
     model = dataset.parameters.get("model") if isinstance(dataset.parameters, dict) else None
     if not isinstance(model, dict) or not isinstance(model.get("lattice"), (str, dict)) or \
             model.get("name") not in MODELS:
@@ -194,6 +194,11 @@ def checked_data(dataset, path, descriptor) -> TrainingData:
         raise DatasetError(f"{path} holds a {lattice.name} lattice with other vectors or basis "
                            f"than the {made_for.name} lattice of descriptor {descriptor.name}; "
                            f"use a descriptor made for this lattice")
+    field = MODELS[model["name"]].field
+    if descriptor.field != field:
+        raise DatasetError(f"{path} holds {model['name']} data, a {field} field, but "
+                           f"descriptor {descriptor.name} is for a {descriptor.field} field; "
+                           f"use a {field} descriptor")
     data = TrainingData.from_dataset(dataset)
     check_data(data, descriptor, lattice=lattice.name, source=path, holds=model["name"])
     return data
@@ -464,6 +469,10 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
     test_config = DatasetConfig.from_dict({
         **sections["dataset"], "output": str(directory / "test.h5"),
         "seed": train_config.seed + 1_000_000, "trajectories": job.test_trajectories})
+    model = train_config.parameters["model"]["name"]
+    if recipe is not None and recipe.field != MODELS[model].field:  # before any sympy time
+        raise ConfigError(f"generate.field = {recipe.field!r}, but dataset.model {model} has "
+                          f"a {MODELS[model].field} field; use {MODELS[model].field!r}")
     if descriptors:
         lattice = sections["dataset"].get("model", {}).get("lattice", "square")  # as written
         check_run_descriptors(
@@ -475,19 +484,19 @@ def run_settings(table: dict, *, trajectories: int | None = None, epochs: int | 
 
 def check_run_descriptors(descriptors, model: dict, simulate_size) -> None:
     """A ConfigError, before any ED time is spent, if a descriptor of a run does not fit its
-    dataset model (lattice, sublattices, field components), or if the dataset lattice
+    dataset model (lattice and field), or if the dataset lattice
     (`dataset.model.size`) or the ML dynamics lattice (`simulate.size`) is smaller than the
     stencil of the descriptor."""
     options = {key: value for key, value in model.items() if key != "name"}
     setup = MODELS[model["name"]](**{**options, "size": tuple(options["size"])})
     for descriptor in descriptors:
         if not Lattice.of_descriptor(descriptor).same_geometry(setup.lattice) or \
-                descriptor.components != setup.components:
+                descriptor.field != setup.field:
             raise ConfigError(
-                f"descriptor {descriptor.name} is for a {descriptor.field} field "
-                f"({descriptor.components} components) on the {descriptor.lattice} lattice, but "
-                f"dataset.model is {model['name']} ({setup.components} components) on the "
-                f"{setup.lattice.name} lattice; choose a descriptor for that model")
+                f"descriptor {descriptor.name} is for a {descriptor.field} field on the "
+                f"{descriptor.lattice} lattice, but dataset.model is {model['name']} (a "
+                f"{setup.field} field) on the {setup.lattice.name} lattice; choose a "
+                f"descriptor for that model")
         for key, size in (("dataset.model.size", setup.size), ("simulate.size", simulate_size)):
             if size is None:
                 continue

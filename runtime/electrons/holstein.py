@@ -19,6 +19,7 @@ class Holstein(PhononModel):
     """
 
     components = 1
+    field = "scalar"
     orbitals = 1
     vertices = np.ones((1, 1, 1))
     coupling_name = "g"

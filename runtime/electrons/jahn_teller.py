@@ -33,6 +33,7 @@ class JahnTeller(PhononModel):
     """
 
     components = 2
+    field = "jahn_teller"
     orbitals = 2
     vertices = np.array([_SIGMA_X, _SIGMA_Z])
     coupling_name = "g"

@@ -69,8 +69,9 @@ class ElectronicModel(ABC):
     `parameters` (their defaults; the config schema of `runtime.data.config` is read from
     it) and `onsite`. Subclasses set `parameters`, `components`, `orbitals` (d, states per
     site), `vertices` (the Gamma_c), `coupling_name` (the key of `parameters` that is the
-    coupling), `force_names` (one label per force component, for tables and plots) and the
-    hopping blocks of a bond.
+    coupling), `force_names` (one label per force component, for tables and plots), `field`
+    (the descriptor field its field is: how the site group acts on it) and the hopping
+    blocks of a bond.
     """
 
     parameters: Mapping[str, float]
@@ -79,6 +80,7 @@ class ElectronicModel(ABC):
     vertices: np.ndarray
     coupling_name: str
     force_names: tuple[str, ...]
+    field: str
     order_name: str = "order"
     """The name of the order parameter (`order_parameters`)."""
     order_centred: bool = True

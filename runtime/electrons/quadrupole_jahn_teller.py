@@ -24,6 +24,7 @@ class QuadrupoleJahnTeller(JahnTeller):
     F_i = g (<n_ix - n_iy>, <c^dag_ix c_iy + h.c.>).
     """
 
+    field = "quadrupole"
     vertices = np.array([_SIGMA_Z, _SIGMA_X])
     force_names = ("F_x2y2", "F_xy")
 

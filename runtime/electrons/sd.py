@@ -28,6 +28,7 @@ class SD(ElectronicModel):
     """
 
     components = 3
+    field = "spin"
     orbitals = 2
     vertices = _PAULI
     coupling_name = "J"
