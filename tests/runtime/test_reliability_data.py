@@ -476,10 +476,10 @@ def run_config(tmp_path, **changes) -> Path:
 
 @pytest.mark.parametrize("changes, fragments", [
     ({"dataset__model__name": "jahn_teller"},
-     ("descriptor square_scalar_reference is for a scalar field (1 components)",
-      "jahn_teller (2 components)")),
+     ("descriptor square_scalar_reference is for a scalar field",
+      "jahn_teller (a jahn_teller field)")),
     ({"dataset__model__lattice": "triangular"}, ("on the triangular lattice",)),
-    ({"descriptor": "square_jahn_teller_reference"}, ("holstein (1 components)",)),
+    ({"descriptor": "square_jahn_teller_reference"}, ("holstein (a scalar field)",)),
     ({"dataset__model__size": [8, 8]},
      ("dataset.model.size = [8, 8] is smaller than the stencil", "at least [11, 11]")),
     ({"simulate__size": [10, 10]}, ("simulate.size = [10, 10] is smaller than the stencil",)),
