@@ -30,7 +30,8 @@ def test_the_examples_cover_the_lattices_and_models():
                                                     "cubic", "lieb"} else "custom",
                    model["name"]))
     assert shown == {("honeycomb", "holstein"), ("triangular", "sd"), ("kagome", "sd"),
-                     ("cubic", "holstein"), ("lieb", "holstein"), ("custom", "holstein")}
+                     ("cubic", "holstein"), ("lieb", "holstein"), ("custom", "holstein"),
+                     ("honeycomb", "quadrupole_jahn_teller")}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
