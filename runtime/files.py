@@ -5,6 +5,7 @@ fsync of the directory; the temporary is removed on any failure, Ctrl-C included
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -54,6 +55,12 @@ def write_atomically(path: Path | str, write: Callable[[Path], object]) -> Path:
     finally:
         os.close(directory)
     return path
+
+
+def write_json(path: Path | str, data) -> Path:
+    """`data` as indented JSON at `path`, atomically."""
+    text = json.dumps(data, indent=1)
+    return write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def save_npz(path: Path | str, **arrays) -> Path:

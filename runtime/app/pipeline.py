@@ -15,7 +15,6 @@ run config:       directory, descriptor, compare (more descriptors trained alike
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from runtime.files import (
     check_output_directory,
     check_output_path,
     save_npz,
-    write_atomically,
+    write_json,
 )
 from runtime.lattices import Lattice
 from runtime.ml.ensemble import DRIVES, DeviationMonitor, Ensemble, load_model
@@ -113,12 +112,6 @@ def _descriptor(name: str, *, generate_missing: bool = False,
                           f"({recipe.field} {recipe.family} on this lattice); give "
                           f"`descriptor` another name, or change [generate]")
     return descriptor
-
-
-def write_json(path: Path, data) -> Path:
-    """`data` as indented JSON at `path`, atomically (`runtime.files.write_atomically`)."""
-    text = json.dumps(data, indent=1)
-    return write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def is_main_process() -> bool:

@@ -60,7 +60,7 @@ from runtime.data.generation import SEGMENT_THREADS, _now, generate, lock, torch
 from runtime.data.provenance import code_version
 from runtime.dynamics.forces import TotalForce
 from runtime.errors import ConfigError, DatasetError
-from runtime.files import check_output_directory, save_npz, write_atomically
+from runtime.files import check_output_directory, save_npz, write_json
 from runtime.ml.ensemble import DRIVES, Ensemble
 from runtime.ml.evaluation import force_errors
 from runtime.ml.forcefield import ForceField
@@ -239,11 +239,6 @@ def read_log(directory: Path) -> list[dict]:
     return log
 
 
-def _write_json(path: Path, data) -> None:
-    text = json.dumps(data, indent=1)
-    write_atomically(path, lambda temporary: temporary.write_text(text))
-
-
 def _check_record(directory: Path, record: dict) -> None:
     """learn.json holds the settings of the loop in `directory`; others are refused, except
     for the ones a rerun may raise (_RESUMABLE)."""
@@ -269,7 +264,7 @@ def _check_record(directory: Path, record: dict) -> None:
                 f"requested): {'; '.join(parameter_differences(strip[0][0], strip[1][0]))}. "
                 f"Only learn.{' and learn.'.join(_RESUMABLE)} may change on a rerun; use "
                 f"another directory")
-    _write_json(path, record)
+    write_json(path, record)
 
 
 def learn(job: LearnJob, executor=None, *, parallel: int = 1, progress: bool = True,
@@ -309,7 +304,7 @@ class _Loop:
         return self.log
 
     def _save_log(self) -> None:
-        _write_json(self.directory / "iterations.json", self.log)
+        write_json(self.directory / "iterations.json", self.log)
         last = self.log[-1]
         if self.progress:
             v = last["validation"]
@@ -340,7 +335,7 @@ class _Loop:
                                progress=self.progress)
             if path == self.data_path and summary.added_trajectories:
                 spent += (time.monotonic() - start) * self.parallel
-                _write_json(timing, {"core_seconds": spent})
+                write_json(timing, {"core_seconds": spent})
         data = read_dataset(self.data_path)
         force_rms = float(np.sqrt(np.mean(data.snapshots.forces ** 2)))
         lo, hi = job.window(force_rms)

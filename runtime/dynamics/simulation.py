@@ -23,7 +23,6 @@ threshold raises an `ExtrapolationWarning` naming step, site, value and threshol
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from tqdm import tqdm
 
 from runtime.dynamics.observables import StructureFactor
 from runtime.errors import SimulationError
-from runtime.files import save_npz, write_atomically
+from runtime.files import save_npz, write_atomically, write_json
 
 
 @dataclass(frozen=True)
@@ -202,8 +201,7 @@ def _write_observables(trace: Trace, profiles: dict, output: Path, deviations=()
         record["monitor"] = {"name": monitor.name, "threshold": threshold,
                              "frames_past_threshold": sum(d[0] > threshold for d in deviations),
                              "stopped_at": trace.stopped_at}
-    write_atomically(output / "observables.json",
-                     lambda path: path.write_text(json.dumps(record, indent=1)))
+    write_json(output / "observables.json", record)
     plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     shown = sorted(profiles)[:: max(1, len(profiles) // 6)]
