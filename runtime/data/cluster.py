@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from contextlib import contextmanager
 
 
@@ -23,6 +24,25 @@ class InlineExecutor(Executor):
         except Exception as error:  # noqa: BLE001 - handed to the caller through the future
             future.set_exception(error)
         return future
+
+
+def completed(executor: Executor, parallel: int, pending: deque) -> Iterator[tuple]:
+    """(key, result) of every task (key, fn, *args) taken from `pending`, as each finishes,
+    with at most `parallel` of them out at once. The caller may add tasks to `pending` while
+    it iterates (`appendleft` to run one next); tasks still out when the iteration ends early
+    (an error, Ctrl-C) are cancelled."""
+    active = {}
+    try:
+        while pending or active:
+            while pending and len(active) < parallel:
+                key, fn, *args = pending.popleft()
+                active[executor.submit(fn, *args)] = key
+            finished, _ = wait(list(active), return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield active.pop(future), future.result()
+    finally:
+        for future in active:
+            future.cancel()
 
 
 def _one_thread() -> None:

@@ -26,8 +26,8 @@ import shutil
 import zipfile
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, wait
-from contextlib import contextmanager
+from concurrent.futures import Executor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from runtime.data.cluster import InlineExecutor
+from runtime.data.cluster import InlineExecutor, completed
 from runtime.data.config import DatasetConfig, build
 from runtime.data.dataset import (
     DatasetError,
@@ -336,40 +336,28 @@ def _generate(config: DatasetConfig, output: Path, parameters: dict, executor, p
     todo = range(done, config.trajectories)
     latest = {t: journal.latest(t) for t in todo}
     resumed = sum(c.done for c in latest.values() if c is not None)
-    executor = executor or InlineExecutor()
-    pending, active = deque(todo), {}
     bar = tqdm(total=len(todo) * per_trajectory, initial=resumed, unit="snapshot",
                desc=output.name, disable=not progress, dynamic_ncols=True)
 
-    def submit(trajectory: int) -> bool:
+    def segment(trajectory: int) -> tuple | None:
+        """The next segment task of `trajectory`, None once it has all its snapshots."""
         checkpoint = latest[trajectory]
         taken = 0 if checkpoint is None else checkpoint.done
         if taken >= per_trajectory:
-            return False
+            return None
         count = min(config.checkpoint_every, per_trajectory - taken)
-        future = executor.submit(run_segment, parameters, trajectory, checkpoint, count)
-        active[future] = trajectory
-        return True
+        return trajectory, run_segment, parameters, trajectory, checkpoint, count
 
-    def fill() -> None:
-        while pending and len(active) < parallel:
-            submit(pending.popleft())
-
+    pending = deque(task for task in map(segment, todo) if task is not None)
     try:
-        fill()
-        while active:
-            finished, _ = wait(list(active), return_when=FIRST_COMPLETED)
-            for future in finished:
-                trajectory = active.pop(future)
-                snapshots, checkpoint = future.result()
+        with closing(completed(executor or InlineExecutor(), parallel, pending)) as results:
+            for trajectory, (snapshots, checkpoint) in results:
                 journal.write(snapshots, checkpoint)
                 latest[trajectory] = checkpoint
                 bar.update(len(snapshots))
-                if not submit(trajectory):
-                    fill()
+                if (task := segment(trajectory)) is not None:
+                    pending.appendleft(task)  # a started trajectory goes on first
     finally:
-        for future in active:
-            future.cancel()
         bar.close()
 
     seeds = np.array([trajectory_seeds(parameters["seed"], t) for t in todo], dtype=np.uint64)

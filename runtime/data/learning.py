@@ -45,7 +45,7 @@ import json
 import math
 import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, wait
+from contextlib import closing
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from runtime.data.cluster import InlineExecutor
+from runtime.data.cluster import InlineExecutor, completed
 from runtime.data.config import DatasetConfig, build
 from runtime.data.dataset import Snapshots, append, read_dataset, read_header
 from runtime.data.generation import SEGMENT_THREADS, _now, generate, lock, torch_threads
@@ -223,6 +223,32 @@ def explore(parameters: dict, ensemble: Ensemble, seeds: tuple[int, int], every:
     return {k: np.array(v) for k, v in frames.items()}
 
 
+def explore_walker(parameters: dict, ensemble: Path, drive: str, seeds: tuple[int, int],
+                   every: int, output: Path, walker: int,
+                   threads: int | None = SEGMENT_THREADS) -> None:
+    """Task: `explore` of one walker with the ensemble file `ensemble` (driven by `drive`),
+    its frames saved at `output`, with `threads` torch threads."""
+    with torch_threads(threads), torch.no_grad():
+        frames = explore(parameters, Ensemble.load(ensemble, drive=drive), seeds, every)
+    save_npz(output, walker=np.full(len(frames["step"]), walker),
+             seeds=np.array(seeds, dtype=np.uint64), **frames)
+
+
+def train_member(descriptor: str, network: NetworkConfig, options: TrainingOptions,
+                 data: Path, output: Path, checkpoint: Path, metadata: dict, progress: bool,
+                 threads: int | None = SEGMENT_THREADS) -> None:
+    """Task: one ensemble member (generated descriptor `descriptor`) trained on the dataset
+    file `data`, resumed or warm-started from `checkpoint`, saved at `output`, with
+    `threads` torch threads."""
+    import generated
+
+    with torch_threads(threads):
+        model = ForceField(generated.load(descriptor), network, metadata=metadata)
+        train(model, TrainingData.from_dataset(read_dataset(data)), options,
+              checkpoint=checkpoint, progress=progress)
+        model.save(output)
+
+
 def read_log(directory: Path) -> list[dict]:
     path = directory / "iterations.json"
     if not path.is_file():
@@ -351,11 +377,9 @@ class _Loop:
     def iteration(self, n: int) -> dict:
         job, settings = self.job, self.job.settings
         lo, hi = self.log[-1]["eps_lo"], self.log[-1]["eps_hi"]
-        ensemble = Ensemble.load(self.iteration_dir(n - 1) / "ensemble.pt", job.descriptor,
-                                 drive=settings.drive)
         protocol = build(job.parameters).protocol
         every = settings.explore_every or protocol.sample_every
-        frames = self.explore(n, ensemble, every)
+        frames = self.explore(n, every)
         deviation = frames["deviation"]
         fractions = (float(np.mean(deviation < lo)),
                      float(np.mean((deviation >= lo) & (deviation < hi))),
@@ -375,25 +399,29 @@ class _Loop:
                            added=len(chosen), total=total + len(chosen), ed_calls=len(chosen),
                            ed_seconds=ed_seconds)
 
-    def explore(self, n: int, ensemble: Ensemble, every: int) -> dict:
-        """The frames of every walker (walker<w>.npz each, kept for a resume)."""
+    def explore(self, n: int, every: int) -> dict:
+        """The frames of every walker, `parallel` walkers at once (walker<w>.npz each, kept
+        for a resume), driven by the ensemble of iteration n - 1."""
         self.hook("explore", n)
-        place = self.iteration_dir(n)
+        place, settings = self.iteration_dir(n), self.job.settings
+        ensemble = self.iteration_dir(n - 1) / "ensemble.pt"
+        todo = [w for w in range(settings.walkers) if not (place / f"walker{w}.npz").is_file()]
+        pending = deque((w, explore_walker, self.job.parameters, ensemble, settings.drive,
+                         walker_seeds(self.job.parameters["seed"], n, w), every,
+                         place / f"walker{w}.npz", w) for w in todo)
+        bar = tqdm(total=settings.walkers, initial=settings.walkers - len(todo),
+                   desc=f"explore {n}", unit="walker", disable=not self.progress)
+        try:
+            with closing(completed(self.executor, self.parallel, pending)) as results:
+                for _ in results:
+                    bar.update()
+                    self.hook("walker", n)
+        finally:
+            bar.close()
         parts = []
-        bar = tqdm(range(self.job.settings.walkers), desc=f"explore {n}", unit="walker",
-                   disable=not self.progress)
-        for w in bar:
-            path = place / f"walker{w}.npz"
-            if not path.is_file():
-                seeds = walker_seeds(self.job.parameters["seed"], n, w)
-                with torch.no_grad():
-                    frames = explore(self.job.parameters, ensemble, seeds, every)
-                save_npz(path, walker=np.full(len(frames["step"]), w), seeds=np.array(seeds,
-                         dtype=np.uint64), **frames)
-                self.hook("walker", n)
-            with np.load(path) as data:
+        for w in range(settings.walkers):
+            with np.load(place / f"walker{w}.npz") as data:
                 parts.append({k: data[k] for k in data.files})
-        bar.close()
         return {k: np.concatenate([p[k] for p in parts]) for k in
                 ("fields", "deviation", "step", "temperature", "walker")} | {
                 "seeds": np.stack([p["seeds"] for p in parts])}
@@ -425,24 +453,16 @@ class _Loop:
         bar = tqdm(total=len(chosen), initial=sum(len(chunks[c]) for c in range(len(chunks))
                                                   if c not in todo),
                    desc=f"label {n}", unit="ED", disable=not self.progress)
-        pending, active = deque(todo), {}
-        try:  # at most `parallel` tasks out at once (as generation.generate), each saved
-            while pending or active:  # as soon as it is done
-                while pending and len(active) < self.parallel:
-                    c = pending.popleft()
-                    active[self.executor.submit(label_frames, self.job.parameters,
-                                                frames["fields"][chunks[c]])] = c
-                done, _ = wait(list(active), return_when=FIRST_COMPLETED)
-                for future in done:
-                    c = active.pop(future)
-                    forces, energy, seconds = future.result()
+        pending = deque((c, label_frames, self.job.parameters, frames["fields"][chunks[c]])
+                        for c in todo)
+        try:  # each chunk saved as soon as it is done
+            with closing(completed(self.executor, self.parallel, pending)) as results:
+                for c, (forces, energy, seconds) in results:
                     save_npz(journal / f"chunk{c:04d}.npz", forces=forces, energy=energy,
                              seconds=seconds)
                     bar.update(len(chunks[c]))
                     self.hook("label_chunk", n)
         finally:
-            for future in active:
-                future.cancel()
             bar.close()
         self.hook("append", n)
         if len(chosen):
@@ -476,32 +496,38 @@ class _Loop:
 
     def train(self, n: int, lo: float, hi: float) -> Ensemble:
         """The ensemble of iteration n: every member trained (from its checkpoint: a warm
-        start from iteration n - 1 on the grown data) and kept as member<k>.pt."""
+        start from iteration n - 1 on the grown data), `parallel` members at once, and kept
+        as member<k>.pt."""
         self.hook("train", n)
         job, place = self.job, self.iteration_dir(n)
         path = place / "ensemble.pt"
         if path.is_file():
             return Ensemble.load(path, job.descriptor)
-        dataset = read_dataset(self.data_path)
-        data = TrainingData.from_dataset(dataset)
-        members = []
-        for k in range(job.settings.members):
-            member_path = place / f"member{k}.pt"
-            if member_path.is_file():
-                members.append(ForceField.load(member_path, job.descriptor))
-                continue
-            model = ForceField(job.descriptor, job.network, metadata={
-                "data": {"path": str(self.data_path), "parameters": job.parameters},
-                "code": code_version()})
-            options = replace(job.training, seed=job.training.seed + k)
-            checkpoint = self.directory / "members" / f"member{k}.pt.checkpoint"
-            train(model, data, options, checkpoint=checkpoint, progress=self.progress)
-            model.save(member_path)
-            members.append(model)
-            self.hook("member", n)
+        metadata = {"data": {"path": str(self.data_path), "parameters": job.parameters},
+                    "code": code_version()}
+        todo = [k for k in range(job.settings.members)
+                if not (place / f"member{k}.pt").is_file()]
+        inline = self.parallel == 1  # one member at a time: its own progress bar
+        pending = deque((k, train_member, job.descriptor.name, job.network,
+                         replace(job.training, seed=job.training.seed + k), self.data_path,
+                         place / f"member{k}.pt",
+                         self.directory / "members" / f"member{k}.pt.checkpoint", metadata,
+                         self.progress and inline) for k in todo)
+        bar = tqdm(total=job.settings.members, initial=job.settings.members - len(todo),
+                   desc=f"train {n}", unit="member", disable=inline or not self.progress)
+        try:
+            with closing(completed(self.executor, self.parallel, pending)) as results:
+                for _ in results:
+                    bar.update()
+                    self.hook("member", n)
+        finally:
+            bar.close()
+        members = [ForceField.load(place / f"member{k}.pt", job.descriptor)
+                   for k in range(job.settings.members)]
         ensemble = Ensemble(members, metadata={
             "deviation_threshold": hi, "learn": {"iteration": n, "eps_lo": lo, "eps_hi": hi,
-                                                 "snapshots": len(data)},
+                                                 "snapshots": read_header(
+                                                     self.data_path).n_snapshots},
             "data": {"path": str(self.data_path), "parameters": job.parameters}})
         ensemble.save(path)
         ensemble.save(self.directory / "ensemble.pt")

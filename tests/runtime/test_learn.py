@@ -82,6 +82,19 @@ def test_two_iterations_lower_the_error_on_the_exact_test_set(finished):
                                   [f["step"] for f in frames])
 
 
+@pytest.mark.slow
+def test_two_workers_give_the_same_loop(finished, tmp_path):
+    """Walkers, labels and members run as tasks on two worker processes (Dask): the data
+    and every iteration's test error are those of the run in one process."""
+    reference, log = finished
+    parallel = learn_job(small_table(tmp_path / "work"), workers=2, progress=False)
+    data, expected = (read_dataset(d / "data.h5") for d in (tmp_path / "work", reference))
+    np.testing.assert_array_equal(data.snapshots.fields, expected.snapshots.fields)
+    np.testing.assert_array_equal(data.snapshots.forces, expected.snapshots.forces)
+    assert [r["validation"]["rmse"] for r in parallel] == pytest.approx(
+        [r["validation"]["rmse"] for r in log], rel=1e-9)
+
+
 STAGES = [("seed", 0), ("train", 0), ("member", 0), ("evaluate", 0), ("explore", 1),
           ("walker", 1), ("select", 1), ("label", 1), ("label_chunk", 1), ("append", 1),
           ("train", 1), ("member", 1), ("evaluate", 1), ("label_chunk", 2)]
