@@ -20,9 +20,12 @@ from runtime.checks import real_number
 from runtime.errors import ForceFieldError
 
 
-def feature_range(features: torch.Tensor) -> dict:
+def feature_range(features) -> dict:
     """{"min": [...], "max": [...]} per feature over every site of `features` (..., F),
-    JSON-ready (the model metadata records it)."""
+    JSON-ready (the model metadata records it); for the per-class features of a site-class
+    model (a tuple), {"classes": [one range per class]}."""
+    if isinstance(features, tuple):
+        return {"classes": [feature_range(part) for part in features]}
     flat = features.detach().reshape(-1, features.shape[-1]).to(torch.float64)
     return {"min": flat.min(0).values.tolist(), "max": flat.max(0).values.tolist()}
 
@@ -44,8 +47,12 @@ class RangeMonitor:
 
     def __init__(self, model, margin: float = 0.1):
         recorded = model.metadata.get("feature_range")
-        if not isinstance(recorded, dict) or len(recorded.get("min", ())) != \
-                model.descriptor.n_features:
+        parts = getattr(model.descriptor, "classes", None)  # site classes: a range each
+        ranges = recorded.get("classes") if parts and isinstance(recorded, dict) else [recorded]
+        sizes = [p.n_features for p in parts] if parts else [model.descriptor.n_features]
+        if not isinstance(ranges, list) or len(ranges) != len(sizes) or not all(
+                isinstance(r, dict) and len(r.get("min", ())) == len(r.get("max", ())) == n
+                for r, n in zip(ranges, sizes)):
             raise ForceFieldError("the model records no training range of its features "
                                   "(metadata key feature_range); retrain it with this version "
                                   "of latticeff to get the extrapolation warning")
@@ -53,12 +60,23 @@ class RangeMonitor:
         if self.threshold < 0:
             raise ForceFieldError(f"margin must be >= 0, got {margin}")
         self.model = model
-        self.low = torch.tensor(recorded["min"], dtype=torch.float64)
-        self.high = torch.tensor(recorded["max"], dtype=torch.float64)
-        width = self.high - self.low
-        self.width = torch.where(width > 0, width, torch.ones_like(width))
+        self.centers = [p.centers for p in parts] if parts else None
+        self.bounds = []
+        for r in ranges:
+            low = torch.tensor(r["min"], dtype=torch.float64)
+            high = torch.tensor(r["max"], dtype=torch.float64)
+            width = high - low
+            self.bounds.append((low, high, torch.where(width > 0, width, torch.ones_like(width))))
 
     def __call__(self, field: torch.Tensor) -> torch.Tensor:
-        features = self.model.features(field).to(torch.float64)
-        beyond = torch.maximum(features - self.high, self.low - features).clamp(min=0)
-        return (beyond / self.width).amax(-1)
+        features = self.model.features(field)
+        excess = [(torch.maximum(f.to(torch.float64) - high, low - f.to(torch.float64))
+                   .clamp(min=0) / width).amax(-1)
+                  for f, (low, high, width) in zip(
+                      features if self.centers else [features], self.bounds)]
+        if self.centers is None:
+            return excess[0]
+        whole = torch.zeros(field.shape[:-1], dtype=torch.float64)  # (batch, *cells, sites)
+        for part, centers in zip(excess, self.centers):
+            whole[..., list(centers)] = part
+        return whole

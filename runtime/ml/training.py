@@ -414,9 +414,8 @@ def train(model: ForceField, data: TrainingData, options: TrainingOptions, *,
         "validation_snapshots": len(valid_index), "training_snapshots": len(train_index),
         "final": history.epochs[history.best_epoch] if history.epochs else None}
     # the range of the descriptors it was trained on: the extrapolation warning
-    features = _features(model, data, train_index, options)
-    if isinstance(features, torch.Tensor):  # a site-class model records no range (yet)
-        model.metadata["feature_range"] = feature_range(features)
+    model.metadata["feature_range"] = feature_range(
+        _features(model, data, train_index, options))
     return history
 
 

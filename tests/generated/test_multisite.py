@@ -346,3 +346,20 @@ def test_training_per_class_networks_on_lieb_holstein(folder):
     assert [len(s) for s in stds] == [c.n_features for c in d.classes]
     error = equivariance_error(model.forces, fields[:2], lattice_actions(d, (6, 6)))
     assert error["operations"] == 7 and error["max"] < 1e-10
+    # the extrapolation check: one training range per class, each site against its own
+    from runtime.ml.extrapolation import RangeMonitor
+    from runtime.ml.training import split
+
+    train_index, _ = split(data.trajectory, 0.25, 5)
+    recorded = model.metadata["feature_range"]["classes"]
+    assert [len(r["min"]) for r in recorded] == [c.n_features for c in d.classes]
+    monitor = RangeMonitor(model, margin=0.1)
+    assert float(monitor(fields[train_index]).max()) == 0.0
+    far = monitor(10 * fields[:1])
+    assert far.shape == fields[:1].shape[:-1] and float(far.min()) > 1.0  # every site
+    edges = list(d.classes[1].centers)  # widen the edge class's range: only its sites pass
+    recorded[1] = {"min": [-1e9] * d.classes[1].n_features, "max": [1e9] * d.classes[1].n_features}
+    widened = RangeMonitor(model, margin=0.1)(10 * fields[:1])
+    assert float(widened[..., edges].max()) == 0.0
+    assert torch.equal(widened[..., list(d.classes[0].centers)],
+                       far[..., list(d.classes[0].centers)])
