@@ -29,7 +29,7 @@ do not change a single snapshot) is what a dataset file records and what an appe
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runtime.dynamics.integrators import INTEGRATORS
@@ -151,6 +151,19 @@ class Setup:
     def integrator(self, temperature: float):
         """The integrator at bath temperature `temperature`."""
         return self.integrator_type(**self.integrator_options, temperature=temperature)
+
+    def walk(self, state, forces, step: int = 0):
+        """(step, state) at `step` and after every integrator step from there on, the bath
+        temperature following the protocol's schedule; `forces` (a field -> forces callable)
+        drives it. Endless: the caller stops."""
+        protocol = self.protocol
+        integrator = self.integrator(protocol.temperature(step))
+        while True:
+            yield step, state
+            if protocol.temperature_start != protocol.temperature_end:
+                integrator = replace(integrator, temperature=protocol.temperature(step))
+            state = integrator.step(state, forces)
+            step += 1
 
     @property
     def dt(self) -> float:

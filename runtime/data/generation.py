@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,28 +118,24 @@ def _run_segment(parameters: dict, trajectory: int, checkpoint: Checkpoint | Non
     if checkpoint is None:
         field_seed, noise_seed = trajectory_seeds(parameters["seed"], trajectory)
         field = setup.model.random_field(1, seed=field_seed, scale=protocol.initial_scale)
-        state = setup.integrator(protocol.temperature(0)).init(field, forces, seed=noise_seed)
-        step = done = 0
+        initial = setup.integrator(protocol.temperature(0)).init(field, forces, seed=noise_seed)
+        first = done = 0
     else:
-        state = setup.state_type.from_arrays(checkpoint.state)
-        step, done = checkpoint.step, checkpoint.done
+        initial = setup.state_type.from_arrays(checkpoint.state)
+        first, done = checkpoint.step, checkpoint.done
     stop = min(done + snapshots, protocol.snapshots)
 
     fields, electronic, energies, steps = [], [], [], []
-    integrator = setup.integrator(protocol.temperature(step))
-    while done < stop:
-        if step == protocol.sample_step(done):
+    for step, state in setup.walk(initial, guarded, first):
+        if done < stop and step == protocol.sample_step(done):
             evaluation = forces.evaluate(state.field)
             fields.append(state.field[0].numpy().copy())
             electronic.append(evaluation.forces[0].numpy().copy())
             energies.append(float(evaluation.energy[0]))
             steps.append(step)
             done += 1
-            continue
-        if protocol.temperature_start != protocol.temperature_end:
-            integrator = replace(integrator, temperature=protocol.temperature(step))
-        state = integrator.step(state, guarded)
-        step += 1
+        if done >= stop:
+            break
 
     steps = np.array(steps, dtype=np.int64)
     result = Snapshots(

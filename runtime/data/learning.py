@@ -204,21 +204,17 @@ def explore(parameters: dict, ensemble: Ensemble, seeds: tuple[int, int], every:
     protocol, model = setup.protocol, setup.model
     forces = TotalForce(ensemble, model.elastic)  # the ML electronic force + exact elastic
     field = model.random_field(1, seed=seeds[0], scale=protocol.initial_scale)
-    state = setup.integrator(protocol.temperature(0)).init(field, forces, seed=seeds[1])
+    initial = setup.integrator(protocol.temperature(0)).init(field, forces, seed=seeds[1])
     frames = {"fields": [], "deviation": [], "step": [], "temperature": []}
-    integrator = setup.integrator(protocol.temperature(0))
-    for step in range(protocol.steps + 1):
+    for step, state in setup.walk(initial, forces):
+        if not bool(torch.isfinite(state.field).all() and torch.isfinite(state.forces).all()):
+            break
         if step % every == 0:
             frames["fields"].append(state.field[0].numpy().copy())
             frames["deviation"].append(float(ensemble.predict(state.field).frame_deviation[0]))
             frames["step"].append(step)
             frames["temperature"].append(protocol.temperature(step))
         if step == protocol.steps:
-            break
-        if protocol.temperature_start != protocol.temperature_end:
-            integrator = replace(integrator, temperature=protocol.temperature(step))
-        state = integrator.step(state, forces)
-        if not bool(torch.isfinite(state.field).all() and torch.isfinite(state.forces).all()):
             break
     return {k: np.array(v) for k, v in frames.items()}
 
