@@ -33,6 +33,7 @@ Work directory (everything resumable, every file written atomically):
     iterations/<n>/        ensemble.pt, member<k>.pt, walker<w>.npz, selected.npz,
                            labels/chunk<c>.npz (the label journal of the iteration)
     iterations.json        one record per finished iteration (LOG_FIELDS)
+    learning_curve.png     sigma on the exact test set against cumulative ED calls
 
 A killed run (Ctrl-C, a lost machine) resumes at the stage it stopped in: finished walkers,
 label chunks and trained members are kept, and an iteration's labels are appended once (the
@@ -62,7 +63,7 @@ from runtime.dynamics.forces import TotalForce
 from runtime.errors import ConfigError, DatasetError
 from runtime.files import check_output_directory, save_npz, write_json
 from runtime.ml.ensemble import DRIVES, Ensemble
-from runtime.ml.evaluation import force_errors
+from runtime.ml.evaluation import force_errors, plot_learning_curve
 from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
 from runtime.ml.training import TrainingData, TrainingOptions, train
@@ -245,6 +246,19 @@ def train_member(descriptor: str, network: NetworkConfig, options: TrainingOptio
         model.save(output)
 
 
+def learning_curve(log: list[dict]) -> tuple[dict, str]:
+    """({label: (cumulative ED calls, sigma on the exact test set)}, the y label) of an
+    iterations log: sigma of the whole force and of each component, divided by the
+    coupling."""
+    calls = np.cumsum([r["ed_calls"] for r in log])
+    validation = [r["validation"] for r in log]
+    curves = {"all components": (calls, [v["normalized"]["sigma"] for v in validation])}
+    scale = validation[0]["force_scale"] or 1.0
+    for name in validation[0].get("components", {}):
+        curves[name] = (calls, [v["components"][name]["sigma"] / scale for v in validation])
+    return curves, f"σ / {validation[0]['force_scale_name'] or 'scale'} (exact test set)"
+
+
 def read_log(directory: Path) -> list[dict]:
     path = directory / "iterations.json"
     if not path.is_file():
@@ -327,6 +341,9 @@ class _Loop:
 
     def _save_log(self) -> None:
         write_json(self.directory / "iterations.json", self.log)
+        curves, ylabel = learning_curve(self.log)
+        plot_learning_curve(curves, self.directory / "learning_curve.png", ylabel=ylabel,
+                            title=f"latticeff learn: {self.job.parameters['model']['name']}")
         last = self.log[-1]
         if self.progress:
             v = last["validation"]

@@ -124,6 +124,24 @@ def plot_histogram(errors: ForceErrors, path, title: str = "") -> Path:
     return _save(plt, figure, path)
 
 
+def plot_learning_curve(curves: dict, path, *, ylabel: str = "σ", title: str = "") -> Path:
+    """Test error against ED calls (log-log), one line per entry of `curves`, {label: (ED
+    calls, error)}: e.g. the iterations of `latticeff learn` against datasets of the
+    exact-trajectory protocol."""
+    plt, figure, axes = _figure(1)
+    ax = axes[0]
+    for label, (calls, error) in curves.items():
+        ax.plot(calls, error, "o-", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ED calls (cumulative)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    figure.suptitle(title)
+    return _save(plt, figure, path)
+
+
 def _per(errors: ForceErrors) -> str:
     return "" if errors.scale == 1 else f" / {errors.scale_name or f'{errors.scale:g}'}"
 

@@ -80,6 +80,12 @@ def test_two_iterations_lower_the_error_on_the_exact_test_set(finished):
     assert {f["walker"] for f in frames} <= {0, 1}
     np.testing.assert_array_equal(data.snapshots.step[-len(frames):],
                                   [f["step"] for f in frames])
+    curves, _ = learning.learning_curve(log)  # what learning_curve.png shows
+    calls, sigma = curves["all components"]
+    assert list(calls) == [log[0]["ed_calls"], log[0]["ed_calls"] + log[1]["labels_added"],
+                           log[0]["ed_calls"] + log[2]["labels_total"]]
+    assert sigma == [r["validation"]["normalized"]["sigma"] for r in log]
+    assert (directory / "learning_curve.png").stat().st_size > 0
 
 
 @pytest.mark.slow
