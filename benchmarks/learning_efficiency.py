@@ -1,0 +1,96 @@
+"""Test error against ED calls: `latticeff learn` against the exact-trajectory protocol
+(issue 16, item 5), on the same model, network, training options and exact test trajectory.
+
+    OMP_NUM_THREADS=1 python benchmarks/learning_efficiency.py holstein
+    OMP_NUM_THREADS=1 python benchmarks/learning_efficiency.py holstein --stages 1 2 --plot-only
+
+The trajectory protocol: `latticeff run configs/paper/curve_<model>.toml --trajectories k`
+for each k of --stages, every stage appending ED trajectories to its train.h5 and
+warm-starting the model (resumable: a finished stage is read back, not rerun). Each stage
+costs k x (protocol steps + 1) ED calls, counted as `learn` counts its seed set. The loop: the
+iterations log of `latticeff learn configs/paper/learn_<model>.toml` as far as it has run (run
+it separately; it resumes). Prints one table of ED calls and sigma / coupling on the exact test
+trajectory (overall and per component) and writes docs/results/<model>-sigma-vs-ed-calls.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from runtime.app.pipeline import run_job
+from runtime.data.config import DatasetConfig, build
+from runtime.data.learning import learning_curve, read_log
+from runtime.files import write_json
+from runtime.ml.evaluation import plot_learning_curve
+from runtime.settings import read_toml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def trajectory_stages(model: str, stages: list[int], *, run: bool) -> list[dict]:
+    """(ED calls, test summary) of every stage of the trajectory protocol; with `run`, the
+    stages not yet on disk are run."""
+    table = read_toml(ROOT / "configs" / "paper" / f"curve_{model}.toml")
+    directory = Path(table["directory"])
+    record_path = directory / "curve.json"
+    done = {r["trajectories"]: r for r in (json.loads(record_path.read_text())
+                                           if record_path.is_file() else [])}
+    dataset = DatasetConfig.from_dict({**table["dataset"], "output": "unused.h5"})
+    per_trajectory = build(dataset.parameters).protocol.steps + 1
+    for k in stages:
+        if k in done or not run:
+            continue
+        result = run_job(table, trajectories=k)
+        done[k] = {"trajectories": k, "ed_calls": k * per_trajectory,
+                   "validation": result["summary"]}
+        write_json(record_path, sorted(done.values(), key=lambda r: r["trajectories"]))
+    return [done[k] for k in sorted(done) if k in stages]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=["holstein", "jahn_teller", "sd"])
+    parser.add_argument("--stages", type=int, nargs="+", default=[1, 2, 4, 8],
+                        help="training trajectories of each trajectory-protocol stage")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="run nothing: table and plot of what is on disk")
+    args = parser.parse_args()
+
+    stages = trajectory_stages(args.model, args.stages, run=not args.plot_only)
+    learn_dir = Path(read_toml(ROOT / "configs" / "paper" / f"learn_{args.model}.toml")[
+        "directory"])
+    log = read_log(learn_dir)
+    # (label, cumulative ED calls, test summary) of every point, both protocols
+    points = [(f"trajectories {r['trajectories']}", r["ed_calls"], r["validation"])
+              for r in stages] + [
+        (f"learn, it. {r['iteration']}", int(c), r["validation"])
+        for r, c in zip(log, np.cumsum([r["ed_calls"] for r in log]))]
+    if not points:
+        raise SystemExit("nothing on disk yet: run without --plot-only, and `latticeff learn`")
+    components = list(points[0][2].get("components", {}))
+    print(f"{'':<18} {'ED calls':>9} {'sigma/coupling':>15} " +
+          " ".join(f"{name:>10}" for name in components))
+    for label, calls, v in points:
+        scale = v["force_scale"] or 1.0
+        print(f"{label:<18} {calls:>9} {v['normalized']['sigma']:>15.4g} " +
+              " ".join(f"{v['components'][n]['sigma'] / scale:>10.4g}" for n in components))
+    curves, ylabel = {}, ""
+    for protocol in ("trajectories", "learn"):
+        mine = [(calls, v) for label, calls, v in points if label.startswith(protocol)]
+        if mine:  # learning_curve sums the ED calls of its records: give it the increments
+            steps = np.diff([0] + [calls for calls, _ in mine])
+            lines, ylabel = learning_curve([{"ed_calls": int(c), "validation": v}
+                                            for c, (_, v) in zip(steps, mine)])
+            curves.update({f"{protocol}, {name}": line for name, line in lines.items()})
+    path = plot_learning_curve(curves, ROOT / "docs" / "results" /
+                               f"{args.model}-sigma-vs-ed-calls.png", ylabel=ylabel,
+                               title=f"{args.model}, 30x30: learn vs the trajectory protocol")
+    print(f"plot: {path}")
+
+
+if __name__ == "__main__":
+    main()
