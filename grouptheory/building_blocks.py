@@ -7,11 +7,19 @@ bonds S_j·S_k (eq. 93) and chiralities S_0·(S_j×S_k) (eq. 94); the lattice pe
 and a chirality changes sign when the operation swaps the order of its two outer sites
 (j < k in neighborhood order is the stored orientation).
 
+The spin blocks are completed (`_completion`) until they determine the neighborhood's spins
+up to a global rotation: the Jacobian of the blocks against the 3L spin components reaches
+3L − 3. The paper's set can fall short on multi-site cells: on Lieb's edge site the two
+corner clusters hinge about S_0 (a rotation about S_0 of one cluster changes no center bond,
+no near bond, no chirality with S_0), and lengths |S_j|² are determined only through
+bond cycles (kagome, Lieb and the square lattice at 4 shells miss some).
+
 Entries are grouped into invariant blocks: the orbits of the site group (Fig. 5, 6, 11).
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import sympy as sp
@@ -89,11 +97,7 @@ def _spin_blocks(neighborhood, field, number_field):
     n = len(sites)
 
     def within(j, k, limit):
-        if limit == 0:
-            return False
-        d2 = (sites[j].position - sites[k].position)
-        d2 = sp.nsimplify(sp.expand((d2 * d2.T)[0]))
-        return d2 <= shells[min(limit, len(shells)) - 1]
+        return limit > 0 and _distance2(sites, j, k) <= shells[min(limit, len(shells)) - 1]
 
     entries = []
     if field.option("spin_length"):
@@ -106,7 +110,9 @@ def _spin_blocks(neighborhood, field, number_field):
                 entries.append(BuildingBlock("bond", (j, k)))
             if chir and within(0, j, chir) and within(0, k, chir) and within(j, k, chir):
                 entries.append(BuildingBlock("chirality", (0, j, k)))
+    entries += _completion(neighborhood, entries)
     return _orbit_blocks(neighborhood, entries, number_field)
+
 
 
 def _image(entry, perm):
@@ -143,3 +149,115 @@ def _orbit_blocks(neighborhood, entries, number_field):
                 matrices.append(DomainMatrix(rows, (len(orbit),) * 2, number_field))
             blocks.append(InvariantBlock(kind, tuple(orbit), tuple(matrices)))
     return blocks
+
+
+PRIME = 2**31 - 1  # the completion's ranks are taken modulo this prime
+
+
+def _distance2(sites, j, k) -> sp.Expr:
+    d = sites[j].position - sites[k].position
+    return sp.nsimplify(sp.expand((d * d.T)[0]))
+
+
+def _completion(neighborhood, entries) -> list[BuildingBlock]:
+    """Orbits of building blocks that bring the rank of ∂(entries)/∂(spins) to 3L − 3, the
+    dimension of the spin configurations modulo global rotations. First off-center bonds
+    S_j·S_k in order of |r_jk| until the blocks with every |S_j|² have that rank (the
+    directions along the spheres |S_j| = const are determined: complete for unit spins),
+    then spin lengths |S_j|² (site orbits in order) until the blocks alone have it. An orbit
+    is kept only when it raises the rank. The rank is exact, modulo PRIME at a seeded random
+    integer configuration: a lower bound of the generic rank, so a kept orbit is never
+    redundant there and the target is reached exactly."""
+    n, perms, sites = len(neighborhood), neighborhood.permutations, neighborhood.sites
+    target = 3 * n - 3
+    rng = random.Random(n)
+    spins = [[rng.randrange(1, PRIME) for _ in range(3)] for _ in range(n)]
+    present = set(entries)
+
+    def orbits(candidates):
+        seen, out = set(), []
+        for entry in candidates:
+            if entry not in seen and entry not in present:
+                orbit = sorted({_image(entry, p)[0] for p in perms}, key=lambda e: e.sites)
+                seen.update(orbit)
+                out.append(orbit)
+        return out
+
+    pairs = sorted(((j, k) for j in range(1, n) for k in range(j + 1, n)),
+                   key=lambda jk: (_distance2(sites, *jk), jk))
+    bonds = orbits(BuildingBlock("bond", jk) for jk in pairs)
+    lengths = orbits(BuildingBlock("length", (j,)) for j in range(n))
+
+    def rows(orbit):
+        return [_gradient(e, spins) for e in orbit]
+
+    span = _Span().extended(rows(entries))
+    full = span.extended([r for orbit in lengths for r in rows(orbit)])
+    added = []
+    for orbit in bonds:
+        if full.rank == target:
+            break
+        trial = full.extended(rows(orbit))
+        if trial.rank > full.rank:
+            full, span, added = trial, span.extended(rows(orbit)), added + orbit
+    for orbit in lengths:
+        if span.rank == target:
+            break
+        trial = span.extended(rows(orbit))
+        if trial.rank > span.rank:
+            span, added = trial, added + orbit
+    if span.rank != target:
+        raise ValueError("spin building blocks cannot be completed (internal error)")
+    return added
+
+
+def _gradient(entry, spins) -> dict:
+    """∂(entry)/∂(spin components) modulo PRIME, sparse: {3·site + axis: value}."""
+    def cross(a, b):
+        return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+
+    row: dict = {}
+
+    def put(site, vector):
+        for axis, v in enumerate(vector):
+            key = 3 * site + axis
+            row[key] = (row.get(key, 0) + v) % PRIME
+
+    s = [spins[j] for j in entry.sites]
+    if entry.kind == "length":
+        put(entry.sites[0], [2 * v for v in s[0]])
+    elif entry.kind in ("center_bond", "bond"):
+        put(entry.sites[0], s[1])
+        put(entry.sites[1], s[0])
+    else:
+        for i in range(3):
+            put(entry.sites[i], cross(s[(i + 1) % 3], s[(i + 2) % 3]))
+    return row
+
+
+class _Span:
+    """The row space of sparse rows modulo PRIME, in echelon form {pivot: row}."""
+
+    def __init__(self, pivots=None):
+        self.pivots: dict = pivots or {}
+
+    @property
+    def rank(self) -> int:
+        return len(self.pivots)
+
+    def extended(self, rows) -> _Span:
+        """The span of these rows and `rows`."""
+        pivots = dict(self.pivots)
+        for row in rows:
+            row = {k: v for k, v in row.items() if v}
+            while row:
+                pivot = min(row)
+                if pivot not in pivots:
+                    inverse = pow(row[pivot], PRIME - 2, PRIME)
+                    pivots[pivot] = {k: v * inverse % PRIME for k, v in row.items()}
+                    break
+                factor = row[pivot]
+                for k, v in pivots[pivot].items():
+                    row[k] = (row.get(k, 0) - factor * v) % PRIME
+                row = {k: v for k, v in row.items() if v}
+        return _Span(pivots)
