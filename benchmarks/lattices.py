@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/lattices.py            # every case, markdown table
     python benchmarks/lattices.py --only kagome lieb            # cases whose lattice matches
+    python benchmarks/lattices.py --fields spin                 # cases of these fields
     python benchmarks/lattices.py --runs runs/examples          # sigma from finished runs
     python benchmarks/lattices.py --small runs/lattices         # where small runs are kept
 
@@ -71,6 +72,7 @@ CASES = [
     ("cubic", "scalar", "reference", 3, "cubic_holstein"),
     ("diamond", "scalar", "power", 1, None),
     ("diamond", "jahn_teller", "power", 1, None),
+    ("diamond", "spin", "phase", 2, None),
     ("fcc", "jahn_teller", "power", 1, None),
     ("pyrochlore", "scalar", "power", 1, None),
     ("pyrochlore", "vector", "power", 1, None),
@@ -192,8 +194,9 @@ def rows(case, runs: Path, small: Path, directory: Path) -> list[list[str]]:
         if len(classes) > 1:
             label += f" class {list(part.centers)} ({part.group})"
         dim_u = data["neighborhood"]["sites"] * part.components
+        bound = f" (max {dim_u - 3})" if field == "spin" else ""  # global rotations
         out.append([label, field, family, str(shells), seconds if k == 0 else "",
-                    str(part.n_features), f"{part.jacobian_rank()} / {dim_u}",
+                    str(part.n_features), f"{part.jacobian_rank()} / {dim_u}{bound}",
                     f"{invariance_error(part):.1e}", sigma if k == 0 else "",
                     f"`{example}`" if example and k == 0 else ""])
     return out
@@ -206,11 +209,13 @@ HEADER = ["lattice", "field", "family", "shells", "generate (s)", "features",
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="lattice names to include")
+    parser.add_argument("--fields", nargs="*", help="field names to include")
     parser.add_argument("--runs", default="runs/examples", help="where the example runs are")
     parser.add_argument("--small", default="runs/lattices", help="where the small runs are")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    cases = [c for c in CASES if not args.only or Lattice.from_data(c[0]).name in args.only]
+    cases = [c for c in CASES if (not args.only or Lattice.from_data(c[0]).name in args.only)
+             and (not args.fields or c[1] in args.fields)]
     print("| " + " | ".join(HEADER) + " |")
     print("|" + "---|" * len(HEADER))
     with tempfile.TemporaryDirectory() as directory:

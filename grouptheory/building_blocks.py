@@ -114,7 +114,6 @@ def _spin_blocks(neighborhood, field, number_field):
     return _orbit_blocks(neighborhood, entries, number_field)
 
 
-
 def _image(entry, perm):
     """(image entry, sign) of a type-II entry under a site permutation."""
     moved = tuple(perm[s] for s in entry.sites)
@@ -166,8 +165,8 @@ def _completion(neighborhood, entries) -> list[BuildingBlock]:
     directions along the spheres |S_j| = const are determined: complete for unit spins),
     then spin lengths |S_j|² (site orbits in order) until the blocks alone have it. An orbit
     is kept only when it raises the rank. The rank is exact, modulo PRIME at a seeded random
-    integer configuration: a lower bound of the generic rank, so a kept orbit is never
-    redundant there and the target is reached exactly."""
+    integer configuration: a lower bound of the generic rank, so reaching 3L − 3 proves the
+    blocks complete."""
     n, perms, sites = len(neighborhood), neighborhood.permutations, neighborhood.sites
     target = 3 * n - 3
     rng = random.Random(n)
@@ -183,23 +182,22 @@ def _completion(neighborhood, entries) -> list[BuildingBlock]:
                 out.append(orbit)
         return out
 
-    pairs = sorted(((j, k) for j in range(1, n) for k in range(j + 1, n)),
-                   key=lambda jk: (_distance2(sites, *jk), jk))
-    bonds = orbits(BuildingBlock("bond", jk) for jk in pairs)
-    lengths = orbits(BuildingBlock("length", (j,)) for j in range(n))
-
     def rows(orbit):
         return [_gradient(e, spins) for e in orbit]
 
+    lengths = orbits(BuildingBlock("length", (j,)) for j in range(n))
     span = _Span().extended(rows(entries))
     full = span.extended([r for orbit in lengths for r in rows(orbit)])
     added = []
-    for orbit in bonds:
-        if full.rank == target:
-            break
-        trial = full.extended(rows(orbit))
-        if trial.rank > full.rank:
-            full, span, added = trial, span.extended(rows(orbit)), added + orbit
+    if full.rank < target:
+        pairs = sorted(((j, k) for j in range(1, n) for k in range(j + 1, n)),
+                       key=lambda jk: (_distance2(sites, *jk), jk))
+        for orbit in orbits(BuildingBlock("bond", jk) for jk in pairs):
+            trial = full.extended(rows(orbit))
+            if trial.rank > full.rank:
+                full, span, added = trial, span.extended(rows(orbit)), added + orbit
+            if full.rank == target:
+                break
     for orbit in lengths:
         if span.rank == target:
             break

@@ -95,7 +95,9 @@ class Field:
         off-center bonds S_j·S_k with |r_jk| within the `bond_shells`-th shell distance,
         chiralities S_i·(S_j×S_k) of triangles whose edges are within the
         `chirality_shells`-th shell distance (eqs. 93–94, Fig. 11), and |S_j|² if
-        `spin_length` (variable-length spins, spin-density waves)."""
+        `spin_length` (variable-length spins, spin-density waves); then completed by further
+        off-center bonds and lengths where these leave the neighborhood's spins undetermined
+        modulo global rotations (`building_blocks`)."""
         if bond_shells < 0 or chirality_shells < 0:
             raise ValueError("bond_shells and chirality_shells must be ≥ 0 (0 switches off)")
         options = (("bond_shells", int(bond_shells)), ("chirality_shells",
