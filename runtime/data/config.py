@@ -6,10 +6,12 @@
     checkpoint_every = 5          # snapshots per task: the unit of progress and of resume
 
     [model]         # name = "holstein" | "jahn_teller" | "quadrupole_jahn_teller" (the
-                    # doublet of hexagonal sites) | "sd"; lattice = "square" (a preset) or
-                    # a custom lattice {name = "rhombic", vectors = [[1, 0], ["1/2", "3/4"]],
-                    # basis = [[0, 0]]}; size = [30, 30]; t, g (J for sd), K0, K1 (defaults:
-                    # those of runtime.electrons); onsite = [...] one energy per sublattice
+                    # doublet of hexagonal sites) | "sd" | "ssh" (displacement vectors,
+                    # exact solver only); lattice = "square" (a preset) or a custom lattice
+                    # {name = "rhombic", vectors = [[1, 0], ["1/2", "3/4"]], basis =
+                    # [[0, 0]]}; size = [30, 30]; t, g (J for sd, alpha for ssh), K0, K1
+                    # (defaults: those of runtime.electrons); onsite = [...] one energy per
+                    # sublattice
     [electrons]     # filling = 0.5 (T = 0), or mu and temperature (grand canonical)
     [integrator]    # name = "langevin" (dt, mass, damping) | "tdgl" (dt, damping)
                     #      | "llg" (dt, gamma, alpha) | "spin_langevin" (dt, gamma, damping)
@@ -34,7 +36,7 @@ from pathlib import Path
 
 from runtime.dynamics.integrators import INTEGRATORS
 from runtime.dynamics.protocol import Protocol
-from runtime.electrons import SD, Holstein, JahnTeller, QuadrupoleJahnTeller
+from runtime.electrons import SD, SSH, Holstein, JahnTeller, QuadrupoleJahnTeller
 from runtime.electrons.ensembles import ensemble
 from runtime.electrons.forces import ExactForces
 from runtime.electrons.kpm import KPMForces, KPMSettings
@@ -50,7 +52,7 @@ from runtime.settings import (
 )
 
 MODELS = {"holstein": Holstein, "jahn_teller": JahnTeller,
-          "quadrupole_jahn_teller": QuadrupoleJahnTeller, "sd": SD}
+          "quadrupole_jahn_teller": QuadrupoleJahnTeller, "sd": SD, "ssh": SSH}
 
 
 _TOP = {"output": (str, REQUIRED), "seed": (int, REQUIRED),

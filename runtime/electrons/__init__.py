@@ -1,6 +1,6 @@
 """Electronic models solved by exact diagonalization: Holstein (eq. 60), Jahn–Teller (eq. 85;
-its quadrupole form on hexagonal lattices) and s-d (eq. 90), on any lattice with periodic
-boundaries.
+its quadrupole form on hexagonal lattices), s-d (eq. 90) and the SSH (Peierls) model of
+displacement vectors, on any lattice with periodic boundaries.
 
 The names below are imported on first use (PEP 562), so `import runtime.electrons.ensembles`
 (or any one submodule) does not load every model."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __all__ = ["SD", "ElectronicModel", "ElectronicSolution", "Holstein", "JahnTeller",
-           "QuadrupoleJahnTeller"]
+           "QuadrupoleJahnTeller", "SSH"]
 
 if TYPE_CHECKING:
     from runtime.electrons.holstein import Holstein
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from runtime.electrons.model import ElectronicModel, ElectronicSolution
     from runtime.electrons.quadrupole_jahn_teller import QuadrupoleJahnTeller
     from runtime.electrons.sd import SD
+    from runtime.electrons.ssh import SSH
 
 
 def __getattr__(name: str):
@@ -29,6 +30,8 @@ def __getattr__(name: str):
         from runtime.electrons.quadrupole_jahn_teller import QuadrupoleJahnTeller as value
     elif name == "SD":
         from runtime.electrons.sd import SD as value
+    elif name == "SSH":
+        from runtime.electrons.ssh import SSH as value
     elif name == "ElectronicModel":
         from runtime.electrons.model import ElectronicModel as value
     elif name == "ElectronicSolution":

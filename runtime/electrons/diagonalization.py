@@ -38,12 +38,15 @@ class Spectrum:
     occupations  (batch, M)
     energy       (batch,), as defined by the ensemble
     density      (batch, n_sites, d, d), on-site blocks rho_i[a, b] = <c^dag_{i b} c_{i a}>
+    bonds        (batch, n_bonds, d, d), the blocks rho_ij[a, b] = <c^dag_{j b} c_{i a}> of the
+                 bonds i -> j asked for (`diagonalize(..., bonds=)`; none by default)
     """
 
     eigenvalues: torch.Tensor
     occupations: torch.Tensor
     energy: torch.Tensor
     density: torch.Tensor
+    bonds: torch.Tensor
 
     @classmethod
     def concatenate(cls, parts: list[Spectrum]) -> Spectrum:
@@ -177,13 +180,31 @@ def onsite_density(vectors: torch.Tensor, occupations: torch.Tensor, orbitals: i
     return density
 
 
+def bond_density(vectors: torch.Tensor, occupations: torch.Tensor, orbitals: int,
+                 source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Off-diagonal blocks rho_ij[a, b] = sum_n V_{ia,n} conj(V_{jb,n}) occ_n of V occ V^H for
+    the bonds i = `source[k]` -> j = `target[k]`, `(batch, n_bonds, d, d)`: O(bonds x M) per
+    configuration, without the M x M density matrix."""
+    batch, m, _ = vectors.shape
+    rows = vectors.reshape(batch, m // orbitals, orbitals, m)
+    occ = occupations.to(vectors.dtype)
+    return torch.stack([torch.einsum("kam,kbm,m->kab", r[source], r[target].conj(), o)
+                        for r, o in zip(rows, occ)])
+
+
 def diagonalize(hamiltonians: torch.Tensor, ensemble: Ensemble, orbitals: int,
-                solver: str = DEFAULT_EIGENSOLVER) -> Spectrum:
+                solver: str = DEFAULT_EIGENSOLVER, *,
+                bonds: tuple[torch.Tensor, torch.Tensor] | None = None) -> Spectrum:
     """Diagonalize Hermitian `hamiltonians` (batch, M, M) whose basis is ordered (site, orbital)
     with `orbitals` states per site (with `solver`, one of EIGENSOLVERS), occupy the levels in
     `ensemble`, and return the spectrum with the on-site density-matrix blocks
-    sum_n occ_n v_{ia,n} v*_{ib,n} (`onsite_density`: only the diagonal blocks of V occ V^H)."""
+    sum_n occ_n v_{ia,n} v*_{ib,n} (`onsite_density`: only the diagonal blocks of V occ V^H)
+    and, for `bonds` = (source, target) site indices, those bonds' blocks (`bond_density`)."""
     eigenvalues, vectors = eigh(hamiltonians, solver)
     occupations, energy = ensemble.occupy(eigenvalues)
+    if bonds is None:
+        pairs = vectors.new_zeros(len(vectors), 0, orbitals, orbitals)
+    else:
+        pairs = bond_density(vectors, occupations, orbitals, *bonds)
     return Spectrum(eigenvalues, occupations, energy,
-                    onsite_density(vectors, occupations, orbitals))
+                    onsite_density(vectors, occupations, orbitals), pairs)

@@ -197,6 +197,12 @@ class KPMForces(ElectronicForces):
     ):
         if not isinstance(model, ElectronicModel):
             raise TypeError(f"model must be a runtime.electrons.ElectronicModel, got {model!r}")
+        if not model.onsite_coupling:
+            raise KPMError(
+                f"the KPM solver differentiates on-site couplings only, but the field of "
+                f"{type(model).__name__} modulates the hoppings (its force needs the bond "
+                f"elements of the density matrix); use the exact solver (solver.name = "
+                f"'exact', the default)")
         self.settings = KPMSettings(moments, probing, probing_distance, vectors, kernel,
                                     dtype, seed)
         self.ensemble = ensemble(model.n_states, filling, mu, temperature)

@@ -86,6 +86,11 @@ class ElectronicModel(ABC):
     order_centred: bool = True
     """True if a uniform field is no order (its mean is subtracted before the structure
     factor, e.g. the mean distortion fixed by the filling); False if it is ferro order."""
+    onsite_coupling: bool = True
+    """True if the field enters H only through the on-site vertices (what the KPM solver's
+    gradient needs); False for a field that modulates the hoppings (`SSH`)."""
+    _density_bonds: tuple[torch.Tensor, torch.Tensor] | None = None
+    """(source, target) of the bonds whose density-matrix blocks the forces need (`SSH`)."""
 
     @classmethod
     def order_parameters(cls, structure) -> dict[str, float]:
@@ -246,12 +251,12 @@ class ElectronicModel(ABC):
         values, layout = self._read(field)
         spectrum = Spectrum.concatenate(
             [
-                diagonalize(self._hamiltonians(part), occupation, self.orbitals)
+                diagonalize(self._hamiltonians(part), occupation, self.orbitals,
+                            bonds=self._density_bonds)
                 for part in values.split(self._chunk)
             ]
         )
-        vertices = self._vertices.to(values.device)
-        forces = self.coupling * torch.einsum("cab,nsba->nsc", vertices, spectrum.density).real
+        forces = self._electronic_forces(spectrum)
         return ElectronicSolution(
             energy=layout.per_config(spectrum.energy),
             forces=layout.per_site(forces),
@@ -259,6 +264,11 @@ class ElectronicModel(ABC):
             eigenvalues=layout.per_config(spectrum.eigenvalues),
             occupations=layout.per_config(spectrum.occupations),
         )
+
+    def _electronic_forces(self, spectrum: Spectrum) -> torch.Tensor:
+        """-dE/df `(batch, n_sites, component)` from the spectrum: coupling Re Tr(Gamma_c rho_i)."""
+        vertices = self._vertices.to(spectrum.density.device)
+        return self.coupling * torch.einsum("cab,nsba->nsc", vertices, spectrum.density).real
 
     def elastic_energy(self, field):
         """Classical energy V (eq. 61, `Elastic`) per configuration."""

@@ -74,9 +74,12 @@ def summary_line(summary: dict) -> str:
 
 def force_errors(model, fields: torch.Tensor, forces: torch.Tensor, *, batch_size: int = 16,
                  component_names=None, scale: float = 1.0, scale_name: str = "") -> ForceErrors:
-    """ML forces of `model` on `fields` (in batches) against the exact `forces`."""
+    """ML forces of `model` on `fields` (in batches) against the exact `forces`; the first
+    `component_names` as it has components label them (a model's `force_names` may cover three
+    dimensions)."""
     predicted = torch.cat([model.forces(part) for part in fields.split(batch_size)])
     names = tuple(component_names or (f"F{c}" for c in range(fields.shape[-1])))
+    names = names[:fields.shape[-1]]
     return ForceErrors(predicted.numpy(), forces.numpy(), names, float(scale), scale_name)
 
 
