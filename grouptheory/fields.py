@@ -62,8 +62,10 @@ class Field:
         pair of `jahn_teller` mixes with xy."""
         functions = (X**2 - Y**2, 2 * X * Y)
         return cls("quadrupole", ("Qx2y2", "Qxy"),
-                   rule=lambda group: _function_matrices(group, functions, "quadrupole "
-                                                         "doublet (x²−y², 2xy)"))
+                   rule=lambda group: _function_matrices(
+                       group, functions, "quadrupole doublet (x²−y², 2xy)",
+                       hint="; on cubic sites (and in 3D) the Jahn–Teller doublet is the "
+                            "e_g pair: use the jahn_teller field (x²−y², 3z²−r²)"))
 
     @classmethod
     def vector(cls) -> Field:

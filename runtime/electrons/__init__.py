@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__all__ = ["SD", "ElectronicModel", "ElectronicSolution", "Holstein", "JahnTeller",
-           "QuadrupoleJahnTeller", "SSH"]
+__all__ = ["SD", "SSH", "ElectronicModel", "ElectronicSolution", "Holstein", "JahnTeller",
+           "QuadrupoleJahnTeller"]
 
 if TYPE_CHECKING:
     from runtime.electrons.holstein import Holstein

@@ -110,6 +110,7 @@ class ElectronicModel(ABC):
                             f"parameters: {', '.join([*self.parameters, 'onsite'])}")
         values = {key: real_number(key, parameters.get(key, default))
                   for key, default in self.parameters.items()}
+        self.parameter_values = MappingProxyType(values)  # every parameter, by name
         lattice = Lattice.of(lattice)
         self.lattice = lattice
         self.size = lattice.check_size(size)

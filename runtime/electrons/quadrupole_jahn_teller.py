@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from runtime.electrons.jahn_teller import _SIGMA_X, _SIGMA_Z, JahnTeller
+from runtime.electrons.model import PhononModel
 
 
 class QuadrupoleJahnTeller(JahnTeller):
@@ -25,13 +26,16 @@ class QuadrupoleJahnTeller(JahnTeller):
     """
 
     field = "quadrupole"
+    parameters = PhononModel.parameters  # the pp-sigma hopping t only
     vertices = np.array([_SIGMA_Z, _SIGMA_X])
     force_names = ("F_x2y2", "F_xy")
 
     def _hopping_blocks(self) -> np.ndarray:
         if self.lattice.dimension != 2:
-            raise ValueError(f"QuadrupoleJahnTeller needs a two-dimensional lattice (the "
-                             f"in-plane p_x, p_y orbitals); the {self.lattice.name} lattice is "
-                             f"{self.lattice.dimension}-dimensional. Use 'jahn_teller'")
+            raise ValueError(
+                f"QuadrupoleJahnTeller needs a two-dimensional lattice (the in-plane p_x, p_y "
+                f"orbitals); the {self.lattice.name} lattice is "
+                f"{self.lattice.dimension}-dimensional, where the Jahn–Teller doublet is the "
+                f"e_g pair (x²−y², 3z²−r²): use the model 'jahn_teller' (field 'jahn_teller')")
         direction = self.bonds.vectors / self.bonds.distance
         return -self.t * direction[:, :, None] * direction[:, None, :]

@@ -49,7 +49,7 @@ CASES = {
     "e_g on hexagonal bonds": (
         {"name": "jahn_teller", "lattice": "honeycomb", "size": [4, 4]},
         "honeycomb_scalar_reference", None,
-        "bonds along the Cartesian axes or the <110> face diagonals.*quadrupole_jahn_teller"),
+        "bonds along the Cartesian axes, the <110> face diagonals.*quadrupole_jahn_teller"),
     "e_g on <111> bonds": (
         {"name": "jahn_teller", "lattice": "diamond", "size": [3, 3, 3]},
         "cubic_scalar_reference", None, "dd-sigma hopping vanishes along the <111> bonds"),
@@ -68,6 +68,14 @@ CASES = {
         {"name": "holstein", "lattice": "kagome", "size": [4, 4]},
         "refused_kagome_vector", {"field": "vector", "family": "power", "shells": 1},
         "generate.field = 'vector', but dataset.model holstein has a scalar field"),
+    "a scalar descriptor for displacements": (
+        {"name": "ssh", "lattice": "honeycomb", "size": [4, 4]},
+        "honeycomb_scalar_reference", None,
+        "is for a scalar field.*ssh \\(a vector field\\)"),
+    "a scalar recipe for displacements": (
+        {"name": "ssh", "lattice": "square", "size": [4, 4]},
+        "refused_square_scalar", {"field": "scalar", "family": "power", "shells": 1},
+        "generate.field = 'scalar', but dataset.model ssh has a vector field; use 'vector'"),
 }
 
 
@@ -100,6 +108,28 @@ def test_generate_refuses_the_e_g_doublet_on_hexagonal_sites_naming_the_quadrupo
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "not a representation of D2" in err and "use the quadrupole field" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_generate_refuses_the_quadrupole_in_3d_naming_the_e_g_doublet(tmp_path, capsys):
+    assert main(["generate", "--lattice", "cubic", "--field", "quadrupole", "--descriptor",
+                 "power", "--shells", "1", "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "not a representation of Oh" in err and "use the jahn_teller field" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_kpm_solver_is_refused_for_displacements_on_one_line(tmp_path, capsys):
+    table = _run_config(tmp_path, {"name": "ssh", "lattice": "square", "size": [4, 4]},
+                        "refused_square_vector", {"field": "vector", "family": "power",
+                                                  "shells": 1})
+    table["dataset"]["solver"] = {"name": "kpm"}
+    _write(table, tmp_path / "run.toml")
+    assert main(["run", str(tmp_path / "run.toml"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.search("solver: the KPM solver differentiates on-site couplings only.*SSH "
+                     "modulates the hoppings", err), err
 
 
 def test_training_refuses_a_descriptor_of_another_field_with_as_many_components(tmp_path):
