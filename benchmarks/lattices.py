@@ -18,8 +18,9 @@ and σ are the module's, on its first row).
 
 σ comes from the example run (`latticeff run configs/examples/<name>.toml`, read from
 `<runs>/<name>/results.json` once that run has finished) or else, where a Hamiltonian takes
-the field (scalar: Holstein, spin: s-d, the e_g doublet: Jahn–Teller, the
-quadrupole doublet: the (p_x, p_y) Jahn–Teller model), from a small run made
+the field (scalar: Holstein, spin: s-d, the e_g doublet: Jahn–Teller, with dd-pi and
+dd-delta hoppings on the <111> bonds of bcc and diamond, the quadrupole doublet: the
+(p_x, p_y) Jahn–Teller model, vector: the SSH model), from a small run made
 here: exact-force datasets on the smallest cluster that holds the stencil (3 training
 trajectories, 1 test), 20 epochs of a small network. The datasets are kept in `<small>/<case>/`
 and reused by a rerun (`generate` resumes them), so an interrupted table continues where it
@@ -73,6 +74,7 @@ CASES = [
     ("diamond", "scalar", "power", 1, None),
     ("diamond", "jahn_teller", "power", 1, None),
     ("diamond", "spin", "phase", 2, None),
+    ("bcc", "jahn_teller", "power", 1, None),
     ("fcc", "jahn_teller", "power", 1, None),
     ("pyrochlore", "scalar", "power", 1, None),
     ("pyrochlore", "vector", "power", 1, None),
@@ -93,7 +95,11 @@ SMALL_MODELS = {
                    {"name": "langevin", "dt": 0.05, "mass": 1.0, "damping": 0.5}),
     "spin": ({"name": "sd", "J": 6.0},
              {"name": "llg", "dt": 0.02, "gamma": 1.0, "alpha": 0.1}),
+    "vector": ({"name": "ssh", "alpha": 1.0, "K0": 1.0},
+               {"name": "langevin", "dt": 0.05, "mass": 1.0, "damping": 0.5}),
 }
+BODY_DIAGONAL = {"V_pi": -0.3, "V_delta": 0.1}
+"""The e_g model's dd-pi and dd-delta hoppings where its bonds are <111> (bcc, diamond)."""
 
 
 def parts(descriptor) -> tuple:
@@ -146,6 +152,8 @@ def small_run_sigma(descriptor, lattice_data, directory: Path) -> str:
     if descriptor.field not in SMALL_MODELS:
         return "no Hamiltonian"
     model, integrator = SMALL_MODELS[descriptor.field]
+    if model["name"] == "jahn_teller" and descriptor.lattice in ("bcc", "diamond"):
+        model = {**model, **BODY_DIAGONAL}
     size = [max(m, 4 if descriptor.dimension == 2 else 3) for m in descriptor.min_size]
     paths = {}
     for name, seed, trajectories in (("train", 7, 3), ("test", 8, 1)):

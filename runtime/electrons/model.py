@@ -71,7 +71,9 @@ class ElectronicModel(ABC):
     site), `vertices` (the Gamma_c), `coupling_name` (the key of `parameters` that is the
     coupling), `force_names` (one label per force component, for tables and plots), `field`
     (the descriptor field its field is: how the site group acts on it) and the hopping
-    blocks of a bond.
+    blocks of a bond. A model whose field modulates the hoppings instead (`SSH`) overrides
+    `_hamiltonians` and `_electronic_forces`, reading the bond blocks of the density matrix
+    it asks for in `_density_bonds`, and sets `onsite_coupling` False.
     """
 
     parameters: Mapping[str, float]

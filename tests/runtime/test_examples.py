@@ -1,6 +1,6 @@
 """configs/examples/: every run config parses and validates without running, and the
-honeycomb Holstein, kagome s-d (spins on a three-site cell), Lieb Holstein (site classes) and
-custom-lattice examples run end to end, reduced."""
+honeycomb Holstein, kagome s-d (spins on a three-site cell), Lieb Holstein (site classes),
+custom-lattice and honeycomb SSH (displacement vectors) examples run end to end, reduced."""
 
 import json
 from pathlib import Path
@@ -31,7 +31,7 @@ def test_the_examples_cover_the_lattices_and_models():
                    model["name"]))
     assert shown == {("honeycomb", "holstein"), ("triangular", "sd"), ("kagome", "sd"),
                      ("cubic", "holstein"), ("lieb", "holstein"), ("custom", "holstein"),
-                     ("honeycomb", "quadrupole_jahn_teller")}
+                     ("honeycomb", "quadrupole_jahn_teller"), ("honeycomb", "ssh")}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -78,11 +78,10 @@ def test_the_example_runs(name, operations, tmp_path):
     assert len(classes) == (2 if name == "lieb_holstein" else 1)
 
 
-def test_the_custom_lattice_example_makes_its_descriptor_and_runs(tmp_path, monkeypatch):
-    """[generate] makes the descriptor on the config's custom lattice (here into a temporary
-    directory instead of generated/, 3 shells to be quick); dataset, training, evaluation and
-    simulate then run on the custom lattice, and a [generate] that disagrees with the module
-    now present is refused."""
+@pytest.fixture
+def made_here(tmp_path, monkeypatch):
+    """[generate] writes into a temporary directory instead of generated/: the modules made,
+    by name."""
     made = {}
 
     def write(recipe, name, lattice):
@@ -97,6 +96,14 @@ def test_the_custom_lattice_example_makes_its_descriptor_and_runs(tmp_path, monk
     monkeypatch.setattr(generated, "available", lambda: [*available(), *made])
     monkeypatch.setattr(generated, "load", lambda name: made[name] if name in made
                         else load(name))
+    return made
+
+
+def test_the_custom_lattice_example_makes_its_descriptor_and_runs(tmp_path, made_here):
+    """[generate] makes the descriptor on the config's custom lattice (3 shells to be quick);
+    dataset, training, evaluation and simulate then run on the custom lattice, and a
+    [generate] that disagrees with the module now present is refused."""
+    made = made_here
     table = _reduced("custom_holstein", tmp_path / "run")
     table["descriptor"], table["generate"]["shells"] = "rhombic_scalar_reference_s3", 3
     result = run_job(table, progress=False, trajectories=1, epochs=1)
@@ -108,3 +115,19 @@ def test_the_custom_lattice_example_makes_its_descriptor_and_runs(tmp_path, monk
     table["generate"]["shells"] = 4
     with pytest.raises(ConfigError, match="is not the .generate. table's"):
         run_settings(table)
+
+
+def test_the_ssh_example_trains_on_displacement_vectors(tmp_path, made_here):
+    """The vector descriptor made from [generate] (2 components on honeycomb), the SSH data
+    (bond-modulated hopping) and its forces: the trained model is equivariant under D3 acting
+    on the displacements by its Cartesian matrices."""
+    table = _reduced("honeycomb_ssh", tmp_path / "run")
+    result = run_job(table, progress=False, trajectories=1, epochs=1)
+    assert list(made_here) == ["honeycomb_vector_reference"]
+    descriptor = made_here["honeycomb_vector_reference"]
+    assert (descriptor.field, descriptor.components, descriptor.group) == ("vector", 2, "D3")
+    summary = result["summary"]
+    assert summary["symmetry_error"]["operations"] == 5
+    assert summary["symmetry_error"]["max"] < 1e-10
+    assert set(summary["components"]) == {"F_x", "F_y"}
+    assert result["simulation"].is_dir()
