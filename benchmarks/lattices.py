@@ -61,7 +61,7 @@ CASES = [
     ("triangular", "quadrupole", "reference", 2, None),
     ("honeycomb", "scalar", "reference", 4, "honeycomb_holstein"),
     ("honeycomb", "quadrupole", "reference", 3, None),
-    ("honeycomb", "vector", "reference", 2, None),
+    ("honeycomb", "vector", "reference", 2, "honeycomb_ssh"),
     ("honeycomb", "spin", "phase", 3, None),
     ("honeycomb", "jahn_teller", "reference", 3, None),
     ("kagome", "scalar", "reference", 3, None),

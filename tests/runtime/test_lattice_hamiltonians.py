@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from runtime.electrons import SD, Holstein, JahnTeller
+from runtime.electrons import SD, SSH, Holstein, JahnTeller
 from runtime.electrons.kpm import KPMForces
 from runtime.lattices import PRESETS, Lattice
 
@@ -27,7 +27,7 @@ def _size(name: str) -> int:
 
 
 @pytest.mark.parametrize("name", PRESETS)
-@pytest.mark.parametrize("model_type", [Holstein, SD])
+@pytest.mark.parametrize("model_type", [Holstein, SD, SSH])
 def test_hopping_matrix_is_hermitian_with_one_entry_per_bond(name, model_type):
     model = model_type(name, _size(name), onsite=np.arange(Lattice.preset(name).sublattices))
     h = model.hamiltonian(model.random_field(seed=1)).numpy()
