@@ -120,6 +120,10 @@ def parse(data: dict) -> tuple[dict, dict]:
     }
     if solver is not None:
         parameters["solver"] = solver
+    hamiltonian = MODELS[model]
+    for key in hamiltonian.recorded_if_set:  # at their defaults, as datasets made before them
+        if parameters["model"].get(key) == hamiltonian.parameters.get(key):
+            parameters["model"].pop(key, None)
     setup = build(parameters)  # every range check of the runtime objects, before anything runs
     parameters["model"]["size"] = list(setup.model.size)  # `6` and `[6, 6]` record alike
     parameters["model"]["lattice"] = setup.model.lattice.record()  # a preset's name, or data

@@ -49,6 +49,7 @@ class JahnTeller(PhononModel):
     `order_centred` is False) or antiferro-orbital, e.g. the staggered order at (pi, pi)."""
     order_centred = False
     parameters = MappingProxyType({**PhononModel.parameters, "V_pi": 0.0, "V_delta": 0.0})
+    recorded_if_set = ("V_pi", "V_delta")
 
     def _hopping_blocks(self) -> np.ndarray:
         direction = self.bonds.vectors / self.bonds.distance

@@ -88,6 +88,9 @@ class ElectronicModel(ABC):
     order_centred: bool = True
     """True if a uniform field is no order (its mean is subtracted before the structure
     factor, e.g. the mean distortion fixed by the filling); False if it is ferro order."""
+    recorded_if_set: tuple[str, ...] = ()
+    """Parameters a dataset records only when they differ from their default: added after
+    datasets were made without them, which still append and resume."""
     onsite_coupling: bool = True
     """True if the field enters H only through the on-site vertices (what the KPM solver's
     gradient needs); False for a field that modulates the hoppings (`SSH`)."""

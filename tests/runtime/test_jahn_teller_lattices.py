@@ -162,3 +162,15 @@ def test_e_g_on_body_diagonal_bonds(lattice, size):
     actions = _actions(lattice, field.shape[1:4], field="jahn_teller")
     assert len(actions) >= 24
     assert equivariance_error(forces, field, actions)["max"] < 1e-10
+
+
+def test_the_slater_koster_terms_are_recorded_only_when_set():
+    """A dataset made before V_pi and V_delta existed records neither: the defaults give the
+    same parameters (so it still appends), other values are recorded."""
+    default = DatasetConfig.from_dict(_config("jahn_teller", "square", [4, 4])).parameters
+    assert "V_pi" not in default["model"] and "V_delta" not in default["model"]
+    assert default["model"]["t"] == 1.0
+    table = _config("jahn_teller", "bcc", [3, 3, 3])
+    table["model"]["V_pi"] = -0.3
+    model = DatasetConfig.from_dict(table).parameters["model"]
+    assert (model["V_pi"], "V_delta" in model) == (-0.3, False)
