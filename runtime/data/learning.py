@@ -22,7 +22,7 @@ each), appended to the same HDF5 file as one-snapshot trajectories with their pr
 the previous one (warm start, `runtime.ml.training.train` on grown data). The loop ends when
 at least `accurate_fraction` of the explored frames are accurate, at `label_budget` labels,
 or after `iterations` iterations. eps_lo and eps_hi are given relative to the RMS force of
-the seed set (defaults per model: DEFAULT_WINDOW).
+the seed set (defaults per model: `ElectronicModel.learn_window`).
 
 Work directory (everything resumable, every file written atomically):
 
@@ -55,7 +55,7 @@ import torch
 from tqdm import tqdm
 
 from runtime.data.cluster import InlineExecutor, completed
-from runtime.data.config import DatasetConfig, build
+from runtime.data.config import MODELS, DatasetConfig, build
 from runtime.data.dataset import Snapshots, append, read_dataset, read_header
 from runtime.data.generation import SEGMENT_THREADS, _now, generate, lock, torch_threads
 from runtime.data.provenance import code_version
@@ -67,14 +67,6 @@ from runtime.ml.evaluation import force_errors, plot_learning_curve
 from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
 from runtime.ml.training import TrainingData, TrainingOptions, train
-
-DEFAULT_WINDOW = {"holstein": (0.10, 0.80), "jahn_teller": (0.10, 0.80), "sd": (0.10, 0.80)}
-"""(eps_lo, eps_hi) relative to the seed set's RMS force. The frame deviation is the largest
-of the site deviations, about three times their RMS on a 30x30 frame, so eps_lo = 0.1 asks
-for a member spread of a few per cent of the typical force per site (the paper-quality goals
-of issue 16); eps_hi = 0.8 refuses frames whose worst site the members disagree on by most
-of a typical force (DP-GEN's window is 0.05-0.15 eV/A against forces of ~1 eV/A, for larger
-seed sets)."""
 
 LOG_FIELDS = ("iteration", "explored", "accurate", "candidate", "rejected", "labels_added",
               "labels_total", "ed_calls", "ed_core_seconds", "validation", "eps_lo", "eps_hi",
@@ -155,8 +147,8 @@ class LearnJob:
     def window(self, force_rms: float) -> tuple[float, float]:
         """(eps_lo, eps_hi) in force units."""
         s = self.settings
-        lo, hi = (s.eps_lo, s.eps_hi) if s.eps_hi else DEFAULT_WINDOW[
-            self.parameters["model"]["name"]]
+        lo, hi = (s.eps_lo, s.eps_hi) if s.eps_hi else \
+            MODELS[self.parameters["model"]["name"]].learn_window
         return lo * force_rms, hi * force_rms
 
 
@@ -555,8 +547,6 @@ class _Loop:
         else:
             test = read_dataset(self.test_path)
             model = test.parameters["model"]
-            from runtime.data.config import MODELS
-
             hamiltonian = MODELS[model["name"]]
             coupling = hamiltonian.coupling_name
             with torch.no_grad():

@@ -85,6 +85,14 @@ class ElectronicModel(ABC):
     field: str
     order_name: str = "order"
     """The name of the order parameter (`order_parameters`)."""
+    learn_window: tuple[float, float] = (0.10, 0.80)
+    """The default trust window (eps_lo, eps_hi) of `latticeff learn`, relative to the seed
+    set's RMS force (`runtime.data.learning`). The frame deviation is the largest of the site
+    deviations, about three times their RMS on a 30x30 frame, so eps_lo = 0.1 asks for a
+    member spread of a few per cent of the typical force per site; eps_hi = 0.8 refuses
+    frames whose worst site the members disagree on by most of a typical force (DP-GEN's
+    window is 0.05-0.15 eV/A against forces of ~1 eV/A, for larger seed sets). No model
+    overrides it yet."""
     order_centred: bool = True
     """True if a uniform field is no order (its mean is subtracted before the structure
     factor, e.g. the mean distortion fixed by the filling); False if it is ferro order."""

@@ -42,6 +42,18 @@ def test_selection_obeys_window_gap_and_cap(seed):
                              seed=3)) == 0
 
 
+def test_every_model_has_a_default_window(tmp_path):
+    from runtime.app.learn import learn_settings
+    from runtime.data.config import MODELS
+
+    for name, model in MODELS.items():
+        lo, hi = model.learn_window
+        assert 0 < lo < hi, name
+    job = learn_settings(small_table(tmp_path / "work") | {"learn": {}})
+    assert job.window(2.0) == (2 * MODELS["holstein"].learn_window[0],
+                               2 * MODELS["holstein"].learn_window[1])
+
+
 def small_table(directory) -> dict:
     """configs/small/learn_holstein.toml, made smaller still for CI."""
     table = tomllib.loads(CONFIG.read_text())
