@@ -20,12 +20,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from runtime.app.pipeline import run_job
-from runtime.data.config import DatasetConfig, build
+from runtime.data.config import MODELS, DatasetConfig, build
+from runtime.data.dataset import read_dataset
 from runtime.data.learning import learning_curve, read_log
 from runtime.files import write_json
-from runtime.ml.evaluation import plot_learning_curve
+from runtime.ml.evaluation import force_errors, plot_learning_curve
+from runtime.ml.forcefield import ForceField
 from runtime.settings import read_toml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +54,25 @@ def trajectory_stages(model: str, stages: list[int], *, run: bool) -> list[dict]
     return [done[k] for k in sorted(done) if k in stages]
 
 
+def first_members(directory: Path, log: list[dict]) -> list[dict]:
+    """The log's records with the test summary of member 0 alone in place of the ensemble
+    mean (a single model, as the trajectory protocol trains), for the iterations whose
+    member0.pt is on disk."""
+    test = read_dataset(directory / "test.h5")
+    model = MODELS[test.parameters["model"]["name"]]
+    scale = test.parameters["model"][model.coupling_name]
+    records = []
+    for record in log:
+        path = directory / "iterations" / f"{record['iteration']:03d}" / "member0.pt"
+        if path.is_file():
+            with torch.no_grad():
+                summary = force_errors(ForceField.load(path), test.fields, test.forces,
+                                       component_names=model.force_names, scale=scale,
+                                       scale_name=model.coupling_name).summary()
+            records.append({**record, "validation": summary})
+    return records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", choices=["holstein", "jahn_teller", "sd"])
@@ -64,28 +86,34 @@ def main() -> None:
     learn_dir = Path(read_toml(ROOT / "configs" / "paper" / f"learn_{args.model}.toml")[
         "directory"])
     log = read_log(learn_dir)
-    # (label, cumulative ED calls, test summary) of every point, both protocols
-    points = [(f"trajectories {r['trajectories']}", r["ed_calls"], r["validation"])
-              for r in stages] + [
-        (f"learn, it. {r['iteration']}", int(c), r["validation"])
-        for r, c in zip(log, np.cumsum([r["ed_calls"] for r in log]))]
+    calls = np.cumsum([r["ed_calls"] for r in log]).tolist()
+    # per protocol: (row label, cumulative ED calls, test summary) of every point
+    series = {
+        "trajectories": [(f"{r['trajectories']} trajectories", r["ed_calls"],
+                          r["validation"]) for r in stages],
+        "learn (ensemble mean)": [(f"iteration {r['iteration']}", c, r["validation"])
+                                  for r, c in zip(log, calls)],
+        "learn (member 0)": [(f"iteration {r['iteration']}", c, r["validation"])
+                             for r, c in zip(first_members(learn_dir, log) if log else [],
+                                             calls)]}
+    points = [point for rows in series.values() for point in rows]
     if not points:
         raise SystemExit("nothing on disk yet: run without --plot-only, and `latticeff learn`")
     components = list(points[0][2].get("components", {}))
-    print(f"{'':<18} {'ED calls':>9} {'sigma/coupling':>15} " +
+    print(f"{'':<40} {'ED calls':>9} {'sigma/coupling':>15} " +
           " ".join(f"{name:>10}" for name in components))
-    for label, calls, v in points:
-        scale = v["force_scale"] or 1.0
-        print(f"{label:<18} {calls:>9} {v['normalized']['sigma']:>15.4g} " +
-              " ".join(f"{v['components'][n]['sigma'] / scale:>10.4g}" for n in components))
     curves, ylabel = {}, ""
-    for protocol in ("trajectories", "learn"):
-        mine = [(calls, v) for label, calls, v in points if label.startswith(protocol)]
-        if mine:  # learning_curve sums the ED calls of its records: give it the increments
-            steps = np.diff([0] + [calls for calls, _ in mine])
+    for protocol, rows in series.items():
+        for label, c, v in rows:
+            scale = v["force_scale"] or 1.0
+            print(f"{protocol + ', ' + label:<40} {c:>9} {v['normalized']['sigma']:>15.4g} " +
+                  " ".join(f"{v['components'][n]['sigma'] / scale:>10.4g}" for n in components))
+        if rows:  # learning_curve sums the ED calls of its records: give it the increments
+            steps = np.diff([0] + [c for _, c, _ in rows])
             lines, ylabel = learning_curve([{"ed_calls": int(c), "validation": v}
-                                            for c, (_, v) in zip(steps, mine)])
-            curves.update({f"{protocol}, {name}": line for name, line in lines.items()})
+                                            for c, (_, _, v) in zip(steps, rows)])
+            curves.update({f"{protocol}, {name}" if len(lines) > 1 else protocol: line
+                           for name, line in lines.items()})
     path = plot_learning_curve(curves, ROOT / "docs" / "results" /
                                f"{args.model}-sigma-vs-ed-calls.png", ylabel=ylabel,
                                title=f"{args.model}, 30x30: learn vs the trajectory protocol")
