@@ -26,6 +26,7 @@ standardizer folded into the first layer, inference mode; in float64 and float32
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from itertools import pairwise
@@ -37,7 +38,7 @@ from runtime.dynamics.forces import TotalForce
 from runtime.dynamics.integrators import Langevin
 from runtime.electrons.elastic import Elastic
 from runtime.ml.forcefield import ForceField
-from runtime.ml.network import NetworkConfig
+from runtime.ml.network import CHUNK, NetworkConfig
 
 WIDTHS = (128, 128, 64, 64, 32)
 NAME = "square_scalar_reference"
@@ -49,16 +50,23 @@ def model(path="lean", dtype=torch.float64, block_rows=0) -> ForceField:
                       dtype=dtype, block_rows=block_rows)
 
 
+def clock() -> float:
+    """CPU seconds of this process (all its threads): on a shared machine the wall time
+    counts the other jobs' time slices too."""
+    return time.process_time()
+
+
 def best(functions: dict, repeats: int) -> dict:
-    """{name: best seconds}, the functions called in turn (interleaved) after a warm-up."""
+    """{name: best CPU seconds}, the functions called in turn (interleaved) after a
+    warm-up."""
     for f in functions.values():
         f()
     times = {k: float("inf") for k in functions}
     for _ in range(repeats):
         for k, f in functions.items():
-            start = time.perf_counter()
+            start = clock()
             f()
-            times[k] = min(times[k], time.perf_counter() - start)
+            times[k] = min(times[k], clock() - start)
     return times
 
 
@@ -70,24 +78,29 @@ def network_flops(n_in: int, sites: int) -> float:
 
 
 def stencil_flops(d, sites: int) -> float:
-    """Forward and transposed stencil GEMM flops (outputs × taps per part)."""
+    """Forward and transposed stencil GEMM flops (outputs × columns per part: the kernel's
+    box of channels on the im2col path, the taps on the gather path)."""
     parts = d._lean_parts()
-    return 2.0 * sum(2 * s.n_outputs * len(s.taps) for lean in parts for s in lean) * sites
+    return 2.0 * sum(2 * s.n_outputs * (s.n_channels * math.prod(s.box) if s.conv else
+                                        len(s.taps)) for lean in parts for s in lean) * sites
 
 
 def gemm_alone(sites: int, dtype, repeats: int) -> float:
-    """Seconds of the network's own GEMMs (the shapes of the lean path) timed alone."""
+    """CPU seconds of the network's own GEMMs at the shapes of the lean path (forward and
+    input-gradient, CHUNK sites at a time) timed alone."""
     sizes = (generated.load(NAME).n_features, *WIDTHS)
-    xs = [torch.randn(sites, a, dtype=dtype) for a in sizes[:-1]]
-    gs = [torch.randn(sites, b, dtype=dtype) for b in sizes[1:]]
+    rows = [min(CHUNK, sites - start) for start in range(0, sites, CHUNK)]
+    xs = [torch.randn(CHUNK, a, dtype=dtype) for a in sizes[:-1]]
+    gs = [torch.randn(CHUNK, b, dtype=dtype) for b in sizes[1:]]
     ws = [torch.randn(b, a, dtype=dtype) for a, b in pairwise(sizes)]
     bs = [torch.randn(b, dtype=dtype) for b in sizes[1:]]
 
     def run():
-        for x, w, b in zip(xs, ws, bs):
-            torch.addmm(b, x, w.T)
-        for g, w in zip(gs, ws):
-            g @ w
+        for n in rows:
+            for x, w, b in zip(xs, ws, bs):
+                torch.addmm(b, x[:n], w.T)
+            for g, w in zip(gs, ws):
+                g[:n] @ w
     return best({"gemm": run}, repeats)["gemm"]
 
 
@@ -149,10 +162,10 @@ def dynamics(size: int, steps: int, baseline: bool) -> None:
         field = torch.randn(1, size, size, 1, 1, dtype=torch.float64)
         with torch.no_grad():
             state = integrator.step(integrator.init(field, forces, seed=1), forces)
-            start = time.perf_counter()
+            start = clock()
             for _ in range(steps):
                 state = integrator.step(state, forces)
-            per_step = (time.perf_counter() - start) / steps
+            per_step = (clock() - start) / steps
         print(f"| {label} | {per_step:.3g} | {1e6 * per_step / size ** 2:.3g} |", flush=True)
 
 

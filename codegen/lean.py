@@ -3,9 +3,12 @@
 Features whose expressions are the same function of their (index-sorted) outputs — the power
 spectrum of every copy r of an irrep, the reference-IR projections of every E pair, … — form
 one group: their outputs are gathered as rows of the (K, N) tensor Y (slot a_j of every
-member; a slice when the rows are consecutive), the shared expression is evaluated once on
+member; a view when the rows are an arithmetic progression, one (1, N) row broadcast when a
+slot reads the same output for every member), the shared expression is evaluated once on
 (members, N) tensors, and its partial derivatives (sympy, at codegen time) give the backward:
-∂L/∂Y[rows of slot j] += g · ∂T/∂a_j (index_add_, so shared outputs accumulate). A group is
+∂L/∂Y[rows of slot j] += g · ∂T/∂a_j (index_add_ into one zero tensor, so shared outputs
+accumulate, a broadcast row's members summed first; not in place on views, whose autograd
+copies the whole tensor per op when training differentiates through it). A group is
 a handful of ops whatever its size, so stage 3 costs a few dozen ops per call, not one per
 term.
 """
@@ -19,10 +22,16 @@ import sympy as sp
 from .printers import statements
 
 
-def _index(name: str, rows: list[int]) -> str | None:
-    """The rows of a tensor `name` as a slice when they are consecutive, else None."""
-    if rows == list(range(rows[0], rows[0] + len(rows))):
-        return f"{name}[{rows[0]}:{rows[0] + len(rows)}]"
+def _index(name: str, rows: list[int], broadcast: bool = False) -> str | None:
+    """The rows of a tensor `name` as a view when they are an arithmetic progression (a
+    slice, with a step when it is not 1), with `broadcast` one row repeated as that row
+    (1, N) (broadcasting in the expressions), else None."""
+    if len(set(rows)) == 1 and len(rows) > 1:
+        return f"{name}[{rows[0]}:{rows[0] + 1}]" if broadcast else None
+    step = rows[1] - rows[0] if len(rows) > 1 else 1
+    if step > 0 and rows == list(range(rows[0], rows[0] + step * len(rows), step)):
+        stop = rows[-1] + 1
+        return f"{name}[{rows[0]}:{stop}]" if step == 1 else f"{name}[{rows[0]}:{stop}:{step}]"
     return None
 
 
@@ -32,14 +41,16 @@ class _Constants:
     def __init__(self):
         self.names: dict[tuple, str] = {}
 
-    def rows(self, tensor: str, rows: list[int]) -> str:
-        text = _index(tensor, rows)
-        if text is not None:
-            return text
+    def rows(self, tensor: str, rows: list[int], broadcast: bool = False) -> str:
+        text = _index(tensor, rows, broadcast)
+        return text if text is not None else f"{tensor}[{self.index(rows)}]"
+
+    def index(self, rows: list[int]) -> str:
+        """The name of the index tensor of `rows`."""
         key = tuple(rows)
         if key not in self.names:
             self.names[key] = f"_I{len(self.names)}"
-        return f"{tensor}[{self.names[key]}]"
+        return self.names[key]
 
     def lines(self) -> list[str]:
         return [f"{name} = torch.tensor({list(key)})" for key, name in self.names.items()]
@@ -70,13 +81,17 @@ def lean_code(exprs, names: list[str]) -> dict:
         label = ", ".join(names[f] for f in features[:3]) + (", …" if len(features) > 3 else "")
         head = [f"    # group {n}: {len(features)} feature(s) {label}"]
         slots = [sp.Symbol(f"a{j}", real=True) for j in range(len(rows))]
-        loads = [f"    a{j} = {constants.rows('Y', r)}" for j, r in enumerate(rows)]
+        loads = [f"    a{j} = {constants.rows('Y', r, broadcast=True)}"
+                 for j, r in enumerate(rows)]
         if not slots:  # a constant feature
             value = statements([template])[1][0][0]
             forward += head + [f"    r{n} = Y[:1].expand({len(features)}, -1) * 0.0 + {value}"]
             continue
         lines, results = statements([template], prefix="t")
-        forward += head + loads + lines + [f"    r{n} = {results[0][0]}"]
+        result = results[0][0]
+        if len(features) > 1 and all(len(set(r)) == 1 for r in rows):  # every slot broadcast
+            result = f"({result}).expand({len(features)}, -1)"
+        forward += head + loads + lines + [f"    r{n} = {result}"]
         g = sp.Symbol("g", real=True)
         dlines, dresults = statements([g * sp.diff(template, a) for a in slots], prefix="t")
         used = " ".join(dlines + [text for text, _ in dresults])
@@ -84,12 +99,11 @@ def lean_code(exprs, names: list[str]) -> dict:
                             if re.search(rf"\ba{j}\b", used)]
         backward += [f"    g = {constants.rows('G', features)}"] + dlines
         for j, (text, _) in enumerate(dresults):
-            target = _index("dY", rows[j])
-            if target is not None and len(set(rows[j])) == len(rows[j]):
-                backward.append(f"    {target} += {text}")
+            if len(set(rows[j])) == 1 < len(rows[j]):  # a broadcast row: members summed
+                index, text = constants.index(rows[j][:1]), f"({text}).sum(0, keepdim=True)"
             else:
-                index = constants.rows("Y", rows[j]).removeprefix("Y[").removesuffix("]")
-                backward.append(f"    dY.index_add_(0, {index}, {text})")
+                index = constants.index(rows[j])
+            backward.append(f"    dY.index_add_(0, {index}, {text})")
     count = len(groups(exprs))
     cat = (f"torch.cat(({''.join(f'r{n}, ' for n in range(count))}))" if count > 1
            else "r0")

@@ -3,17 +3,19 @@
 `GeneratedDescriptor(module)` checks the module's embedded spec against its SPEC_HASH,
 validates input, computes the stage-1 channels of each stencil part (field values, S·S'
 bonds, S·(S'×S'') chiralities, |S|²) and applies each part's stencil (LEAN_TAPS,
-LEAN_WEIGHTS) and the module's invariants: on the torch reference path as constant-folded sums
-of shifted views of the periodically padded channels (`tap_sums`), on the lean path as a
-gather and a GEMM (`LeanStencil`), or on the Triton path (generated._triton) when the tensor is
-on CUDA or TRITON_INTERPRET=1. Field layout: (batch, *cells, sublattice, component), or without the
-batch dimension.
+LEAN_WEIGHTS) and the module's invariants: on the torch reference path as constant-folded
+sums of shifted views of the periodically padded channels (`tap_sums`), on the lean path as
+a GEMM of im2col columns or of a gather (`LeanStencil`), or on the Triton path
+(generated._triton) when the tensor is on CUDA or TRITON_INTERPRET=1. Field layout: (batch,
+*cells, sublattice, component), or without the batch dimension.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
+import math
 import os
 import sys
 from pathlib import Path
@@ -97,13 +99,26 @@ def _spin(field: torch.Tensor, offset, b: int, dim: int) -> torch.Tensor:
     return _shift(spin, offset, dim) if any(offset) else spin
 
 
-def pad(x: torch.Tensor, radius, dim: int) -> torch.Tensor:
-    """Periodic padding of the `dim` cell axes by `radius`."""
+def pad(x: torch.Tensor, radius, dim: int, first: int = 1) -> torch.Tensor:
+    """Periodic padding by `radius` of the `dim` cell axes from axis `first` on."""
     for axis, r in enumerate(radius):
         if r:
-            a = axis + 1
+            a = axis + first
             n = x.shape[a]
             x = torch.cat([x.narrow(a, n - r, r), x, x.narrow(a, 0, r)], dim=a)
+    return x
+
+
+def unpad(x: torch.Tensor, radius, first: int = 1) -> torch.Tensor:
+    """The transpose of `pad`: each halo slab added onto the cells it copies."""
+    for axis, r in enumerate(radius):
+        if r:
+            a = axis + first
+            n = x.shape[a] - 2 * r
+            core = x.narrow(a, r, n).clone()
+            core.narrow(a, 0, r).add_(x.narrow(a, n + r, r))
+            core.narrow(a, n - r, r).add_(x.narrow(a, 0, r))
+            x = core
     return x
 
 
@@ -144,10 +159,18 @@ def _flat_index(cells, taps, stride: int, sign: int) -> torch.Tensor:
     return torch.stack(columns, dim=-1)
 
 
+DENSE = 3  # a part's stencil is a dense convolution when channels × kernel ≤ DENSE × taps
+
+
 class LeanStencil:
-    """One stencil part for one center sublattice as a matrix W (outputs × taps) and the
-    gathers of its taps: y = W·U with U the tap values of every cell (one gather, one GEMM);
-    the backward is the transposed GEMM and a gather at the negated offsets (no scatter)."""
+    """One stencil part for one center sublattice as a matrix W (outputs × taps): y = W·U
+    with U the tap values of every cell. When the taps fill most of the box of the kernel
+    (channels × (2r+1)^d ≤ DENSE × taps: the scalar and multi-site families) U is the
+    im2col of the periodically padded channels (one strided copy, no index tensor) and W
+    the kernel as a (outputs, channels·box) matrix; its backward is the transposed GEMM and
+    col2im (F.fold) folded back over the periodic halo. Otherwise (the spin families' many
+    bond channels) U is a gather of the taps, and the backward a gather at the negated
+    offsets (no scatter)."""
 
     def __init__(self, part, sub: int):
         self.taps = [(c, tuple(o)) for c, o in part.LEAN_TAPS[sub]]
@@ -157,6 +180,18 @@ class LeanStencil:
             for value, added, subtracted in groups:
                 self._dense[k, added] = value
                 self._dense[k, subtracted] = -value
+        dim = len(self.taps[0][1])
+        self.radius = tuple(max(abs(o[a]) for _, o in self.taps) for a in range(dim))
+        self.box = tuple(2 * r + 1 for r in self.radius)
+        self.conv = self.n_channels * math.prod(self.box) <= DENSE * len(self.taps)
+        if self.conv:  # column c·box + (offset + radius, row-major) of the kernel matrix
+            self._kernel = torch.zeros((self.n_outputs, self.n_channels * math.prod(self.box)),
+                                       dtype=torch.float64)
+            for t, (c, offset) in enumerate(self.taps):
+                flat = c
+                for o, r, b in zip(offset, self.radius, self.box):
+                    flat = flat * b + o + r
+                self._kernel[:, flat] += self._dense[:, t]
         self._cache: dict = {}
 
     def _get(self, key, make):
@@ -168,6 +203,13 @@ class LeanStencil:
     def weights(self, like: torch.Tensor) -> torch.Tensor:
         return self._get(("W", like.dtype, like.device),
                          lambda: self._dense.to(like.dtype).to(like.device).clone())
+
+    def kernel(self, like: torch.Tensor, transposed: bool = False) -> torch.Tensor:
+        """The kernel matrix (outputs, channels·box), or its contiguous transpose."""
+        def make():
+            k = self._kernel.to(like.dtype).to(like.device)
+            return k.T.contiguous() if transposed else k.clone()
+        return self._get(("K", transposed, like.dtype, like.device), make)
 
     def index(self, cells, device, sign: int) -> torch.Tensor:
         stride = self.n_channels if sign > 0 else len(self.taps)
@@ -183,16 +225,46 @@ class LeanStencil:
             return m.to(like.device)
         return self._get(("H", like.dtype, like.device), make)
 
-    def forward(self, ch: torch.Tensor, cells) -> torch.Tensor:
-        """Outputs (K, batch·N) from channels (batch, N, C)."""
+    def columns(self, ch: torch.Tensor, cells) -> torch.Tensor:
+        """im2col (channels·box, batch·N) of the channels (batch, N, C), periodic."""
+        dim, batch = len(cells), ch.shape[0]
+        p = pad(ch.reshape(batch, *cells, self.n_channels), self.radius, dim)
+        s = p.stride()
+        view = p.as_strided((self.n_channels, *self.box, batch, *cells),
+                            (s[-1], *s[1:1 + dim], s[0], *s[1:1 + dim]))
+        return view.reshape(-1, batch * math.prod(cells))
+
+    def forward(self, ch: torch.Tensor, cells, columns=None) -> torch.Tensor:
+        """Outputs (K, batch·N) from channels (batch, N, C) (or from their `columns`)."""
+        if self.conv:
+            return self.kernel(ch) @ (self.columns(ch, cells) if columns is None else columns)
         u = ch.reshape(ch.shape[0], -1)[:, self.index(cells, ch.device, 1)]  # (B, N, T)
         return self.weights(ch) @ u.reshape(-1, len(self.taps)).T
 
     def backward(self, gy: torch.Tensor, cells, batch: int) -> torch.Tensor:
         """∂L/∂channels (batch, N, C) from ∂L/∂outputs gy (K, batch·N)."""
+        if self.conv:
+            return self.col2im(self.kernel(gy, transposed=True) @ gy, cells, batch)
         gu = (gy.T @ self.weights(gy)).reshape(batch, -1)  # (B, N·T)
         gathered = gu[:, self.index(cells, gy.device, -1)]  # (B, N, T): taps landing on x
         return gathered @ self.onehot(gy)
+
+    def col2im(self, gu: torch.Tensor, cells, batch: int) -> torch.Tensor:
+        """The transpose of `columns`: (batch, N, C) from (channels·box, batch·N)."""
+        dim, c = len(cells), self.n_channels
+        padded = tuple(n + 2 * r for n, r in zip(cells, self.radius))
+        gu = gu.reshape(c * math.prod(self.box), batch, -1).transpose(0, 1)
+        if dim == 2:
+            g = torch.nn.functional.fold(gu, padded, self.box)
+        else:  # one shifted add per kernel position
+            g = gu.new_zeros((batch, c, *padded))
+            gu = gu.reshape(batch, c, -1, *cells)
+            for u, corner in enumerate(itertools.product(*map(range, self.box))):
+                window = g[(slice(None), slice(None),
+                            *[slice(a, a + n) for a, n in zip(corner, cells)])]
+                window += gu[:, :, u]
+        g = unpad(g, self.radius, first=2)
+        return g.reshape(batch, c, -1).transpose(1, 2)
 
 
 def _roll(x: torch.Tensor, offset, dim: int) -> torch.Tensor:
@@ -339,10 +411,12 @@ class GeneratedDescriptor:
 
     def lean_outputs(self, field: torch.Tensor):
         """Stages 1–2 of the lean torch path for a batched, checked field: saved values whose
-        `[1]` is the stencil outputs (K, batch·N) of each center sublattice (one gather and
-        one GEMM per part and sublattice)."""
+        `[1]` is the stencil outputs (K, batch·N) of each center sublattice (one GEMM per
+        part and sublattice, of im2col columns shared by the parts with the same channels, or
+        of a gather: `LeanStencil`)."""
         batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
         ys = [[] for _ in self.centers]
+        shared: dict = {}  # im2col columns, one per channel list and kernel radius
         for part, lean in zip(self.stencils, self._lean_parts()):
             if all(k[0] == "field" for k in part.CHANNELS):
                 flat = field.reshape(batch, -1, self.sublattices * self.components)
@@ -351,7 +425,13 @@ class GeneratedDescriptor:
                 ch = channels(field, part.CHANNELS, self.dimension).reshape(
                     batch, -1, len(part.CHANNELS))
             for s, stencil_s in enumerate(lean):
-                ys[s].append(stencil_s.forward(ch, cells))
+                columns = None
+                if stencil_s.conv:
+                    key = (tuple(part.CHANNELS), stencil_s.radius)
+                    if key not in shared:
+                        shared[key] = stencil_s.columns(ch, cells)
+                    columns = shared[key]
+                ys[s].append(stencil_s.forward(ch, cells, columns))
         return field, [torch.cat(y) if len(y) > 1 else y[0] for y in ys]
 
     def lean_invariants(self, saved, columns=slice(None)) -> torch.Tensor:
@@ -367,24 +447,41 @@ class GeneratedDescriptor:
 
     def lean_transpose(self, saved, gys) -> torch.Tensor:
         """∂L/∂field from ∂L/∂outputs (K, batch·N) per sublattice: each part's transposed
-        stencil (a GEMM and a gather) and, for spin channels, stage 1 transposed."""
+        stencil (a GEMM, then col2im or a gather; the column gradients of the parts and
+        centers that share channels and kernel summed before one col2im) and, for spin
+        channels, stage 1 transposed."""
         field = saved[0]
         batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
-        gx = torch.zeros_like(field).reshape(batch, -1, self.sublattices * self.components)
+        gch: dict = {}  # channel list -> ∂L/∂channels (batch, N, C)
+        gus: dict = {}  # (channel list, kernel radius) -> (stencil, ∂L/∂columns)
         start = 0
         for part, lean in zip(self.stencils, self._lean_parts()):
-            k = len(part.OUTPUTS)
-            gch = sum(stencil_s.backward(gy[start:start + k], cells, batch)
-                      for stencil_s, gy in zip(lean, gys))
+            k, key = len(part.OUTPUTS), tuple(part.CHANNELS)
+            for stencil_s, gy in zip(lean, gys):
+                gy = gy[start:start + k]
+                if stencil_s.conv:
+                    slot = (key, stencil_s.radius)
+                    kernel = stencil_s.kernel(gy, transposed=True)
+                    gu = kernel @ gy if slot not in gus else torch.addmm(gus[slot][1], kernel,
+                                                                          gy)
+                    gus[slot] = (stencil_s, gu)
+                else:
+                    g = stencil_s.backward(gy, cells, batch)
+                    gch[key] = g if key not in gch else gch[key] + g
             start += k
-            fields = [(c, key) for c, key in enumerate(part.CHANNELS) if key[0] == "field"]
+        for (key, _), (stencil_s, gu) in gus.items():
+            g = stencil_s.col2im(gu, cells, batch)
+            gch[key] = g if key not in gch else gch[key] + g
+        gx = torch.zeros_like(field).reshape(batch, -1, self.sublattices * self.components)
+        for key, g in gch.items():
+            fields = [(c, k) for c, k in enumerate(key) if k[0] == "field"]
             if fields:
-                cols = [key[1] * self.components + key[2] for _, key in fields]
+                cols = [k[1] * self.components + k[2] for _, k in fields]
                 gx = gx.index_add(2, torch.tensor(cols, device=gx.device),
-                                  gch[..., [c for c, _ in fields]])
-            if len(fields) < len(part.CHANNELS):
-                shape = (batch, *cells, len(part.CHANNELS))
-                gs = spin_backward(field, gch.reshape(shape), part.CHANNELS, self.dimension)
+                                  g[..., [c for c, _ in fields]])
+            if len(fields) < len(key):
+                gs = spin_backward(field, g.reshape(batch, *cells, len(key)), key,
+                                   self.dimension)
                 gx = gx + gs.reshape(batch, -1, self.sublattices * self.components)
         return gx.reshape(field.shape)
 

@@ -70,13 +70,14 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([19, 19])
-_I1 = torch.tensor([7, 9, 11, 13, 15, 17])
-_I2 = torch.tensor([8, 10, 12, 14, 16, 18])
-_I3 = torch.tensor([20, 20, 20, 20, 20, 20])
-_I4 = torch.tensor([21, 21, 21, 21, 21, 21])
-_I5 = torch.tensor([19, 19, 19, 19, 19, 19])
-_I6 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 13, 8, 14, 9, 15, 10, 16, 11, 17, 12, 18, 19])
+_I0 = torch.tensor([0, 1, 2, 3, 4])
+_I1 = torch.tensor([5, 6])
+_I2 = torch.tensor([19])
+_I3 = torch.tensor([7, 9, 11, 13, 15, 17])
+_I4 = torch.tensor([8, 10, 12, 14, 16, 18])
+_I5 = torch.tensor([20])
+_I6 = torch.tensor([21])
+_I7 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 13, 8, 14, 9, 15, 10, 16, 11, 17, 12, 18, 19])
 
 
 def lean_features(Y):
@@ -87,21 +88,21 @@ def lean_features(Y):
     r0 = a0
     # group 1: 2 feature(s) g(A2,1), g(A2,2)
     a0 = Y[5:7]
-    a1 = Y[_I0]
+    a1 = Y[19:20]
     r1 = a0*a1/((a1*a1) + 0.01).sqrt()
     # group 2: 6 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I3]
-    a3 = Y[_I4]
+    a0 = Y[7:18:2]
+    a1 = Y[8:19:2]
+    a2 = Y[20:21]
+    a3 = Y[21:22]
     t0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
     r2 = a0*a2*t0 + a1*a3*t0
     # group 3: 6 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I5]
-    a3 = Y[_I3]
-    a4 = Y[_I4]
+    a0 = Y[7:18:2]
+    a1 = Y[8:19:2]
+    a2 = Y[19:20]
+    a3 = Y[20:21]
+    a4 = Y[21:22]
     t0 = a2/(((a2*a2) + 0.01).sqrt()*((a3*a3) + (a4*a4) + 0.01).sqrt())  # 0.01 = 1/100
     r3 = a0*a4*t0 - a1*a3*t0
     # group 4: 1 feature(s) b*(E;E,E)
@@ -112,7 +113,7 @@ def lean_features(Y):
     t3 = t1 + t2 + 0.01  # 0.01 = 1/100
     t4 = 1.4142135623730951*(1.0/(2.0*t1 + 2.0*t2 + 0.02))  # 0.02 = 1/50; 1.4142135623730951 = sqrt(2)
     r4 = 1.4142135623730951*a1*t1/(t3*t3.sqrt()) + a1*(t1*t4 - t2*t4)/t3.sqrt()
-    return torch.cat((r0, r1, r2, r3, r4, ))[_I6]
+    return torch.cat((r0, r1, r2, r3, r4, ))[_I7]
 
 
 def lean_dfeatures(Y, G):
@@ -121,22 +122,22 @@ def lean_dfeatures(Y, G):
     dY = torch.zeros_like(Y)
     # group 0: 5 feature(s) g(A1,1), g(A1,2), g(A1,3), …
     g = G[0:5]
-    dY[0:5] += g
+    dY.index_add_(0, _I0, g)
     # group 1: 2 feature(s) g(A2,1), g(A2,2)
     a0 = Y[5:7]
-    a1 = Y[_I0]
+    a1 = Y[19:20]
     g = G[5:7]
     t0 = a1*a1
     t1 = t0 + 0.01  # 0.01 = 1/100
     t2 = 1.0/t1.sqrt()
-    dY[5:7] += a1*g*t2
-    dY.index_add_(0, _I0, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
+    dY.index_add_(0, _I1, a1*g*t2)
+    dY.index_add_(0, _I2, (g*(-a0*t0/(t1*t1.sqrt()) + a0*t2)).sum(0, keepdim=True))
     # group 2: 6 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I3]
-    a3 = Y[_I4]
-    g = G[_I1]
+    a0 = Y[7:18:2]
+    a1 = Y[8:19:2]
+    a2 = Y[20:21]
+    a3 = Y[21:22]
+    g = G[7:18:2]
     t0 = a2*a2
     t1 = a3*a3
     t2 = t0 + t1 + 0.01  # 0.01 = 1/100
@@ -146,17 +147,17 @@ def lean_dfeatures(Y, G):
     t6 = a1*t5
     t7 = a2*a3
     t8 = a0*t5
-    dY.index_add_(0, _I1, a2*t4)
-    dY.index_add_(0, _I2, a3*t4)
-    dY.index_add_(0, _I3, g*(a0*t3 - t0*t8 - t6*t7))
-    dY.index_add_(0, _I4, g*(a1*t3 - t1*t6 - t7*t8))
+    dY.index_add_(0, _I3, a2*t4)
+    dY.index_add_(0, _I4, a3*t4)
+    dY.index_add_(0, _I5, (g*(a0*t3 - t0*t8 - t6*t7)).sum(0, keepdim=True))
+    dY.index_add_(0, _I6, (g*(a1*t3 - t1*t6 - t7*t8)).sum(0, keepdim=True))
     # group 3: 6 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I5]
-    a3 = Y[_I3]
-    a4 = Y[_I4]
-    g = G[_I2]
+    a0 = Y[7:18:2]
+    a1 = Y[8:19:2]
+    a2 = Y[19:20]
+    a3 = Y[20:21]
+    a4 = Y[21:22]
+    g = G[8:19:2]
     t0 = a2*a4
     t1 = a2*a2
     t2 = t1 + 0.01  # 0.01 = 1/100
@@ -172,11 +173,11 @@ def lean_dfeatures(Y, G):
     t12 = 1.0/(t6*t6.sqrt())
     t13 = t12*t3
     t14 = t0*t13
-    dY.index_add_(0, _I1, t0*t9)
-    dY.index_add_(0, _I2, -a2*a3*t9)
-    dY.index_add_(0, _I5, g*(-a0*a4*t1*t11*t7 + a0*a4*t3*t7 + a1*a3*t1*t11*t7 - a3*t10))
-    dY.index_add_(0, _I3, g*(-a0*a3*t14 + a1*a2*t12*t3*t4 - a2*t10))
-    dY.index_add_(0, _I4, g*(-a0*a2*t13*t5 + a0*a2*t8 + a1*a3*t14))
+    dY.index_add_(0, _I3, t0*t9)
+    dY.index_add_(0, _I4, -a2*a3*t9)
+    dY.index_add_(0, _I2, (g*(-a0*a4*t1*t11*t7 + a0*a4*t3*t7 + a1*a3*t1*t11*t7 - a3*t10)).sum(0, keepdim=True))
+    dY.index_add_(0, _I5, (g*(-a0*a3*t14 + a1*a2*t12*t3*t4 - a2*t10)).sum(0, keepdim=True))
+    dY.index_add_(0, _I6, (g*(-a0*a2*t13*t5 + a0*a2*t8 + a1*a3*t14)).sum(0, keepdim=True))
     # group 4: 1 feature(s) b*(E;E,E)
     a0 = Y[20:21]
     a1 = Y[21:22]
@@ -196,8 +197,8 @@ def lean_dfeatures(Y, G):
     t13 = 1.0/(t7*t7)
     t14 = 4.0*t13
     t15 = 1.4142135623730951*t14  # 1.4142135623730951 = sqrt(2)
-    dY[20:21] += g*(-a0*a1*t10 + 2.8284271247461903*a0*a1*t4 + a1*t11*(a0*t12 + a0*t15*t2 - t14*t5) - a1*t5*t6)
-    dY[21:22] += g*(a1*t11*(5.656854249492381*(a1*a1*a1)*t13 - a1*t1*t15 - a1*t12) - 1.4142135623730951*t1*t2*t6 + 1.4142135623730951*t1*t4 - t10*t2 + t11*t9)
+    dY.index_add_(0, _I5, g*(-a0*a1*t10 + 2.8284271247461903*a0*a1*t4 + a1*t11*(a0*t12 + a0*t15*t2 - t14*t5) - a1*t5*t6))
+    dY.index_add_(0, _I6, g*(a1*t11*(5.656854249492381*(a1*a1*a1)*t13 - a1*t1*t15 - a1*t12) - 1.4142135623730951*t1*t2*t6 + 1.4142135623730951*t1*t4 - t10*t2 + t11*t9))
     return dY
 
 

@@ -115,13 +115,17 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([58, 58, 58, 58, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 60, 60, 60, 60])
-_I1 = torch.tensor([30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56])
-_I2 = torch.tensor([31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57])
-_I3 = torch.tensor([61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61])
-_I4 = torch.tensor([62, 62, 62, 62, 62, 62, 62, 62, 62, 62, 62, 62, 62, 62])
-_I5 = torch.tensor([58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58])
-_I6 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 44, 31, 45, 32, 46, 33, 47, 34, 48, 35, 49, 36, 50, 37, 51, 38, 52, 39, 53, 40, 54, 41, 55, 42, 56, 43, 57, 58, 59, 60])
+_I0 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+_I1 = torch.tensor([58, 58, 58, 58, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 60, 60, 60, 60])
+_I2 = torch.tensor([11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29])
+_I3 = torch.tensor([30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56])
+_I4 = torch.tensor([31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57])
+_I5 = torch.tensor([61])
+_I6 = torch.tensor([62])
+_I7 = torch.tensor([58])
+_I8 = torch.tensor([59])
+_I9 = torch.tensor([60])
+_I10 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 44, 31, 45, 32, 46, 33, 47, 34, 48, 35, 49, 36, 50, 37, 51, 38, 52, 39, 53, 40, 54, 41, 55, 42, 56, 43, 57, 58, 59, 60])
 
 
 def lean_features(Y):
@@ -132,21 +136,21 @@ def lean_features(Y):
     r0 = a0
     # group 1: 19 feature(s) g(A2,1), g(A2,2), g(A2,3), …
     a0 = Y[11:30]
-    a1 = Y[_I0]
+    a1 = Y[_I1]
     r1 = a0*a1/((a1*a1) + 0.01).sqrt()
     # group 2: 14 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I3]
-    a3 = Y[_I4]
+    a0 = Y[30:57:2]
+    a1 = Y[31:58:2]
+    a2 = Y[61:62]
+    a3 = Y[62:63]
     t0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
     r2 = a0*a2*t0 + a1*a3*t0
     # group 3: 14 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I5]
-    a3 = Y[_I3]
-    a4 = Y[_I4]
+    a0 = Y[30:57:2]
+    a1 = Y[31:58:2]
+    a2 = Y[58:59]
+    a3 = Y[61:62]
+    a4 = Y[62:63]
     t0 = a2/(((a2*a2) + 0.01).sqrt()*((a3*a3) + (a4*a4) + 0.01).sqrt())  # 0.01 = 1/100
     r3 = a0*a4*t0 - a1*a3*t0
     # group 4: 1 feature(s) b*(B2;A2,B1)
@@ -167,7 +171,7 @@ def lean_features(Y):
     a1 = Y[61:62]
     a2 = Y[62:63]
     r6 = 2.0*a0*a1*a2/(((a0*a0) + 0.01).sqrt()*((a1*a1) + (a2*a2) + 0.01))
-    return torch.cat((r0, r1, r2, r3, r4, r5, r6, ))[_I6]
+    return torch.cat((r0, r1, r2, r3, r4, r5, r6, ))[_I10]
 
 
 def lean_dfeatures(Y, G):
@@ -176,22 +180,22 @@ def lean_dfeatures(Y, G):
     dY = torch.zeros_like(Y)
     # group 0: 11 feature(s) g(A1,1), g(A1,2), g(A1,3), …
     g = G[0:11]
-    dY[0:11] += g
+    dY.index_add_(0, _I0, g)
     # group 1: 19 feature(s) g(A2,1), g(A2,2), g(A2,3), …
     a0 = Y[11:30]
-    a1 = Y[_I0]
+    a1 = Y[_I1]
     g = G[11:30]
     t0 = a1*a1
     t1 = t0 + 0.01  # 0.01 = 1/100
     t2 = 1.0/t1.sqrt()
-    dY[11:30] += a1*g*t2
-    dY.index_add_(0, _I0, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
+    dY.index_add_(0, _I2, a1*g*t2)
+    dY.index_add_(0, _I1, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
     # group 2: 14 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I3]
-    a3 = Y[_I4]
-    g = G[_I1]
+    a0 = Y[30:57:2]
+    a1 = Y[31:58:2]
+    a2 = Y[61:62]
+    a3 = Y[62:63]
+    g = G[30:57:2]
     t0 = a2*a2
     t1 = a3*a3
     t2 = t0 + t1 + 0.01  # 0.01 = 1/100
@@ -201,17 +205,17 @@ def lean_dfeatures(Y, G):
     t6 = a1*t5
     t7 = a2*a3
     t8 = a0*t5
-    dY.index_add_(0, _I1, a2*t4)
-    dY.index_add_(0, _I2, a3*t4)
-    dY.index_add_(0, _I3, g*(a0*t3 - t0*t8 - t6*t7))
-    dY.index_add_(0, _I4, g*(a1*t3 - t1*t6 - t7*t8))
+    dY.index_add_(0, _I3, a2*t4)
+    dY.index_add_(0, _I4, a3*t4)
+    dY.index_add_(0, _I5, (g*(a0*t3 - t0*t8 - t6*t7)).sum(0, keepdim=True))
+    dY.index_add_(0, _I6, (g*(a1*t3 - t1*t6 - t7*t8)).sum(0, keepdim=True))
     # group 3: 14 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I5]
-    a3 = Y[_I3]
-    a4 = Y[_I4]
-    g = G[_I2]
+    a0 = Y[30:57:2]
+    a1 = Y[31:58:2]
+    a2 = Y[58:59]
+    a3 = Y[61:62]
+    a4 = Y[62:63]
+    g = G[31:58:2]
     t0 = a2*a4
     t1 = a2*a2
     t2 = t1 + 0.01  # 0.01 = 1/100
@@ -227,11 +231,11 @@ def lean_dfeatures(Y, G):
     t12 = 1.0/(t6*t6.sqrt())
     t13 = t12*t3
     t14 = t0*t13
-    dY.index_add_(0, _I1, t0*t9)
-    dY.index_add_(0, _I2, -a2*a3*t9)
-    dY.index_add_(0, _I5, g*(-a0*a4*t1*t11*t7 + a0*a4*t3*t7 + a1*a3*t1*t11*t7 - a3*t10))
-    dY.index_add_(0, _I3, g*(-a0*a3*t14 + a1*a2*t12*t3*t4 - a2*t10))
-    dY.index_add_(0, _I4, g*(-a0*a2*t13*t5 + a0*a2*t8 + a1*a3*t14))
+    dY.index_add_(0, _I3, t0*t9)
+    dY.index_add_(0, _I4, -a2*a3*t9)
+    dY.index_add_(0, _I7, (g*(-a0*a4*t1*t11*t7 + a0*a4*t3*t7 + a1*a3*t1*t11*t7 - a3*t10)).sum(0, keepdim=True))
+    dY.index_add_(0, _I5, (g*(-a0*a3*t14 + a1*a2*t12*t3*t4 - a2*t10)).sum(0, keepdim=True))
+    dY.index_add_(0, _I6, (g*(-a0*a2*t13*t5 + a0*a2*t8 + a1*a3*t14)).sum(0, keepdim=True))
     # group 4: 1 feature(s) b*(B2;A2,B1)
     a0 = Y[58:59]
     a1 = Y[59:60]
@@ -247,9 +251,9 @@ def lean_dfeatures(Y, G):
     t7 = t6 + 0.01  # 0.01 = 1/100
     t8 = 1.0/t7.sqrt()
     t9 = a1*t5
-    dY[58:59] += g*(a1*a2*t2*t5*t8 - a2*t0*t8*t9/(t1*t1.sqrt()))
-    dY[59:60] += g*(-a0*a2*t2*t3*t8/(t4*t4.sqrt()) + a0*a2*t2*t5*t8)
-    dY[60:61] += g*(a0*a1*t2*t5*t8 - a0*t2*t6*t9/(t7*t7.sqrt()))
+    dY.index_add_(0, _I7, g*(a1*a2*t2*t5*t8 - a2*t0*t8*t9/(t1*t1.sqrt())))
+    dY.index_add_(0, _I8, g*(-a0*a2*t2*t3*t8/(t4*t4.sqrt()) + a0*a2*t2*t5*t8))
+    dY.index_add_(0, _I9, g*(a0*a1*t2*t5*t8 - a0*t2*t6*t9/(t7*t7.sqrt())))
     # group 5: 1 feature(s) b*(E;B1,E)
     a0 = Y[59:60]
     a1 = Y[61:62]
@@ -268,9 +272,9 @@ def lean_dfeatures(Y, G):
     t10 = t7*t9
     t11 = 1.0/(t5*t5)
     t12 = t11*t3*t9
-    dY[59:60] += g*(t0*t1*t6*t8 - t0*t7 - t1*t4*t6*t8 + t3*t4*t6)
-    dY[61:62] += g*(-(a1*a1*a1)*t12 + a1*t0*t12 + a1*t10)
-    dY[62:63] += g*(2.0*a0*(a2*a2*a2)*t11*t3 - a2*t10 - a2*t12*t4)
+    dY.index_add_(0, _I8, g*(t0*t1*t6*t8 - t0*t7 - t1*t4*t6*t8 + t3*t4*t6))
+    dY.index_add_(0, _I5, g*(-(a1*a1*a1)*t12 + a1*t0*t12 + a1*t10))
+    dY.index_add_(0, _I6, g*(2.0*a0*(a2*a2*a2)*t11*t3 - a2*t10 - a2*t12*t4))
     # group 6: 1 feature(s) b*(E;B2,E)
     a0 = Y[60:61]
     a1 = Y[61:62]
@@ -284,9 +288,9 @@ def lean_dfeatures(Y, G):
     t5 = t3 + t4 + 0.01  # 0.01 = 1/100
     t6 = 1.0/t5
     t7 = 4.0*(1.0/(t5*t5))
-    dY[60:61] += g*(-2.0*a1*a2*t0*t6/(t1*t1.sqrt()) + 2.0*a1*a2*t2*t6)
-    dY[61:62] += g*(-a0*a2*t2*t3*t7 + 2.0*a0*a2*t2*t6)
-    dY[62:63] += g*(-a0*a1*t2*t4*t7 + 2.0*a0*a1*t2*t6)
+    dY.index_add_(0, _I9, g*(-2.0*a1*a2*t0*t6/(t1*t1.sqrt()) + 2.0*a1*a2*t2*t6))
+    dY.index_add_(0, _I5, g*(-a0*a2*t2*t3*t7 + 2.0*a0*a2*t2*t6))
+    dY.index_add_(0, _I6, g*(-a0*a1*t2*t4*t7 + 2.0*a0*a1*t2*t6))
     return dY
 
 

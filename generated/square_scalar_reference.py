@@ -148,13 +148,17 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([89, 89, 89, 89, 89, 89, 89, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 91, 91, 91, 91, 91, 91, 91, 91, 91, 91])
-_I1 = torch.tensor([45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 85, 87])
-_I2 = torch.tensor([46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 84, 86, 88])
-_I3 = torch.tensor([92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92])
-_I4 = torch.tensor([93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93, 93])
-_I5 = torch.tensor([89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89])
-_I6 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 67, 46, 68, 47, 69, 48, 70, 49, 71, 50, 72, 51, 73, 52, 74, 53, 75, 54, 76, 55, 77, 56, 78, 57, 79, 58, 80, 59, 81, 60, 82, 61, 83, 62, 84, 63, 85, 64, 86, 65, 87, 66, 88, 89, 90, 91])
+_I0 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+_I1 = torch.tensor([89, 89, 89, 89, 89, 89, 89, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 91, 91, 91, 91, 91, 91, 91, 91, 91, 91])
+_I2 = torch.tensor([16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44])
+_I3 = torch.tensor([45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 85, 87])
+_I4 = torch.tensor([46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 84, 86, 88])
+_I5 = torch.tensor([92])
+_I6 = torch.tensor([93])
+_I7 = torch.tensor([89])
+_I8 = torch.tensor([90])
+_I9 = torch.tensor([91])
+_I10 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 67, 46, 68, 47, 69, 48, 70, 49, 71, 50, 72, 51, 73, 52, 74, 53, 75, 54, 76, 55, 77, 56, 78, 57, 79, 58, 80, 59, 81, 60, 82, 61, 83, 62, 84, 63, 85, 64, 86, 65, 87, 66, 88, 89, 90, 91])
 
 
 def lean_features(Y):
@@ -165,21 +169,21 @@ def lean_features(Y):
     r0 = a0
     # group 1: 29 feature(s) g(A2,1), g(A2,2), g(A2,3), …
     a0 = Y[16:45]
-    a1 = Y[_I0]
+    a1 = Y[_I1]
     r1 = a0*a1/((a1*a1) + 0.01).sqrt()
     # group 2: 22 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I3]
-    a3 = Y[_I4]
+    a0 = Y[45:88:2]
+    a1 = Y[46:89:2]
+    a2 = Y[92:93]
+    a3 = Y[93:94]
     t0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
     r2 = a0*a2*t0 + a1*a3*t0
     # group 3: 22 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I5]
-    a3 = Y[_I3]
-    a4 = Y[_I4]
+    a0 = Y[45:88:2]
+    a1 = Y[46:89:2]
+    a2 = Y[89:90]
+    a3 = Y[92:93]
+    a4 = Y[93:94]
     t0 = a2/(((a2*a2) + 0.01).sqrt()*((a3*a3) + (a4*a4) + 0.01).sqrt())  # 0.01 = 1/100
     r3 = a0*a4*t0 - a1*a3*t0
     # group 4: 1 feature(s) b*(B2;A2,B1)
@@ -200,7 +204,7 @@ def lean_features(Y):
     a1 = Y[92:93]
     a2 = Y[93:94]
     r6 = 2.0*a0*a1*a2/(((a0*a0) + 0.01).sqrt()*((a1*a1) + (a2*a2) + 0.01))
-    return torch.cat((r0, r1, r2, r3, r4, r5, r6, ))[_I6]
+    return torch.cat((r0, r1, r2, r3, r4, r5, r6, ))[_I10]
 
 
 def lean_dfeatures(Y, G):
@@ -209,22 +213,22 @@ def lean_dfeatures(Y, G):
     dY = torch.zeros_like(Y)
     # group 0: 16 feature(s) g(A1,1), g(A1,2), g(A1,3), …
     g = G[0:16]
-    dY[0:16] += g
+    dY.index_add_(0, _I0, g)
     # group 1: 29 feature(s) g(A2,1), g(A2,2), g(A2,3), …
     a0 = Y[16:45]
-    a1 = Y[_I0]
+    a1 = Y[_I1]
     g = G[16:45]
     t0 = a1*a1
     t1 = t0 + 0.01  # 0.01 = 1/100
     t2 = 1.0/t1.sqrt()
-    dY[16:45] += a1*g*t2
-    dY.index_add_(0, _I0, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
+    dY.index_add_(0, _I2, a1*g*t2)
+    dY.index_add_(0, _I1, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
     # group 2: 22 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I3]
-    a3 = Y[_I4]
-    g = G[_I1]
+    a0 = Y[45:88:2]
+    a1 = Y[46:89:2]
+    a2 = Y[92:93]
+    a3 = Y[93:94]
+    g = G[45:88:2]
     t0 = a2*a2
     t1 = a3*a3
     t2 = t0 + t1 + 0.01  # 0.01 = 1/100
@@ -234,17 +238,17 @@ def lean_dfeatures(Y, G):
     t6 = a1*t5
     t7 = a2*a3
     t8 = a0*t5
-    dY.index_add_(0, _I1, a2*t4)
-    dY.index_add_(0, _I2, a3*t4)
-    dY.index_add_(0, _I3, g*(a0*t3 - t0*t8 - t6*t7))
-    dY.index_add_(0, _I4, g*(a1*t3 - t1*t6 - t7*t8))
+    dY.index_add_(0, _I3, a2*t4)
+    dY.index_add_(0, _I4, a3*t4)
+    dY.index_add_(0, _I5, (g*(a0*t3 - t0*t8 - t6*t7)).sum(0, keepdim=True))
+    dY.index_add_(0, _I6, (g*(a1*t3 - t1*t6 - t7*t8)).sum(0, keepdim=True))
     # group 3: 22 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
-    a0 = Y[_I1]
-    a1 = Y[_I2]
-    a2 = Y[_I5]
-    a3 = Y[_I3]
-    a4 = Y[_I4]
-    g = G[_I2]
+    a0 = Y[45:88:2]
+    a1 = Y[46:89:2]
+    a2 = Y[89:90]
+    a3 = Y[92:93]
+    a4 = Y[93:94]
+    g = G[46:89:2]
     t0 = a2*a4
     t1 = a2*a2
     t2 = t1 + 0.01  # 0.01 = 1/100
@@ -260,11 +264,11 @@ def lean_dfeatures(Y, G):
     t12 = 1.0/(t6*t6.sqrt())
     t13 = t12*t3
     t14 = t0*t13
-    dY.index_add_(0, _I1, t0*t9)
-    dY.index_add_(0, _I2, -a2*a3*t9)
-    dY.index_add_(0, _I5, g*(-a0*a4*t1*t11*t7 + a0*a4*t3*t7 + a1*a3*t1*t11*t7 - a3*t10))
-    dY.index_add_(0, _I3, g*(-a0*a3*t14 + a1*a2*t12*t3*t4 - a2*t10))
-    dY.index_add_(0, _I4, g*(-a0*a2*t13*t5 + a0*a2*t8 + a1*a3*t14))
+    dY.index_add_(0, _I3, t0*t9)
+    dY.index_add_(0, _I4, -a2*a3*t9)
+    dY.index_add_(0, _I7, (g*(-a0*a4*t1*t11*t7 + a0*a4*t3*t7 + a1*a3*t1*t11*t7 - a3*t10)).sum(0, keepdim=True))
+    dY.index_add_(0, _I5, (g*(-a0*a3*t14 + a1*a2*t12*t3*t4 - a2*t10)).sum(0, keepdim=True))
+    dY.index_add_(0, _I6, (g*(-a0*a2*t13*t5 + a0*a2*t8 + a1*a3*t14)).sum(0, keepdim=True))
     # group 4: 1 feature(s) b*(B2;A2,B1)
     a0 = Y[89:90]
     a1 = Y[90:91]
@@ -280,9 +284,9 @@ def lean_dfeatures(Y, G):
     t7 = t6 + 0.01  # 0.01 = 1/100
     t8 = 1.0/t7.sqrt()
     t9 = a1*t5
-    dY[89:90] += g*(a1*a2*t2*t5*t8 - a2*t0*t8*t9/(t1*t1.sqrt()))
-    dY[90:91] += g*(-a0*a2*t2*t3*t8/(t4*t4.sqrt()) + a0*a2*t2*t5*t8)
-    dY[91:92] += g*(a0*a1*t2*t5*t8 - a0*t2*t6*t9/(t7*t7.sqrt()))
+    dY.index_add_(0, _I7, g*(a1*a2*t2*t5*t8 - a2*t0*t8*t9/(t1*t1.sqrt())))
+    dY.index_add_(0, _I8, g*(-a0*a2*t2*t3*t8/(t4*t4.sqrt()) + a0*a2*t2*t5*t8))
+    dY.index_add_(0, _I9, g*(a0*a1*t2*t5*t8 - a0*t2*t6*t9/(t7*t7.sqrt())))
     # group 5: 1 feature(s) b*(E;B1,E)
     a0 = Y[90:91]
     a1 = Y[92:93]
@@ -301,9 +305,9 @@ def lean_dfeatures(Y, G):
     t10 = t7*t9
     t11 = 1.0/(t5*t5)
     t12 = t11*t3*t9
-    dY[90:91] += g*(t0*t1*t6*t8 - t0*t7 - t1*t4*t6*t8 + t3*t4*t6)
-    dY[92:93] += g*(-(a1*a1*a1)*t12 + a1*t0*t12 + a1*t10)
-    dY[93:94] += g*(2.0*a0*(a2*a2*a2)*t11*t3 - a2*t10 - a2*t12*t4)
+    dY.index_add_(0, _I8, g*(t0*t1*t6*t8 - t0*t7 - t1*t4*t6*t8 + t3*t4*t6))
+    dY.index_add_(0, _I5, g*(-(a1*a1*a1)*t12 + a1*t0*t12 + a1*t10))
+    dY.index_add_(0, _I6, g*(2.0*a0*(a2*a2*a2)*t11*t3 - a2*t10 - a2*t12*t4))
     # group 6: 1 feature(s) b*(E;B2,E)
     a0 = Y[91:92]
     a1 = Y[92:93]
@@ -317,9 +321,9 @@ def lean_dfeatures(Y, G):
     t5 = t3 + t4 + 0.01  # 0.01 = 1/100
     t6 = 1.0/t5
     t7 = 4.0*(1.0/(t5*t5))
-    dY[91:92] += g*(-2.0*a1*a2*t0*t6/(t1*t1.sqrt()) + 2.0*a1*a2*t2*t6)
-    dY[92:93] += g*(-a0*a2*t2*t3*t7 + 2.0*a0*a2*t2*t6)
-    dY[93:94] += g*(-a0*a1*t2*t4*t7 + 2.0*a0*a1*t2*t6)
+    dY.index_add_(0, _I9, g*(-2.0*a1*a2*t0*t6/(t1*t1.sqrt()) + 2.0*a1*a2*t2*t6))
+    dY.index_add_(0, _I5, g*(-a0*a2*t2*t3*t7 + 2.0*a0*a2*t2*t6))
+    dY.index_add_(0, _I6, g*(-a0*a1*t2*t4*t7 + 2.0*a0*a1*t2*t6))
     return dY
 
 

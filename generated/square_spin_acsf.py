@@ -86,7 +86,7 @@ def lean_features(Y):
     a0 = Y[_I0]
     r0 = a0
     # group 1: 16 feature(s) G3b(1,1), G3b(1,1.414), G3b(1,2), …
-    a0 = Y[_I1]
+    a0 = Y[5:36:2]
     r1 = a0*a0
     return torch.cat((r0, r1, ))[_I2]
 
@@ -99,8 +99,8 @@ def lean_dfeatures(Y, G):
     g = G[_I0]
     dY.index_add_(0, _I0, g)
     # group 1: 16 feature(s) G3b(1,1), G3b(1,1.414), G3b(1,2), …
-    a0 = Y[_I1]
-    g = G[_I1]
+    a0 = Y[5:36:2]
+    g = G[5:36:2]
     dY.index_add_(0, _I1, 2.0*a0*g)
     return dY
 

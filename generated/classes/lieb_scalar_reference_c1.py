@@ -57,7 +57,12 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([15, 15, 16, 16, 16, 17, 17, 17, 17])
+_I0 = torch.tensor([0, 1, 2, 3, 4, 5])
+_I1 = torch.tensor([15, 15, 16, 16, 16, 17, 17, 17, 17])
+_I2 = torch.tensor([6, 7, 8, 9, 10, 11, 12, 13, 14])
+_I3 = torch.tensor([15])
+_I4 = torch.tensor([16])
+_I5 = torch.tensor([17])
 
 
 def lean_features(Y):
@@ -68,7 +73,7 @@ def lean_features(Y):
     r0 = a0
     # group 1: 9 feature(s) g(B1,1), g(B1,2), g(B2,1), …
     a0 = Y[6:15]
-    a1 = Y[_I0]
+    a1 = Y[_I1]
     r1 = a0*a1/((a1*a1) + 0.01).sqrt()
     # group 2: 1 feature(s) b*(B3;B1,B2)
     a0 = Y[15:16]
@@ -84,16 +89,16 @@ def lean_dfeatures(Y, G):
     dY = torch.zeros_like(Y)
     # group 0: 6 feature(s) g(A,1), g(A,2), g(A,3), …
     g = G[0:6]
-    dY[0:6] += g
+    dY.index_add_(0, _I0, g)
     # group 1: 9 feature(s) g(B1,1), g(B1,2), g(B2,1), …
     a0 = Y[6:15]
-    a1 = Y[_I0]
+    a1 = Y[_I1]
     g = G[6:15]
     t0 = a1*a1
     t1 = t0 + 0.01  # 0.01 = 1/100
     t2 = 1.0/t1.sqrt()
-    dY[6:15] += a1*g*t2
-    dY.index_add_(0, _I0, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
+    dY.index_add_(0, _I2, a1*g*t2)
+    dY.index_add_(0, _I1, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
     # group 2: 1 feature(s) b*(B3;B1,B2)
     a0 = Y[15:16]
     a1 = Y[16:17]
@@ -109,9 +114,9 @@ def lean_dfeatures(Y, G):
     t7 = t6 + 0.01  # 0.01 = 1/100
     t8 = 1.0/t7.sqrt()
     t9 = a1*t5
-    dY[15:16] += g*(a1*a2*t2*t5*t8 - a2*t0*t8*t9/(t1*t1.sqrt()))
-    dY[16:17] += g*(-a0*a2*t2*t3*t8/(t4*t4.sqrt()) + a0*a2*t2*t5*t8)
-    dY[17:18] += g*(a0*a1*t2*t5*t8 - a0*t2*t6*t9/(t7*t7.sqrt()))
+    dY.index_add_(0, _I3, g*(a1*a2*t2*t5*t8 - a2*t0*t8*t9/(t1*t1.sqrt())))
+    dY.index_add_(0, _I4, g*(-a0*a2*t2*t3*t8/(t4*t4.sqrt()) + a0*a2*t2*t5*t8))
+    dY.index_add_(0, _I5, g*(a0*a1*t2*t5*t8 - a0*t2*t6*t9/(t7*t7.sqrt())))
     return dY
 
 

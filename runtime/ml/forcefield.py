@@ -34,7 +34,6 @@ from generated._support import DescriptorInputError
 from runtime.errors import ForceFieldError
 from runtime.files import write_atomically
 from runtime.ml.network import (
-    CHUNK,
     MLP,
     NetworkConfig,
     Standardizer,
@@ -238,37 +237,27 @@ class ForceField(nn.Module):
         context = nullcontext() if create_graph else torch.inference_mode()
         d, sites = self.descriptor, math.prod(x.shape[1:1 + self.descriptor.dimension])
         with context:
-            with torch.no_grad():
+            with torch.no_grad():  # stages 1-3 do not depend on the weights
                 saved = d.lean_outputs(x)
+                features = d.lean_invariants(saved)  # (batch·N, S, F)
             layers = folded_layers(self.network, self.standardizer, self.dtype)
-            scale = self.scale.to(self.dtype)
-            keep = None
-            if rows is not None:  # the cells (batch·N, row-major) whose energies count
+            out, g = lean_energy_and_gradient(  # the network, CHUNK cells at a time
+                layers, self.network.config.activation, features.reshape(-1, d.n_features))
+            cells = features.shape[0]
+            out = out.reshape(cells, -1)
+            g = g.reshape(features.shape)
+            g = g.mul_(self.scale.to(self.dtype)) if not create_graph else self.scale * g
+            if rows is not None:  # only the cells (batch·N, row-major) of rows count
                 keep = torch.zeros((x.shape[0], x.shape[1], sites // x.shape[1]),
                                    dtype=self.dtype)
                 keep[:, rows[0]:rows[1]] = 1.0
                 keep = keep.reshape(-1, 1)
-            outs, gys = [], []
-            # stage 3, the network and their backward, CHUNK cells at a time (in cache)
-            for start in range(0, x.shape[0] * sites, CHUNK):
-                columns = slice(start, start + CHUNK)
-                with torch.no_grad():
-                    features = d.lean_invariants(saved, columns)
-                cells = features.shape[0]
-                out, g = lean_energy_and_gradient(
-                    layers, self.network.config.activation, features.reshape(-1, d.n_features))
-                out, g = out.reshape(cells, -1), scale * g.reshape(features.shape)
-                if keep is not None:
-                    out, g = out * keep[columns], g * keep[columns, :, None]
-                outs.append(out)
-                gys.append(d.lean_dinvariants(saved, g, columns))
-            gys = [torch.cat(parts, 1) if len(parts) > 1 else parts[0] for parts in zip(*gys)]
-            out = torch.cat(outs) if len(outs) > 1 else outs[0]
+                out, g = out * keep, g * keep[:, :, None]
             count = out.shape[1] * (sites if rows is None else sites // x.shape[1] *
                                     (rows[1] - rows[0]))
             energy = (self.shift * count + self.scale *
                       out.reshape(x.shape[0], -1).sum(1, dtype=torch.float64))
-            gradient = d.lean_transpose(saved, gys)
+            gradient = d.lean_transpose(saved, d.lean_dinvariants(saved, g))
         return energy, gradient
 
     def _lean_blockwise(self, field: torch.Tensor):

@@ -88,12 +88,15 @@ class Standardizer(nn.Module):
         return (x - self.mean.to(x.dtype)) / self.scale.to(x.dtype)
 
 
-def _activation_and_slope(name: str, z: torch.Tensor):
-    """(act(z), act'(z)) for the activations of ACTIVATIONS with their torch defaults."""
-    if name == "silu":
+def _activation_and_slope(name: str, z: torch.Tensor, inplace: bool = False):
+    """(act(z), act'(z)) for the activations of ACTIVATIONS with their torch defaults;
+    `inplace` (no graph) may overwrite z."""
+    if name == "silu":  # a = z·s, a' = s·(1 + z − a) with s = sigmoid(z)
         s = torch.sigmoid(z)
         a = z * s
-        return a, torch.addcmul(s, a, 1.0 - s)
+        if inplace:
+            return a, s.addcmul_(s, z.sub_(a))
+        return a, torch.addcmul(s, s, z - a)
     if name == "tanh":
         a = torch.tanh(z)
         return a, 1.0 - a * a
@@ -127,7 +130,8 @@ def lean_energy_and_gradient(layers, activation: str, x: torch.Tensor, chunk: in
     """(network output (N,), ∂output/∂x (N, n_in)) for raw features x (N, n_in) through the
     folded `layers`, `chunk` sites at a time (large activations cost page faults and cache
     misses, not flops): the forward keeps act'(z) of every hidden layer, the backward is the
-    transposed GEMMs (plain torch ops: no autograd graph, or a differentiable one)."""
+    transposed GEMMs (plain torch ops: no autograd graph, in place where none is recorded,
+    or a differentiable one)."""
     if x.shape[0] > chunk:
         parts = [_lean_chunk(layers, activation, part) for part in x.split(chunk)]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
@@ -135,13 +139,14 @@ def lean_energy_and_gradient(layers, activation: str, x: torch.Tensor, chunk: in
 
 
 def _lean_chunk(layers, activation: str, x: torch.Tensor):
+    inplace = not torch.is_grad_enabled() or torch.is_inference_mode_enabled()
     h, slopes = x, []
     for w, b in layers[:-1]:
-        h, slope = _activation_and_slope(activation, torch.addmm(b, h, w.T))
+        h, slope = _activation_and_slope(activation, torch.addmm(b, h, w.T), inplace)
         slopes.append(slope)
     w_out, b_out = layers[-1]
     out = torch.addmm(b_out, h, w_out.T)[:, 0]
-    g = slopes[-1] * w_out  # (N, H) · (1, H)
+    g = slopes[-1].mul_(w_out) if inplace else slopes[-1] * w_out  # (N, H) · (1, H)
     for (w, _), slope in zip(reversed(layers[1:-1]), reversed(slopes[:-1])):
-        g = (g @ w) * slope
+        g = (g @ w).mul_(slope) if inplace else (g @ w) * slope
     return out, g @ layers[0][0]
