@@ -19,7 +19,7 @@ import re
 
 import sympy as sp
 
-from .printers import statements
+from .printers import comment, statements
 
 
 def _index(name: str, rows: list[int], broadcast: bool = False) -> str | None:
@@ -71,6 +71,41 @@ def groups(exprs) -> list[tuple[sp.Expr, list[int], list[list[int]]]]:
     return [(t, fs, rows) for t, (fs, rows) in found.items()]
 
 
+def _hoisted(exprs, narrow: set) -> tuple[list, list]:
+    """([(symbol b_k, product)], exprs with the factors of each product that depend only on
+    the `narrow` slots (broadcast (1, N) rows) replaced by one b_k): a narrow product costs
+    one (1, N) op per factor, not one (members, N) op."""
+    found: dict = {}
+
+    def walk(e):
+        if e.is_Atom:
+            return e
+        args = [walk(a) for a in e.args]
+        if e.is_Mul:
+            thin = [a for a in args if a.free_symbols <= narrow]
+            wide = [a for a in args if not a.free_symbols <= narrow]
+            if wide and len(thin) > 1:
+                product = sp.Mul(*thin)
+                symbol = found.setdefault(product, sp.Symbol(f"b{len(found)}", real=True))
+                return sp.Mul(*wide, symbol)
+        return e.func(*args)
+
+    new = [walk(e) for e in exprs]
+    return [(symbol, product) for product, symbol in found.items()], new
+
+
+def _statements(exprs, narrow: set) -> tuple[list[str], list]:
+    """`printers.statements` of exprs with their narrow products hoisted (`_hoisted`)."""
+    products, exprs = _hoisted(exprs, narrow)
+    lines = []
+    if products:
+        plines, presults = statements([p for _, p in products], prefix="u")
+        lines = plines + [f"    {symbol} = {text}{comment(note)}"
+                          for (symbol, _), (text, note) in zip(products, presults)]
+    more, results = statements(exprs, prefix="t")
+    return lines + more, results
+
+
 def lean_code(exprs, names: list[str]) -> dict:
     """Template variables: index constants and the bodies of lean_features(Y) -> (F, N) and
     lean_dfeatures(Y, G) -> (K, N)."""
@@ -87,13 +122,14 @@ def lean_code(exprs, names: list[str]) -> dict:
             value = statements([template])[1][0][0]
             forward += head + [f"    r{n} = Y[:1].expand({len(features)}, -1) * 0.0 + {value}"]
             continue
-        lines, results = statements([template], prefix="t")
+        narrow = {a for a, r in zip(slots, rows) if len(set(r)) == 1 < len(r)}
+        lines, results = _statements([template], narrow)
         result = results[0][0]
         if len(features) > 1 and all(len(set(r)) == 1 for r in rows):  # every slot broadcast
             result = f"({result}).expand({len(features)}, -1)"
         forward += head + loads + lines + [f"    r{n} = {result}"]
         g = sp.Symbol("g", real=True)
-        dlines, dresults = statements([g * sp.diff(template, a) for a in slots], prefix="t")
+        dlines, dresults = _statements([g * sp.diff(template, a) for a in slots], narrow)
         used = " ".join(dlines + [text for text, _ in dresults])
         backward += head + [line for j, line in enumerate(loads)
                             if re.search(rf"\ba{j}\b", used)]

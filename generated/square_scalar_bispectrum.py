@@ -378,14 +378,18 @@ def lean_features(Y):
     a2 = Y[46:47]
     a3 = Y[47:88:2]
     a4 = Y[48:89:2]
-    r5 = a0*a1*a3 + a0*a2*a4
+    b0 = a0*a1
+    b1 = a0*a2
+    r5 = a3*b0 + a4*b1
     # group 6: 21 feature(s) b(E,2;A2,1;E,1), b(E,3;A2,1;E,1), b(E,4;A2,1;E,1), …
     a0 = Y[16:17]
     a1 = Y[45:46]
     a2 = Y[46:47]
     a3 = Y[47:88:2]
     a4 = Y[48:89:2]
-    r6 = -a0*a1*a4 + a0*a2*a3
+    b0 = a0*a2
+    b1 = -a0*a1
+    r6 = a3*b0 + a4*b1
     # group 7: 1 feature(s) b(E,1;B1,1;E,1)
     a0 = Y[23:24]
     a1 = Y[45:46]
@@ -397,7 +401,9 @@ def lean_features(Y):
     a2 = Y[46:47]
     a3 = Y[47:88:2]
     a4 = Y[48:89:2]
-    r8 = a0*a1*a3 - a0*a2*a4
+    b0 = a0*a1
+    b1 = -a0*a2
+    r8 = a3*b0 + a4*b1
     # group 9: 1 feature(s) b(E,1;B2,1;E,1)
     a0 = Y[35:36]
     a1 = Y[45:46]
@@ -409,24 +415,29 @@ def lean_features(Y):
     a2 = Y[46:47]
     a3 = Y[47:88:2]
     a4 = Y[48:89:2]
-    r10 = a0*a1*a4 + a0*a2*a3
+    b0 = a0*a1
+    b1 = a0*a2
+    r10 = a3*b1 + a4*b0
     # group 11: 15 feature(s) b(A1,2;E,1;E,1), b(A1,3;E,1;E,1), b(A1,4;E,1;E,1), …
     a0 = Y[1:16]
     a1 = Y[45:46]
     a2 = Y[46:47]
-    t0 = 0.7071067811865476*a0  # 0.7071067811865476 = sqrt(2)/2
-    r11 = (a1*a1)*t0 + (a2*a2)*t0
+    b0 = 0.7071067811865476*(a1*a1)  # 0.7071067811865476 = sqrt(2)/2
+    b1 = 0.7071067811865476*(a2*a2)  # 0.7071067811865476 = sqrt(2)/2
+    r11 = a0*b0 + a0*b1
     # group 12: 11 feature(s) b(B1,2;E,1;E,1), b(B1,3;E,1;E,1), b(B1,4;E,1;E,1), …
     a0 = Y[24:35]
     a1 = Y[45:46]
     a2 = Y[46:47]
-    t0 = 0.7071067811865476*a0  # 0.7071067811865476 = sqrt(2)/2
-    r12 = (a1*a1)*t0 - (a2*a2)*t0
+    b0 = 0.7071067811865476*(a1*a1)  # 0.7071067811865476 = sqrt(2)/2
+    b1 = -0.7071067811865476*(a2*a2)  # 0.7071067811865476 = sqrt(2)/2
+    r12 = a0*b0 + a0*b1
     # group 13: 9 feature(s) b(B2,2;E,1;E,1), b(B2,3;E,1;E,1), b(B2,4;E,1;E,1), …
     a0 = Y[36:45]
     a1 = Y[45:46]
     a2 = Y[46:47]
-    r13 = 1.4142135623730951*a0*a1*a2
+    b0 = 1.4142135623730951*a1*a2  # 1.4142135623730951 = sqrt(2)
+    r13 = a0*b0
     return torch.cat((r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, ))[_I18]
 
 
@@ -442,7 +453,8 @@ def lean_dfeatures(Y, G):
     a0 = Y[0:1]
     a1 = Y[1:16]
     g = G[1:16]
-    dY.index_add_(0, _I0, (2.0*a0*a1*g).sum(0, keepdim=True))
+    b0 = 2.0*a0
+    dY.index_add_(0, _I0, (a1*b0*g).sum(0, keepdim=True))
     dY.index_add_(0, _I1, (a0*a0)*g)
     # group 2: 48 feature(s) b(A2,1;A1,1;A2,1), b(B1,1;A1,1;B1,1), b(B2,1;A1,1;B2,1), …
     a0 = Y[_I2]
@@ -475,12 +487,14 @@ def lean_dfeatures(Y, G):
     a3 = Y[47:88:2]
     a4 = Y[48:89:2]
     g = G[46:67]
+    b0 = a0*a1
+    b1 = a0*a2
     t0 = a0*g
     dY.index_add_(0, _I0, (g*(a1*a3 + a2*a4)).sum(0, keepdim=True))
     dY.index_add_(0, _I9, (a3*t0).sum(0, keepdim=True))
     dY.index_add_(0, _I10, (a4*t0).sum(0, keepdim=True))
-    dY.index_add_(0, _I11, a1*t0)
-    dY.index_add_(0, _I12, a2*t0)
+    dY.index_add_(0, _I11, b0*g)
+    dY.index_add_(0, _I12, b1*g)
     # group 6: 21 feature(s) b(E,2;A2,1;E,1), b(E,3;A2,1;E,1), b(E,4;A2,1;E,1), …
     a0 = Y[16:17]
     a1 = Y[45:46]
@@ -488,12 +502,15 @@ def lean_dfeatures(Y, G):
     a3 = Y[47:88:2]
     a4 = Y[48:89:2]
     g = G[103:124]
-    t0 = a0*g
-    dY.index_add_(0, _I13, (g*(-a1*a4 + a2*a3)).sum(0, keepdim=True))
-    dY.index_add_(0, _I9, (-a4*t0).sum(0, keepdim=True))
-    dY.index_add_(0, _I10, (a3*t0).sum(0, keepdim=True))
-    dY.index_add_(0, _I11, a2*t0)
-    dY.index_add_(0, _I12, -a1*t0)
+    b0 = -a1
+    b1 = -a0
+    b2 = a0*a2
+    b3 = -a0*a1
+    dY.index_add_(0, _I13, (g*(a2*a3 + a4*b0)).sum(0, keepdim=True))
+    dY.index_add_(0, _I9, (a4*b1*g).sum(0, keepdim=True))
+    dY.index_add_(0, _I10, (a0*a3*g).sum(0, keepdim=True))
+    dY.index_add_(0, _I11, b2*g)
+    dY.index_add_(0, _I12, b3*g)
     # group 7: 1 feature(s) b(E,1;B1,1;E,1)
     a0 = Y[23:24]
     a1 = Y[45:46]
@@ -510,12 +527,15 @@ def lean_dfeatures(Y, G):
     a3 = Y[47:88:2]
     a4 = Y[48:89:2]
     g = G[146:167]
-    t0 = a0*g
-    dY.index_add_(0, _I14, (g*(a1*a3 - a2*a4)).sum(0, keepdim=True))
-    dY.index_add_(0, _I9, (a3*t0).sum(0, keepdim=True))
-    dY.index_add_(0, _I10, (-a4*t0).sum(0, keepdim=True))
-    dY.index_add_(0, _I11, a1*t0)
-    dY.index_add_(0, _I12, -a2*t0)
+    b0 = -a2
+    b1 = -a0
+    b2 = a0*a1
+    b3 = -a0*a2
+    dY.index_add_(0, _I14, (g*(a1*a3 + a4*b0)).sum(0, keepdim=True))
+    dY.index_add_(0, _I9, (a0*a3*g).sum(0, keepdim=True))
+    dY.index_add_(0, _I10, (a4*b1*g).sum(0, keepdim=True))
+    dY.index_add_(0, _I11, b2*g)
+    dY.index_add_(0, _I12, b3*g)
     # group 9: 1 feature(s) b(E,1;B2,1;E,1)
     a0 = Y[35:36]
     a1 = Y[45:46]
@@ -532,39 +552,49 @@ def lean_dfeatures(Y, G):
     a3 = Y[47:88:2]
     a4 = Y[48:89:2]
     g = G[183:204]
+    b0 = a0*a2
+    b1 = a0*a1
     t0 = a0*g
     dY.index_add_(0, _I15, (g*(a1*a4 + a2*a3)).sum(0, keepdim=True))
     dY.index_add_(0, _I9, (a4*t0).sum(0, keepdim=True))
     dY.index_add_(0, _I10, (a3*t0).sum(0, keepdim=True))
-    dY.index_add_(0, _I11, a2*t0)
-    dY.index_add_(0, _I12, a1*t0)
+    dY.index_add_(0, _I11, b0*g)
+    dY.index_add_(0, _I12, b1*g)
     # group 11: 15 feature(s) b(A1,2;E,1;E,1), b(A1,3;E,1;E,1), b(A1,4;E,1;E,1), …
     a0 = Y[1:16]
     a1 = Y[45:46]
     a2 = Y[46:47]
     g = G[204:219]
-    t2 = 1.4142135623730951*a0*g  # 1.4142135623730951 = sqrt(2)
+    b0 = 1.4142135623730951*a1  # 1.4142135623730951 = sqrt(2)
+    b1 = 1.4142135623730951*a2  # 1.4142135623730951 = sqrt(2)
+    t1 = a0*g
     dY.index_add_(0, _I1, g*(0.7071067811865476*(a1*a1) + 0.7071067811865476*(a2*a2)))
-    dY.index_add_(0, _I9, (a1*t2).sum(0, keepdim=True))
-    dY.index_add_(0, _I10, (a2*t2).sum(0, keepdim=True))
+    dY.index_add_(0, _I9, (b0*t1).sum(0, keepdim=True))
+    dY.index_add_(0, _I10, (b1*t1).sum(0, keepdim=True))
     # group 12: 11 feature(s) b(B1,2;E,1;E,1), b(B1,3;E,1;E,1), b(B1,4;E,1;E,1), …
     a0 = Y[24:35]
     a1 = Y[45:46]
     a2 = Y[46:47]
     g = G[219:230]
-    t2 = 1.4142135623730951*a0*g  # 1.4142135623730951 = sqrt(2)
+    b0 = 1.4142135623730951*a1  # 1.4142135623730951 = sqrt(2)
+    b1 = -1.4142135623730951*a2  # 1.4142135623730951 = sqrt(2)
+    t1 = a0*g
     dY.index_add_(0, _I16, g*(0.7071067811865476*(a1*a1) - 0.7071067811865476*(a2*a2)))
-    dY.index_add_(0, _I9, (a1*t2).sum(0, keepdim=True))
-    dY.index_add_(0, _I10, (-a2*t2).sum(0, keepdim=True))
+    dY.index_add_(0, _I9, (b0*t1).sum(0, keepdim=True))
+    dY.index_add_(0, _I10, (b1*t1).sum(0, keepdim=True))
     # group 13: 9 feature(s) b(B2,2;E,1;E,1), b(B2,3;E,1;E,1), b(B2,4;E,1;E,1), …
     a0 = Y[36:45]
     a1 = Y[45:46]
     a2 = Y[46:47]
     g = G[230:239]
-    t1 = 1.4142135623730951*a2*g  # 1.4142135623730951 = sqrt(2)
-    dY.index_add_(0, _I17, a1*t1)
-    dY.index_add_(0, _I9, (a0*t1).sum(0, keepdim=True))
-    dY.index_add_(0, _I10, (1.4142135623730951*a0*a1*g).sum(0, keepdim=True))
+    u1 = 1.4142135623730951*a2  # 1.4142135623730951 = sqrt(2)
+    b0 = a1*u1
+    b1 = u1
+    b2 = 1.4142135623730951*a1  # 1.4142135623730951 = sqrt(2)
+    t0 = a0*g
+    dY.index_add_(0, _I17, b0*g)
+    dY.index_add_(0, _I9, (b1*t0).sum(0, keepdim=True))
+    dY.index_add_(0, _I10, (b2*t0).sum(0, keepdim=True))
     return dY
 
 

@@ -176,16 +176,20 @@ def lean_features(Y):
     a1 = Y[46:89:2]
     a2 = Y[92:93]
     a3 = Y[93:94]
-    t0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
-    r2 = a0*a2*t0 + a1*a3*t0
+    u0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
+    b0 = a2*u0
+    b1 = a3*u0
+    r2 = a0*b0 + a1*b1
     # group 3: 22 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
     a0 = Y[45:88:2]
     a1 = Y[46:89:2]
     a2 = Y[89:90]
     a3 = Y[92:93]
     a4 = Y[93:94]
-    t0 = a2/(((a2*a2) + 0.01).sqrt()*((a3*a3) + (a4*a4) + 0.01).sqrt())  # 0.01 = 1/100
-    r3 = a0*a4*t0 - a1*a3*t0
+    u0 = a2/(((a2*a2) + 0.01).sqrt()*((a3*a3) + (a4*a4) + 0.01).sqrt())  # 0.01 = 1/100
+    b0 = a4*u0
+    b1 = -a3*u0
+    r3 = a0*b0 + a1*b1
     # group 4: 1 feature(s) b*(B2;A2,B1)
     a0 = Y[89:90]
     a1 = Y[90:91]
@@ -229,19 +233,21 @@ def lean_dfeatures(Y, G):
     a2 = Y[92:93]
     a3 = Y[93:94]
     g = G[45:88:2]
-    t0 = a2*a2
-    t1 = a3*a3
-    t2 = t0 + t1 + 0.01  # 0.01 = 1/100
-    t3 = 1.0/t2.sqrt()
-    t4 = g*t3
-    t5 = 1.0/(t2*t2.sqrt())
-    t6 = a1*t5
-    t7 = a2*a3
-    t8 = a0*t5
-    dY.index_add_(0, _I3, a2*t4)
-    dY.index_add_(0, _I4, a3*t4)
-    dY.index_add_(0, _I5, (g*(a0*t3 - t0*t8 - t6*t7)).sum(0, keepdim=True))
-    dY.index_add_(0, _I6, (g*(a1*t3 - t1*t6 - t7*t8)).sum(0, keepdim=True))
+    u0 = a2*a2
+    u1 = a3*a3
+    u2 = u0 + u1 + 0.01  # 0.01 = 1/100
+    u3 = 1.0/u2.sqrt()
+    u4 = 1.0/(u2*u2.sqrt())
+    b0 = a2*u3
+    b1 = a3*u3
+    b2 = -u0*u4
+    b3 = -a2*a3*u4
+    b4 = -u1*u4
+    t0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
+    dY.index_add_(0, _I3, b0*g)
+    dY.index_add_(0, _I4, b1*g)
+    dY.index_add_(0, _I5, (g*(a0*b2 + a0*t0 + a1*b3)).sum(0, keepdim=True))
+    dY.index_add_(0, _I6, (g*(a0*b3 + a1*b4 + a1*t0)).sum(0, keepdim=True))
     # group 3: 22 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
     a0 = Y[45:88:2]
     a1 = Y[46:89:2]
@@ -249,26 +255,37 @@ def lean_dfeatures(Y, G):
     a3 = Y[92:93]
     a4 = Y[93:94]
     g = G[46:89:2]
-    t0 = a2*a4
-    t1 = a2*a2
-    t2 = t1 + 0.01  # 0.01 = 1/100
-    t3 = 1.0/t2.sqrt()
-    t4 = a3*a3
-    t5 = a4*a4
-    t6 = t4 + t5 + 0.01  # 0.01 = 1/100
-    t7 = 1.0/t6.sqrt()
-    t8 = t3*t7
-    t9 = g*t8
-    t10 = a1*t8
-    t11 = 1.0/(t2*t2.sqrt())
-    t12 = 1.0/(t6*t6.sqrt())
-    t13 = t12*t3
-    t14 = t0*t13
-    dY.index_add_(0, _I3, t0*t9)
-    dY.index_add_(0, _I4, -a2*a3*t9)
-    dY.index_add_(0, _I7, (g*(-a0*a4*t1*t11*t7 + a0*a4*t3*t7 + a1*a3*t1*t11*t7 - a3*t10)).sum(0, keepdim=True))
-    dY.index_add_(0, _I5, (g*(-a0*a3*t14 + a1*a2*t12*t3*t4 - a2*t10)).sum(0, keepdim=True))
-    dY.index_add_(0, _I6, (g*(-a0*a2*t13*t5 + a0*a2*t8 + a1*a3*t14)).sum(0, keepdim=True))
+    u0 = a2*a2
+    u1 = u0 + 0.01  # 0.01 = 1/100
+    u2 = 1.0/u1.sqrt()
+    u3 = a3*a3
+    u4 = a4*a4
+    u5 = u3 + u4 + 0.01  # 0.01 = 1/100
+    u6 = 1.0/u5.sqrt()
+    u7 = u2*u6
+    u8 = a4*u7
+    u9 = a3*u7
+    u10 = u0*u6/(u1*u1.sqrt())
+    u11 = a2*u7
+    u12 = a2*u2/(u5*u5.sqrt())
+    u13 = a3*a4*u12
+    b0 = a2*u8
+    b1 = -a2*u9
+    b2 = u8
+    b3 = -u9
+    b4 = a3*u10
+    b5 = -a4*u10
+    b6 = -u11
+    b7 = u12*u3
+    b8 = -u13
+    b9 = u11
+    b10 = -u12*u4
+    b11 = u13
+    dY.index_add_(0, _I3, b0*g)
+    dY.index_add_(0, _I4, b1*g)
+    dY.index_add_(0, _I7, (g*(a0*b2 + a0*b5 + a1*b3 + a1*b4)).sum(0, keepdim=True))
+    dY.index_add_(0, _I5, (g*(a0*b8 + a1*b6 + a1*b7)).sum(0, keepdim=True))
+    dY.index_add_(0, _I6, (g*(a0*b10 + a0*b9 + a1*b11)).sum(0, keepdim=True))
     # group 4: 1 feature(s) b*(B2;A2,B1)
     a0 = Y[89:90]
     a1 = Y[90:91]

@@ -48,6 +48,7 @@ BACKENDS = ("torch", "compiled", "triton", "auto")
 FIELD_DTYPES = (torch.float32, torch.float64)
 PATHS = ("lean", "autograd")
 PRECISIONS = {"float64": torch.float64, "float32": torch.float32}
+STAGE3 = 16384  # cells per pass of stage 3, the network and their backward
 
 
 def precision_dtype(precision) -> torch.dtype:
@@ -68,6 +69,16 @@ def weights_hash(state_dict: dict) -> str:
         digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def _scatter_columns(gy: torch.Tensor, ranges, total: int) -> torch.Tensor:
+    """(K, total) with the consecutive column ranges `ranges` filled by gy, zero elsewhere."""
+    full = gy.new_zeros((gy.shape[0], total))
+    start = 0
+    for lo, hi in ranges:
+        full[:, lo:hi] = gy[:, start:start + hi - lo]
+        start += hi - lo
+    return full
 
 
 def check_block_rows(value) -> int:
@@ -236,28 +247,39 @@ class ForceField(nn.Module):
             raise ForceFieldError(str(error)) from None
         context = nullcontext() if create_graph else torch.inference_mode()
         d, sites = self.descriptor, math.prod(x.shape[1:1 + self.descriptor.dimension])
+        total = x.shape[0] * sites
+        if rows is None:
+            ranges = [(0, total)]
+        else:  # the cells (batch·N, row-major) whose energies count: only they are evaluated
+            width = sites // x.shape[1]
+            ranges = [(k * sites + rows[0] * width, k * sites + rows[1] * width)
+                      for k in range(x.shape[0])]
         with context:
-            with torch.no_grad():  # stages 1-3 do not depend on the weights
+            with torch.no_grad():
                 saved = d.lean_outputs(x)
-                features = d.lean_invariants(saved)  # (batch·N, S, F)
             layers = folded_layers(self.network, self.standardizer, self.dtype)
-            out, g = lean_energy_and_gradient(  # the network, CHUNK cells at a time
-                layers, self.network.config.activation, features.reshape(-1, d.n_features))
-            cells = features.shape[0]
-            out = out.reshape(cells, -1)
-            g = g.reshape(features.shape)
-            g = g.mul_(self.scale.to(self.dtype)) if not create_graph else self.scale * g
-            if rows is not None:  # only the cells (batch·N, row-major) of rows count
-                keep = torch.zeros((x.shape[0], x.shape[1], sites // x.shape[1]),
-                                   dtype=self.dtype)
-                keep[:, rows[0]:rows[1]] = 1.0
-                keep = keep.reshape(-1, 1)
-                out, g = out * keep, g * keep[:, :, None]
-            count = out.shape[1] * (sites if rows is None else sites // x.shape[1] *
-                                    (rows[1] - rows[0]))
-            energy = (self.shift * count + self.scale *
+            scale = self.scale.to(self.dtype)
+            outs, gys = [], []
+            # stage 3, the network (CHUNK cells at a time) and their backward, STAGE3 cells
+            # at a time: their tensors stay in cache on large lattices, few ops on small ones
+            for lo, hi in ranges:
+                for start in range(lo, hi, STAGE3):
+                    columns = slice(start, min(start + STAGE3, hi))
+                    with torch.no_grad():  # the features do not depend on the weights
+                        features = d.lean_invariants(saved, columns)
+                    out, g = lean_energy_and_gradient(layers, self.network.config.activation,
+                                                      features.reshape(-1, d.n_features))
+                    g = g.reshape(features.shape)
+                    outs.append(out)
+                    gys.append(d.lean_dinvariants(
+                        saved, scale * g if create_graph else g.mul_(scale), columns))
+            gys = [torch.cat(parts, 1) if len(parts) > 1 else parts[0] for parts in zip(*gys)]
+            if rows is not None:  # zero gradient of the cells whose energies do not count
+                gys = [_scatter_columns(gy, ranges, total) for gy in gys]
+            out = torch.cat(outs) if len(outs) > 1 else outs[0]
+            energy = (self.shift * out.numel() / x.shape[0] + self.scale *
                       out.reshape(x.shape[0], -1).sum(1, dtype=torch.float64))
-            gradient = d.lean_transpose(saved, d.lean_dinvariants(saved, g))
+            gradient = d.lean_transpose(saved, gys)
         return energy, gradient
 
     def _lean_blockwise(self, field: torch.Tensor):
