@@ -6,18 +6,19 @@
 Model: `square_scalar_reference` (L = 89, 92 features) with the paper's network 128-128-64-64-32
 silu (untrained: the cost does not depend on the weights). Baseline = today's path, kept in the
 same module: `ForceField(..., path="autograd")`, float64, features by the per-tap torch
-descriptor and forces by autograd. Lean = the default path: stencil as one gather + GEMM,
-grouped stage 3 with its generated backward, the network's hand-written backward with the
-standardizer folded into the first layer, inference mode; in float64 and float32. Printed
-(Markdown tables):
+descriptor and forces by autograd. Lean = the default path: the stencil as im2col + GEMM
+(col2im for its transpose), grouped stage 3 with its generated backward, the network's
+hand-written backward with the standardizer folded into the first layer, inference mode; in
+float64 and float32. Times are CPU seconds of the process (--clock cpu, the default: the
+machine is shared) or wall seconds (--clock wall). Printed (Markdown tables):
 
 1. One force evaluation (energy + forces), best of --repeats, interleaved with the baseline:
    ms, ratio baseline/lean, the force error of float32 against float64 (relative, max-norm).
-2. Roofline at each size: the network's own GEMMs (forward and input-gradient shapes) timed
-   alone in the same run, a large square GEMM as the peak, and the achieved GFLOP/s of the
-   lean path (network + stencil GEMM flops over its whole time).
-3. ML Langevin (BAOAB) step at --dynamics-size² sites (blocks of 64 rows), lean float32 and
-   float64, µs per site per step (baseline: --baseline-dynamics, slow).
+2. Roofline at each size: the network's own GEMMs (forward and input-gradient shapes, CHUNK
+   rows at a time like the lean path) timed alone in the same run, a 1024³ GEMM as the peak,
+   and the achieved GFLOP/s of the lean path (network + stencil GEMM flops over its time).
+3. ML Langevin (BAOAB) step at --dynamics-size² sites (blocks of --dynamics-block-rows
+   rows), lean float32 and float64, µs per site per step (baseline: --baseline-dynamics).
 4. Training throughput (force loss + energy loss, batch of 8 snapshots of 30×30, Adam
    step): sites × snapshots per second for the baseline (double backward through autograd),
    lean float64 and lean float32 (create_graph through the hand-written backward).
@@ -50,10 +51,15 @@ def model(path="lean", dtype=torch.float64, block_rows=0) -> ForceField:
                       dtype=dtype, block_rows=block_rows)
 
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+CLOCK = ["cpu"]  # --clock
+
+
 def clock() -> float:
-    """CPU seconds of this process (all its threads): on a shared machine the wall time
-    counts the other jobs' time slices too."""
-    return time.process_time()
+    """Seconds by --clock: "cpu" (default) = CPU time of this process, all its threads (on a
+    shared machine the wall time counts the other jobs' time slices too; with two threads it
+    is the sum over both, so it shows the work, not the wall-time gain), or "wall"."""
+    return CLOCKS[CLOCK[0]]()
 
 
 def best(functions: dict, repeats: int) -> dict:
@@ -147,15 +153,15 @@ def force_tables(sizes, repeats: int) -> None:
               f"{100 * achieved / top:.0f} % | {100 * fraction:.0f} % |")
 
 
-def dynamics(size: int, steps: int, baseline: bool) -> None:
-    print(f"\n3. ML Langevin (BAOAB) step, {size}×{size} = {size * size:,} sites, blocks of 64 "
-          f"rows; mean of {steps} timed step(s) after one\n")
+def dynamics(size: int, steps: int, baseline: bool, block_rows: int) -> None:
+    print(f"\n3. ML Langevin (BAOAB) step, {size}×{size} = {size * size:,} sites, blocks of "
+          f"{block_rows} rows; mean of {steps} timed step(s) after one\n")
     print("| path | s/step | µs/site/step |")
     print("| --- | ---: | ---: |")
-    runs = [("lean float32", model(dtype=torch.float32, block_rows=64)),
-            ("lean float64", model(block_rows=64))]
+    runs = [("lean float32", model(dtype=torch.float32, block_rows=block_rows)),
+            ("lean float64", model(block_rows=block_rows))]
     if baseline:
-        runs.append(("baseline (autograd, float64)", model("autograd", block_rows=64)))
+        runs.append(("baseline (autograd, float64)", model("autograd", block_rows=block_rows)))
     for label, ff in runs:
         forces = TotalForce(ff, Elastic("square", (size, size), K0=1.0))
         integrator = Langevin(dt=0.05, mass=1.0, damping=0.5, temperature=0.05)
@@ -214,19 +220,26 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dynamics-size", type=int, default=1000)
     parser.add_argument("--dynamics-steps", type=int, default=1)
+    parser.add_argument("--dynamics-block-rows", type=int, default=64,
+                        help="rows per force block (64: the simulate default)")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="cpu")
     parser.add_argument("--baseline-dynamics", action="store_true")
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["forces", "dynamics", "training"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    CLOCK[0] = args.clock
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {os.cpu_count()} "
-          f"CPU(s), load average {os.getloadavg()[0]:.2f}; {NAME}, network {list(WIDTHS)}")
+          f"CPU(s), load average {os.getloadavg()[0]:.2f}; {NAME}, network {list(WIDTHS)}; "
+          f"{args.clock} time")
     if "forces" not in args.skip:
         force_tables(args.sizes, args.repeats)
     if "training" not in args.skip:
         training(args.repeats)
     if "dynamics" not in args.skip:
-        dynamics(args.dynamics_size, args.dynamics_steps, args.baseline_dynamics)
+        dynamics(args.dynamics_size, args.dynamics_steps, args.baseline_dynamics,
+                 args.dynamics_block_rows)
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

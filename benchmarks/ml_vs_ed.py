@@ -5,14 +5,15 @@
     python benchmarks/ml_vs_ed.py --sizes 12 16 --steps-sizes 16 24 --repeats 1 --threads 1
 
 Holstein on the square lattice (g = 1.5, K0 = 1, half filling) against the ML force field
-(`square_scalar_reference`, L = 89, network 128-128-64-64-32 silu, float64, backend "torch",
-forces in blocks of --block-rows rows on lattices wider than that). The network is untrained:
-its cost does not depend on the weights. Printed as Markdown tables:
+(`square_scalar_reference`, L = 89, network 128-128-64-64-32 silu, backend "torch", the lean
+path, forces in blocks of --block-rows rows on lattices wider than that). The network is
+untrained: its cost does not depend on the weights. Printed as Markdown tables:
 
 1. One force evaluation (electronic energy + forces) of the same random field: `model.solve`
-   (dense eigh of the N × N Hamiltonian) against `ForceField.energy_and_forces`, seconds and
-   the ratio ED/ML, with the size of the ED matrix (MiB). Best of --repeats after a warm-up on a
-   small lattice; a size whose first run takes over a minute is run once.
+   (dense eigh of the N × N Hamiltonian) against `ForceField.energy_and_forces` in float64
+   and float32, CPU seconds and the ratios ED/ML, with the size of the ED matrix (MiB). Best
+   of --repeats after a warm-up on a small lattice; a size whose first run takes over a
+   minute is run once.
 2. One Langevin (BAOAB) step with ML forces, `benchmarks/ml_dynamics.py`'s `measure`: the
    warm-up (model, init and one step), then the mean of the timed steps (--steps at 10⁶ sites,
    proportionally more on smaller lattices, at most 100) in s/step and µs per site per step.
@@ -54,20 +55,23 @@ def machine() -> str:
 
 
 def timed(function, repeats: int) -> tuple[float, int]:
-    """(best wall time, runs) of up to `repeats` calls; one call if the first exceeds LONG."""
+    """(best CPU time of the process, runs) of up to `repeats` calls; one call if the first
+    exceeds LONG. CPU time, not wall time: on a shared machine the wall time counts the
+    other jobs' time slices too (with one thread the two agree on an idle machine)."""
     times = []
     while len(times) < max(repeats, 1) and not (times and times[0] > LONG):
-        start = time.perf_counter()
+        start = time.process_time()
         function()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times), len(times)
 
 
-def forcefield(block_rows: int) -> ForceField:
-    """The untrained ML force field of the benchmark (its cost does not depend on weights)."""
+def forcefield(block_rows: int, dtype=torch.float64) -> ForceField:
+    """The untrained ML force field of the benchmark (its cost does not depend on weights),
+    on the lean path in `dtype`."""
     torch.manual_seed(0)
     return ForceField(generated.load("square_scalar_reference"), NetworkConfig(WIDTHS, "silu"),
-                      backend="torch", block_rows=block_rows)
+                      backend="torch", block_rows=block_rows, dtype=dtype)
 
 
 def holstein(size: int) -> tuple[Holstein, torch.Tensor]:
@@ -81,16 +85,20 @@ def blocks(size: int, block_rows: int) -> str:
     return f"{block_rows} rows" if 0 < block_rows < size else "whole"
 
 
-def ed_against_ml(size: int, ml: ForceField, repeats: int) -> str:
-    """Table row: one force evaluation by ED and by the ML model of the same field."""
+def ed_against_ml(size: int, ml: ForceField, ml32: ForceField, repeats: int) -> str:
+    """Table row: one force evaluation by ED and by the ML model (float64, float32) of the
+    same field."""
     model, field = holstein(size)
     ed, ed_runs = timed(lambda: model.solve(field, filling=0.5), repeats)
     fast, ml_runs = timed(lambda: ml.energy_and_forces(field), repeats)
+    fast32, _ = timed(lambda: ml32.energy_and_forces(field), repeats)
     matrix = model.n_states ** 2 * model.dtype.itemsize
-    ratio = f"{ed / fast:.0f}" if ed / fast >= 100 else f"{ed / fast:.3g}"
+
+    def ratio(t):
+        return f"{ed / t:.0f}" if ed / t >= 100 else f"{ed / t:.3g}"
     return (f"| {size}×{size} | {model.n_sites:,} | {model.n_states}² | {matrix / 2**20:.1f} | "
-            f"{ed:.3g} | {fast:.3g} | {ratio} | {blocks(size, ml.block_rows)} | "
-            f"{ed_runs} / {ml_runs} |")
+            f"{ed:.3g} | {fast:.3g} | {ratio(fast)} | {fast32:.3g} | {ratio(fast32)} | "
+            f"{blocks(size, ml.block_rows)} | {ed_runs} / {ml_runs} |")
 
 
 def step_row(size: int, block_rows: int, steps: int) -> str:
@@ -122,16 +130,20 @@ def main() -> None:
     print(machine(), flush=True)
 
     if not args.skip_ed:
-        ml = forcefield(args.block_rows)
+        ml, ml32 = forcefield(args.block_rows), forcefield(args.block_rows, torch.float32)
         model, field = holstein(12)  # warm-up (library, threads): the smallest stencil fit
         model.solve(field, filling=0.5)
         ml.energy_and_forces(field)
+        ml32.energy_and_forces(field)
         print(f"\nOne force evaluation (energy + forces), Holstein g = 1.5, half filling, "
-              f"float64; best of {args.repeats} (runs ED / ML)\n")
-        print("| lattice | sites | ED matrix | ED MiB | ED s | ML s | ED/ML | ML forces | runs |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |", flush=True)
+              f"ED in float64, ML (lean path) in float64 and float32; best CPU time of "
+              f"{args.repeats} (runs ED / ML)\n")
+        print("| lattice | sites | ED matrix | ED MiB | ED s | ML f64 s | ED/ML f64 | ML f32 s | "
+              "ED/ML f32 | ML forces | runs |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+              flush=True)
         for size in args.sizes:
-            print(ed_against_ml(size, ml, args.repeats), flush=True)
+            print(ed_against_ml(size, ml, ml32, args.repeats), flush=True)
 
     if not args.skip_steps:
         print("\nML Langevin (BAOAB) step, backend torch, float64; warm-up = model, init and "
