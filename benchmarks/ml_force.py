@@ -27,7 +27,6 @@ machine is shared) or wall seconds (--clock wall). Printed (Markdown tables):
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 from itertools import pairwise
@@ -84,11 +83,14 @@ def network_flops(n_in: int, sites: int) -> float:
 
 
 def stencil_flops(d, sites: int) -> float:
-    """Forward and transposed stencil GEMM flops (outputs × columns per part: the kernel's
-    box of channels on the im2col path, the taps on the gather path)."""
-    parts = d._lean_parts()
-    return 2.0 * sum(2 * s.n_outputs * (s.n_channels * math.prod(s.box) if s.conv else
-                                        len(s.taps)) for lean in parts for s in lean) * sites
+    """Forward and transposed stencil flops (multiply-adds per cell: those of W's blocks on
+    the im2col path, outputs × taps on the gather path)."""
+    def per_cell(s):
+        if s.conv:
+            return sum(len(outputs) * len(taps) for blocks in s._shapes
+                       for outputs, taps in blocks)
+        return s.n_outputs * len(s.taps)
+    return 2.0 * sum(2 * per_cell(s) for lean in d._lean_parts() for s in lean) * sites
 
 
 def gemm_alone(sites: int, dtype, repeats: int) -> float:

@@ -162,15 +162,40 @@ def _flat_index(cells, taps, stride: int, sign: int) -> torch.Tensor:
 DENSE = 3  # a part's stencil is a dense convolution when channels × kernel ≤ DENSE × taps
 
 
+def _blocks(dense: torch.Tensor) -> list[tuple[list[int], list[int]]]:
+    """The connected components (outputs, taps) of the nonzeros of W (outputs × taps), in
+    order of their first output: W is block diagonal up to permutations (the projection of
+    each orbit of sites onto the irreps reads that orbit's taps only)."""
+    n_out = dense.shape[0]
+    parent = list(range(n_out + dense.shape[1]))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for k, t in dense.nonzero().tolist():
+        parent[root(k)] = root(n_out + t)
+    found: dict = {}
+    for k in range(n_out):
+        found.setdefault(root(k), ([], []))[0].append(k)
+    for t in range(dense.shape[1]):
+        if root(n_out + t) in found:
+            found[root(n_out + t)][1].append(t)
+    return [block for block in found.values() if block[1]]
+
+
 class LeanStencil:
     """One stencil part for one center sublattice as a matrix W (outputs × taps): y = W·U
     with U the tap values of every cell. When the taps fill most of the box of the kernel
     (channels × (2r+1)^d ≤ DENSE × taps: the scalar and multi-site families) U is the
-    im2col of the periodically padded channels (one strided copy, no index tensor) and W
-    the kernel as a (outputs, channels·box) matrix; its backward is the transposed GEMM and
-    col2im (F.fold) folded back over the periodic halo. Otherwise (the spin families' many
-    bond channels) U is a gather of the taps, and the backward a gather at the negated
-    offsets (no scatter)."""
+    im2col of the periodically padded channels (one strided copy, no index tensor) and W is
+    applied block by block: its connected components (one orbit of sites each), those of
+    one shape batched into one bmm — a few hundred multiply-adds per cell instead of
+    outputs × box; the backward is the transposed bmm and col2im (F.fold) folded back over
+    the periodic halo. Otherwise (the spin families' many bond channels) U is a gather of
+    the taps, and the backward a gather at the negated offsets (no scatter)."""
 
     def __init__(self, part, sub: int):
         self.taps = [(c, tuple(o)) for c, o in part.LEAN_TAPS[sub]]
@@ -184,14 +209,17 @@ class LeanStencil:
         self.radius = tuple(max(abs(o[a]) for _, o in self.taps) for a in range(dim))
         self.box = tuple(2 * r + 1 for r in self.radius)
         self.conv = self.n_channels * math.prod(self.box) <= DENSE * len(self.taps)
-        if self.conv:  # column c·box + (offset + radius, row-major) of the kernel matrix
-            self._kernel = torch.zeros((self.n_outputs, self.n_channels * math.prod(self.box)),
-                                       dtype=torch.float64)
-            for t, (c, offset) in enumerate(self.taps):
-                flat = c
-                for o, r, b in zip(offset, self.radius, self.box):
-                    flat = flat * b + o + r
-                self._kernel[:, flat] += self._dense[:, t]
+        self._box_rows = []  # the im2col row of each tap: c·box + (offset + radius)
+        for c, offset in self.taps:
+            flat = c
+            for o, r, b in zip(offset, self.radius, self.box):
+                flat = flat * b + o + r
+            self._box_rows.append(flat)
+        shapes: dict = {}
+        for outputs, taps in _blocks(self._dense):
+            shapes.setdefault((len(outputs), len(taps)), []).append((outputs, taps))
+        self._shapes = list(shapes.values())
+        self._covered = sum(len(o) for b in self._shapes for o, _ in b) == self.n_outputs
         self._cache: dict = {}
 
     def _get(self, key, make):
@@ -204,12 +232,19 @@ class LeanStencil:
         return self._get(("W", like.dtype, like.device),
                          lambda: self._dense.to(like.dtype).to(like.device).clone())
 
-    def kernel(self, like: torch.Tensor, transposed: bool = False) -> torch.Tensor:
-        """The kernel matrix (outputs, channels·box), or its contiguous transpose."""
+    def blocks(self, like: torch.Tensor) -> list[tuple]:
+        """[(output rows, im2col rows, W blocks (blocks, outputs, taps))], one per shape."""
         def make():
-            k = self._kernel.to(like.dtype).to(like.device)
-            return k.T.contiguous() if transposed else k.clone()
-        return self._get(("K", transposed, like.dtype, like.device), make)
+            result = []
+            for blocks in self._shapes:
+                outputs = [k for block, _ in blocks for k in block]
+                rows = [self._box_rows[t] for _, taps in blocks for t in taps]
+                w = torch.stack([self._dense[block][:, taps] for block, taps in blocks])
+                result.append((torch.tensor(outputs, device=like.device),
+                               torch.tensor(rows, device=like.device),
+                               w.to(like.dtype).to(like.device)))
+            return result
+        return self._get(("B", like.dtype, like.device), make)
 
     def index(self, cells, device, sign: int) -> torch.Tensor:
         stride = self.n_channels if sign > 0 else len(self.taps)
@@ -237,14 +272,31 @@ class LeanStencil:
     def forward(self, ch: torch.Tensor, cells, columns=None) -> torch.Tensor:
         """Outputs (K, batch·N) from channels (batch, N, C) (or from their `columns`)."""
         if self.conv:
-            return self.kernel(ch) @ (self.columns(ch, cells) if columns is None else columns)
+            cols = self.columns(ch, cells) if columns is None else columns
+            n = cols.shape[1]
+            y = cols.new_empty((self.n_outputs, n)) if self._covered else \
+                cols.new_zeros((self.n_outputs, n))
+            for outputs, rows, w in self.blocks(cols):
+                u = cols.index_select(0, rows).view(w.shape[0], w.shape[2], n)
+                y.index_copy_(0, outputs, torch.bmm(w, u).view(-1, n))
+            return y
         u = ch.reshape(ch.shape[0], -1)[:, self.index(cells, ch.device, 1)]  # (B, N, T)
         return self.weights(ch) @ u.reshape(-1, len(self.taps)).T
+
+    def transpose_columns(self, gy: torch.Tensor, gu: torch.Tensor) -> torch.Tensor:
+        """gu (channels·box, batch·N) += ∂L/∂columns from ∂L/∂outputs gy (K, batch·N), in
+        place (the parts and centers that share the columns add into one gu)."""
+        n = gy.shape[1]
+        for outputs, rows, w in self.blocks(gy):
+            g = gy.index_select(0, outputs).view(w.shape[0], w.shape[1], n)
+            gu.index_add_(0, rows, torch.bmm(w.transpose(1, 2), g).view(-1, n))
+        return gu
 
     def backward(self, gy: torch.Tensor, cells, batch: int) -> torch.Tensor:
         """∂L/∂channels (batch, N, C) from ∂L/∂outputs gy (K, batch·N)."""
         if self.conv:
-            return self.col2im(self.kernel(gy, transposed=True) @ gy, cells, batch)
+            gu = gy.new_zeros((self.n_channels * math.prod(self.box), gy.shape[1]))
+            return self.col2im(self.transpose_columns(gy, gu), cells, batch)
         gu = (gy.T @ self.weights(gy)).reshape(batch, -1)  # (B, N·T)
         gathered = gu[:, self.index(cells, gy.device, -1)]  # (B, N, T): taps landing on x
         return gathered @ self.onehot(gy)
@@ -411,9 +463,9 @@ class GeneratedDescriptor:
 
     def lean_outputs(self, field: torch.Tensor):
         """Stages 1–2 of the lean torch path for a batched, checked field: saved values whose
-        `[1]` is the stencil outputs (K, batch·N) of each center sublattice (one GEMM per
-        part and sublattice, of im2col columns shared by the parts with the same channels, or
-        of a gather: `LeanStencil`)."""
+        `[1]` is the stencil outputs (K, batch·N) of each center sublattice (per part and
+        sublattice, W's blocks on im2col columns shared by the parts with the same channels,
+        or one GEMM of a gather: `LeanStencil`)."""
         batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
         ys = [[] for _ in self.centers]
         shared: dict = {}  # im2col columns, one per channel list and kernel radius
@@ -447,9 +499,9 @@ class GeneratedDescriptor:
 
     def lean_transpose(self, saved, gys) -> torch.Tensor:
         """∂L/∂field from ∂L/∂outputs (K, batch·N) per sublattice: each part's transposed
-        stencil (a GEMM, then col2im or a gather; the column gradients of the parts and
-        centers that share channels and kernel summed before one col2im) and, for spin
-        channels, stage 1 transposed."""
+        stencil (its blocks, then col2im, or a GEMM and a gather; the column gradients of the
+        parts and centers that share channels and kernel summed before one col2im) and, for
+        spin channels, stage 1 transposed."""
         field = saved[0]
         batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
         gch: dict = {}  # channel list -> ∂L/∂channels (batch, N, C)
@@ -461,10 +513,10 @@ class GeneratedDescriptor:
                 gy = gy[start:start + k]
                 if stencil_s.conv:
                     slot = (key, stencil_s.radius)
-                    kernel = stencil_s.kernel(gy, transposed=True)
-                    gu = kernel @ gy if slot not in gus else torch.addmm(gus[slot][1], kernel,
-                                                                          gy)
-                    gus[slot] = (stencil_s, gu)
+                    if slot not in gus:
+                        gus[slot] = (stencil_s, gy.new_zeros(
+                            (len(key) * math.prod(stencil_s.box), gy.shape[1])))
+                    stencil_s.transpose_columns(gy, gus[slot][1])
                 else:
                     g = stencil_s.backward(gy, cells, batch)
                     gch[key] = g if key not in gch else gch[key] + g

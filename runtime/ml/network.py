@@ -131,10 +131,11 @@ def lean_energy_and_gradient(layers, activation: str, x: torch.Tensor, chunk: in
     folded `layers`, `chunk` sites at a time (large activations cost page faults and cache
     misses, not flops): the forward keeps act'(z) of every hidden layer, the backward is the
     transposed GEMMs (plain torch ops: no autograd graph, in place where none is recorded,
-    or a differentiable one)."""
+    or a differentiable one). The gradient is the transpose of a contiguous (n_in, N) tensor:
+    stage 3's backward reads it by feature rows without a copy."""
     if x.shape[0] > chunk:
         parts = [_lean_chunk(layers, activation, part) for part in x.split(chunk)]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1].T for p in parts], 1).T
     return _lean_chunk(layers, activation, x)
 
 
@@ -149,4 +150,4 @@ def _lean_chunk(layers, activation: str, x: torch.Tensor):
     g = slopes[-1].mul_(w_out) if inplace else slopes[-1] * w_out  # (N, H) · (1, H)
     for (w, _), slope in zip(reversed(layers[1:-1]), reversed(slopes[:-1])):
         g = (g @ w).mul_(slope) if inplace else (g @ w) * slope
-    return out, g @ layers[0][0]
+    return out, torch.mm(layers[0][0].T, g.T).T
