@@ -131,23 +131,28 @@ def lean_energy_and_gradient(layers, activation: str, x: torch.Tensor, chunk: in
     folded `layers`, `chunk` sites at a time (large activations cost page faults and cache
     misses, not flops): the forward keeps act'(z) of every hidden layer, the backward is the
     transposed GEMMs (plain torch ops: no autograd graph, in place where none is recorded,
-    or a differentiable one). The gradient is the transpose of a contiguous (n_in, N) tensor:
-    stage 3's backward reads it by feature rows without a copy."""
-    if x.shape[0] > chunk:
-        parts = [_lean_chunk(layers, activation, part) for part in x.split(chunk)]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1].T for p in parts], 1).T
-    return _lean_chunk(layers, activation, x)
+    or a differentiable one). It runs on the transposed activations (width, sites): z = W·h
+    + b reads x.T by rows, which the lean path stores contiguously (a transposed x with a
+    power-of-2 stride costs some GEMMs 2-5x), and the gradient comes out as the transpose of
+    a contiguous (n_in, N) tensor, which stage 3's backward reads by feature rows."""
+    xt = x.T
+    if xt.shape[1] > chunk:
+        parts = [_lean_chunk(layers, activation, part) for part in xt.split(chunk, 1)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts], 1).T
+    out, gt = _lean_chunk(layers, activation, xt)
+    return out, gt.T
 
 
-def _lean_chunk(layers, activation: str, x: torch.Tensor):
+def _lean_chunk(layers, activation: str, xt: torch.Tensor):
+    """(output (N,), ∂output/∂x transposed (n_in, N)) for xt = x.T (n_in, N)."""
     inplace = not torch.is_grad_enabled() or torch.is_inference_mode_enabled()
-    h, slopes = x, []
+    h, slopes = xt, []
     for w, b in layers[:-1]:
-        h, slope = _activation_and_slope(activation, torch.addmm(b, h, w.T), inplace)
+        h, slope = _activation_and_slope(activation, torch.addmm(b[:, None], w, h), inplace)
         slopes.append(slope)
     w_out, b_out = layers[-1]
-    out = torch.addmm(b_out, h, w_out.T)[:, 0]
-    g = slopes[-1].mul_(w_out) if inplace else slopes[-1] * w_out  # (N, H) · (1, H)
+    out = torch.addmm(b_out[:, None], w_out, h)[0]
+    g = slopes[-1].mul_(w_out.T) if inplace else slopes[-1] * w_out.T  # (H, N) · (H, 1)
     for (w, _), slope in zip(reversed(layers[1:-1]), reversed(slopes[:-1])):
-        g = (g @ w).mul_(slope) if inplace else (g @ w) * slope
-    return out, torch.mm(layers[0][0].T, g.T).T
+        g = (w.T @ g).mul_(slope) if inplace else (w.T @ g) * slope
+    return out, layers[0][0].T @ g
