@@ -129,10 +129,12 @@ def test_lean_blocks_equal_the_whole_lattice():
     assert _relative(block_forces, forces) < 1e-12
 
 
-def test_lean_training_gradients_equal_autograd():
+@pytest.mark.parametrize("name", ["square_scalar_reference", "cubic_scalar_reference",
+                                  "honeycomb_scalar_reference", "square_spin_phase"])
+def test_lean_training_gradients_equal_autograd(name):
     """The force loss through the lean path (create_graph) has the weight gradients of the
-    double-backward autograd path."""
-    d = generated.load("square_scalar_reference")
+    double-backward autograd path (im2col stencils in 2D and 3D, multi-site, gather)."""
+    d = generated.load(name)
     model, x = _model(d), _field(d)
     target = torch.randn_like(x)
 
