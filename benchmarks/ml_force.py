@@ -34,6 +34,7 @@ from itertools import pairwise
 import torch
 
 import generated
+from runtime.allocator import keep_freed_memory
 from runtime.dynamics.forces import TotalForce
 from runtime.dynamics.integrators import Langevin
 from runtime.electrons.elastic import Elastic
@@ -229,6 +230,7 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["forces", "dynamics", "training"])
     args = parser.parse_args()
+    keep_freed_memory()  # as the latticeff commands do (runtime/allocator.py)
     torch.set_num_threads(args.threads)
     CLOCK[0] = args.clock
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {os.cpu_count()} "

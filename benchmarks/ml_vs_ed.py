@@ -33,6 +33,7 @@ import torch
 from ml_dynamics import measure  # benchmarks/ml_dynamics.py: this folder is on sys.path
 
 import generated
+from runtime.allocator import keep_freed_memory
 from runtime.electrons import Holstein
 from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--skip-ed", action="store_true", help="skip the ED comparison")
     parser.add_argument("--skip-steps", action="store_true", help="skip the dynamics steps")
     args = parser.parse_args()
+    keep_freed_memory()  # as the latticeff commands do (runtime/allocator.py)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     print(machine(), flush=True)

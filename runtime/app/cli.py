@@ -361,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     if (getattr(args, "what", None) == "decompose" or args.command == "generate") \
             and args.shells is None and args.cutoff is None:
         args.shells = 2
+    from runtime.allocator import keep_freed_memory
+
+    keep_freed_memory()  # large tensors reused, not faulted back in on every force call
     try:
         return args.handler(args)
     except BrokenPipeError:  # the reader left (`latticeff inspect … --json | head`): stop quietly
