@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
-LAYERS = ["errors", "checks", "files", "settings", "lattices", "electrons", "dynamics", "ml", "data", "app"]
-BASICS = {"errors", "checks", "files", "settings", "lattices"}  # shared basics: may use one another, nothing above
+LAYERS = ["errors", "checks", "files", "settings", "lattices", "allocator", "electrons", "dynamics",
+          "ml", "data", "app"]
+BASICS = {"errors", "checks", "files", "settings", "lattices", "allocator"}  # shared basics: may use one another, nothing above
 
 
 def _layer(module: str) -> str:

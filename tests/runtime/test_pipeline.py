@@ -63,7 +63,7 @@ def test_shipped_force_field_configs_are_valid():
         job, _, train_config, _ = run_settings(read_toml(path))
         assert train_config.output.parent.as_posix() == job.directory
     papers = sorted(p for p in (configs / "paper").glob("*.toml")
-                    if not p.stem.startswith(("train_", "learn_")))
+                    if not p.stem.startswith(("train_", "learn_", "curve_")))
     assert [p.stem for p in papers] == ["holstein", "jahn_teller", "sd"]
     from runtime.app.learn import learn_settings
 
@@ -73,6 +73,17 @@ def test_shipped_force_field_configs_are_valid():
         assert learned.parameters == train_config.parameters
         assert learned.dataset.seed + 1_000_000 == test_config.seed
         assert learned.network.as_dict() == sections["network"]
+    curves = sorted((configs / "paper").glob("curve_*.toml"))  # learn's other protocol
+    assert curves
+    for path in curves:
+        learned = learn_settings(read_toml(configs / "paper" / f"learn_{path.stem[6:]}.toml"))
+        _, sections, train_config, test_config = run_settings(read_toml(path))
+        assert learned.parameters == train_config.parameters
+        assert learned.dataset.seed + 1_000_000 == test_config.seed
+        assert learned.network.as_dict() == sections["network"]
+        assert learned.training == train_settings({
+            "data": "", "output": "", "descriptor": "", "network": sections["network"],
+            "training": sections["training"]})[2]
     learn_settings(read_toml(configs / "small" / "learn_holstein.toml"))
     train_settings(read_toml(configs / "paper/train_holstein_corrmatrix.toml"))
     for path in papers:  # the paper-size runs, and their reduced form
