@@ -1,6 +1,7 @@
 """The kernel polynomial solver against exact diagonalization: accuracy and cost.
 
     python benchmarks/kpm.py accuracy            # force error vs M and probing distance
+    python benchmarks/kpm.py accuracy --sizes 16,30 --moments default --distances default
     python benchmarks/kpm.py cost                # one force evaluation, 30^2 .. 400^2
 
 Accuracy: the RMS force error relative to the RMS ED force, on the same configurations:
@@ -45,23 +46,31 @@ def states(model, size):
     return {"ordered": torch.as_tensor(ordered), "random": model.random_field(seed=1)}
 
 
+def values(text: str) -> list[int | None]:
+    """A comma list of integers; "default" (None) is the model's default."""
+    return [None if v == "default" else int(v) for v in text.split(",")]
+
+
 def accuracy(args):
-    distances = [int(d) for d in args.distances.split(",")]
-    print(f"| model | L | state | M | {' | '.join(f'd={d}' for d in distances)} |")
+    distances = values(args.distances)
+    header = " | ".join(f"d={d}" if d else "default d" for d in distances)
+    print(f"| model | L | state | M | {header} |")
     print(f"| --- | ---: | --- | ---: | {' | '.join('---:' for _ in distances)} |")
     for Model in (Holstein, JahnTeller, SD):
         for size in [int(s) for s in args.sizes.split(",")]:
             model = Model("square", size)
             for name, field in states(model, size).items():
                 ed = ExactForces(model, filling=0.5).evaluate(field).forces
-                for moments in [int(m) for m in args.moments.split(",")]:
+                for moments in values(args.moments):
                     cells = []
                     for d in distances:
                         solver = KPMForces(model, filling=0.5, moments=moments,
                                            probing_distance=d, kernel=args.kernel)
                         error = relative(solver.evaluate(field).forces, ed)
-                        cells.append(f"{100 * error:.2f}% ({solver.n_probes})")
-                    print(f"| {Model.__name__} | {size} | {name} | {moments} | "
+                        used = "" if d else f"d={solver.settings.probing_distance}, "
+                        cells.append(f"{100 * error:.2f}% ({used}{solver.n_probes})")
+                    print(f"| {Model.__name__} | {size} | {name} | "
+                          f"{solver.settings.moments} | "
                           f"{' | '.join(cells)} |", flush=True)
 
 
@@ -113,8 +122,8 @@ def main():
     parser.add_argument("what", choices=["accuracy", "cost"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sizes", default=None)
-    parser.add_argument("--moments", default="250,500,1000")
-    parser.add_argument("--distances", default="6,10,12,14")
+    parser.add_argument("--moments", default="250,500,1000", help='"default": the model\'s')
+    parser.add_argument("--distances", default="6,10,12,14", help='"default": the model\'s')
     parser.add_argument("--kernel", default="none")
     parser.add_argument("--ed-max", type=int, default=100)
     parser.add_argument("--dtype", default="float64,float32", help="KPM dtypes (cost)")

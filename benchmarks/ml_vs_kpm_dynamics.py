@@ -34,7 +34,8 @@ from runtime.electrons import Holstein
 from runtime.electrons.elastic import Elastic
 from runtime.electrons.kpm import KPMForces
 from runtime.files import save_npz, write_atomically
-from runtime.ml.forcefield import ForceField, precision_dtype
+from runtime.ml.ensemble import load_model
+from runtime.ml.forcefield import precision_dtype
 
 COLUMNS = ("step", "time", "cdw", "peak", "seconds")  # seconds: wall time of the steps so far
 
@@ -42,7 +43,7 @@ COLUMNS = ("step", "time", "cdw", "peak", "seconds")  # seconds: wall time of th
 PARAMETERS = {"t": 1.0, "g": 1.5, "K0": 1.0, "K1": 0.0}  # Holstein's defaults (paper Sec. IV)
 
 
-def check_parameters(forcefield: ForceField) -> None:
+def check_parameters(forcefield) -> None:
     """The ML model must be trained on the Holstein model the KPM runs simulate."""
     table = forcefield.metadata.get("data", {}).get("parameters", {}).get("model", {})
     trained = {k: float(table.get(k, "nan")) for k in PARAMETERS}
@@ -52,7 +53,7 @@ def check_parameters(forcefield: ForceField) -> None:
 
 def forces_of(solver: str, args):
     if solver == "ml":
-        forcefield = ForceField.load(args.model)
+        forcefield = load_model(args.model)  # a ForceField, or an Ensemble (its mean force)
         check_parameters(forcefield)
         forcefield.dtype = precision_dtype(dynamics_precision("auto", forcefield.descriptor))
         return TotalForce(forcefield, Elastic("square", (args.size, args.size),
@@ -70,7 +71,8 @@ def measure(field: torch.Tensor) -> tuple[float, float]:
 
 
 def run(solver: str, seed: int, args) -> None:
-    path = Path(args.output) / f"L{args.size}" / f"seed{seed}" / f"{solver}.npz"
+    name = args.ml_tags[0] if solver == "ml" else solver
+    path = Path(args.output) / f"L{args.size}" / f"seed{seed}" / f"{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     integrator = Langevin(dt=args.dt, mass=1.0, damping=args.damping,
                           temperature=args.temperature)
@@ -97,7 +99,7 @@ def run(solver: str, seed: int, args) -> None:
                 raise SystemExit(f"{solver} seed {seed}: the field diverged at step {step}")
             rows.append((step, step * args.dt, *measure(state.field), seconds))
             save_npz(path, rows=np.array(rows), **state.arrays())
-            print(f"{solver} seed {seed} step {step}: cdw {rows[-1][2]:.4f} "
+            print(f"{name} seed {seed} step {step}: cdw {rows[-1][2]:.4f} "
                   f"S(Q)/N {rows[-1][3]:.4f} ({seconds:.0f} s)", flush=True)
 
 
@@ -111,23 +113,25 @@ def plot(args) -> None:
     print("| seed | solver | steps | time | CDW | S(Q)/N | wall s | s/step |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for k, seed in enumerate(args.seeds):
-        for solver, style in (("kpm", "-"), ("ml", "--")):
-            path = Path(args.output) / f"L{args.size}" / f"seed{seed}" / f"{solver}.npz"
+        for name, style in zip(("kpm", *args.ml_tags), ("-", "--", ":", "-.")):
+            path = Path(args.output) / f"L{args.size}" / f"seed{seed}" / f"{name}.npz"
             if not path.exists():
                 continue
             rows = np.load(path)["rows"]
             for ax, column in zip(axes, (2, 3)):
                 ax.plot(rows[:, 1], rows[:, column], style, color=f"C{k}",
-                        label=f"{solver.upper()} seed {seed}")
+                        label=f"{name.upper()} seed {seed}")
             last = rows[-1]
-            print(f"| {seed} | {solver.upper()} | {int(last[0])} | {last[1]:g} | {last[2]:.4f} "
+            print(f"| {seed} | {name.upper()} | {int(last[0])} | {last[1]:g} | {last[2]:.4f} "
                   f"| {last[3]:.4f} | {last[4]:.0f} | {last[4] / max(last[0], 1):.3g} |")
     axes[0].set_ylabel("CDW order parameter")
     axes[1].set_ylabel("S(Q)/N, Q = (π, π)")
     for ax in axes:
         ax.set_xlabel("time (1/t)")
         ax.legend(fontsize=7)
-    figure.suptitle(f"Holstein quench on {args.size}×{args.size}: ML (dashed) vs KPM (solid), "
+    styles = ", ".join(f"{t.upper()} ({s})" for t, s in zip(args.ml_tags, ("dashed", "dotted",
+                                                                         "dash-dotted")))
+    figure.suptitle(f"Holstein quench on {args.size}×{args.size}: {styles} vs KPM (solid), "
                     f"T = {args.temperature}", fontsize=9)
     figure.tight_layout()
     write_atomically(Path(args.plot), lambda temporary: figure.savefig(temporary, dpi=100,
@@ -143,6 +147,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--measure-every", type=int, default=10)
     parser.add_argument("--solvers", default="kpm,ml")
+    parser.add_argument("--ml-tags", default="ml",
+                        help="checkpoint name of the ML run (<tag>.npz); with --plot, the "
+                             "comma-separated ML runs to draw (up to 3)")
     parser.add_argument("--dt", type=float, default=0.05)
     parser.add_argument("--damping", type=float, default=0.5)
     parser.add_argument("--temperature", type=float, default=0.05)
@@ -154,6 +161,9 @@ def main() -> None:
     parser.add_argument("--plot", default=None, help="write this PNG from the checkpoints")
     args = parser.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.ml_tags = args.ml_tags.split(",")
+    if len(args.ml_tags) > 3 or "kpm" in args.ml_tags:
+        raise SystemExit(f"--ml-tags: up to 3 names other than 'kpm', got {args.ml_tags}")
     if args.plot:
         plot(args)
         return

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
+import types
 import typing
 from pathlib import Path
 
@@ -76,6 +77,9 @@ def read_section(where: str, table, schema: dict, *, named: str | None = None) -
 
 
 def _kind(annotation):
+    options = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(options) == 1:
+        annotation = options[0]  # `int | None`: None is the dataclass's default, never read
     kind = typing.get_origin(annotation) or annotation
     if kind not in (tuple, float, int, bool, str):
         raise TypeError(f"unsupported setting type {annotation!r}")

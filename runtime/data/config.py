@@ -129,6 +129,8 @@ def parse(data: dict) -> tuple[dict, dict]:
     parameters["model"]["lattice"] = setup.model.lattice.record()  # a preset's name, or data
     if "onsite" in parameters["model"]:
         parameters["model"]["onsite"] = setup.model.onsite.tolist()
+    if solver is not None:  # the model's default moments and probing distance, resolved
+        parameters["solver"] = {"name": "kpm", **as_table(setup.forces.settings)}
     return settings, parameters
 
 

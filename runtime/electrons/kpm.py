@@ -25,8 +25,10 @@ Accuracy at T = 0 (docs/performance.md): the force the estimate differentiates i
 the truncated step, whose energy resolution ~ a/M (pi a/M with the Jackson kernel) smears the
 levels near the Fermi energy; in gapped (ordered) states this costs nothing, in metallic ones
 it is the leading error together with the aliasing of same-colour sites, which decays with d.
-The defaults (M = 1000, no kernel, d = 12) were chosen by measurement against ED for the
-spectral half-widths of these models (a ~ 6 to 14 t for fields of order one).
+The defaults (`default_moments`, `default_probing_distance`: M = 1000, no kernel, d = 12; d =
+14 for the s-d model; M = 6 x states on clusters of at most 400 sites) were chosen by
+measurement against ED for the spectral half-widths of these models (a ~ 6 to 14 t for fields
+of order one).
 
 Canonical filling (T = 0): the moments mu_n do not depend on mu, so mu is found by bisection of
 N(mu) = -dOmega/dmu = sum_n k_n nu_n(mu) mu_n = N_e; the energy is the band energy
@@ -39,6 +41,7 @@ E = Omega(mu) + mu N_e, whose gradient at fixed N_e is -dOmega/dPhi at that mu.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -52,6 +55,7 @@ from runtime.electrons.ensembles import FixedFilling, GrandCanonical, ensemble
 from runtime.electrons.forces import ElectronicForces
 from runtime.electrons.model import ElectronicModel
 from runtime.electrons.probing import colour_vectors, distance_colouring, random_vectors
+from runtime.electrons.sd import SD
 from runtime.errors import LatticeffError
 
 KERNELS = ("jackson", "none")
@@ -60,6 +64,14 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 MARGIN = 0.02
 """Relative margin added to the spectral half-width, so that the rescaled spectrum stays in
 [-1/(1 + MARGIN), 1/(1 + MARGIN)]."""
+MOMENTS = 1000
+"""Default M: a step width a/M ~ 0.005-0.014 t for the half-widths a ~ 5-14 t of these models."""
+SMALL_CLUSTER = 400
+"""Sites up to which the default M resolves the mean level spacing (`default_moments`)."""
+PROBING_DISTANCE = 12
+SD_PROBING_DISTANCE = 14
+"""The s-d model's default d: its spin spiral is probing-limited at d = 12 (1.01 % at 30 x 30,
+0.85 % at d = 14; docs/performance.md)."""
 _BLOCK_BYTES = 2**28  # probe columns per block: its working vectors stay below about this
 # (at fixed filling, two vectors per probe column are kept besides: O(N x probes) in all)
 
@@ -68,13 +80,35 @@ class KPMError(LatticeffError):
     """Parameters the kernel polynomial solver cannot use; the message names the fix."""
 
 
+def default_moments(model: ElectronicModel) -> int:
+    """M = 1000; on clusters of at most SMALL_CLUSTER sites M = 6 x states (if larger), so
+    that the step width a/M is a twelfth of the mean level spacing 2a/states. At T = 0 a
+    finite cluster's force depends on which levels next to the Fermi energy are occupied, and
+    on a small cluster one level moves the forces by ~1/sites of their RMS (a HOMO-LUMO gap of
+    0.13 mean spacings put 16 x 16 s-d at 1.18 % with M = 1000, 1.00 % with 2500); level
+    repulsion makes a gap below a twelfth of the spacing rare (P ~ (pi/4)/144 ~ 0.5 % for real
+    Hamiltonians, less for complex ones). On larger clusters the levels within the step
+    average out (docs/performance.md) and M = 1000 stays: O(N) cost."""
+    if model.n_sites <= SMALL_CLUSTER:
+        return max(MOMENTS, 6 * model.n_states)
+    return MOMENTS
+
+
+def default_probing_distance(model: ElectronicModel) -> int:
+    """d = 12 (100 colours on large square clusters); SD_PROBING_DISTANCE for the s-d model
+    (211 colours: twice the cost)."""
+    return SD_PROBING_DISTANCE if isinstance(model, SD) else PROBING_DISTANCE
+
+
 @dataclass(frozen=True)
 class KPMSettings:
     """The parameters of the KPM solver (also the [solver] table of a dataset config).
 
-    moments            M, Chebyshev moments (>= 2); the energy resolution is ~ pi a / M
+    moments            M, Chebyshev moments (>= 2); the energy resolution is ~ a / M (pi a /
+                       M with the Jackson kernel); None: `default_moments` of the model
     probing            "colour" (distance-d colouring, deterministic) or "random"
-    probing_distance   d: sites of one colour are more than d hops apart (>= 1)
+    probing_distance   d: sites of one colour are more than d hops apart (>= 1); None:
+                       `default_probing_distance` of the model
     vectors            number of random-phase vectors (probing = "random")
     kernel             "none" (the truncated series: the sharpest Fermi step for a given M)
                        or "jackson" (damps Gibbs oscillations, a positive smoothed step, but
@@ -84,9 +118,9 @@ class KPMSettings:
                        sites within a colour's probe vector
     """
 
-    moments: int = 1000
+    moments: int | None = None
     probing: str = "colour"
-    probing_distance: int = 12
+    probing_distance: int | None = None
     vectors: int = 64
     kernel: str = "none"
     dtype: str = "float64"
@@ -95,21 +129,24 @@ class KPMSettings:
     def __post_init__(self) -> None:
         for name in ("moments", "probing_distance", "vectors", "seed"):
             value = getattr(self, name)
+            if value is None and name in ("moments", "probing_distance"):
+                continue  # the model's default (KPMForces resolves it)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
                 raise KPMError(f"{name} must be an integer, got {value!r}")
         if self.seed < 0:
             raise KPMError(f"seed must be >= 0, got {self.seed}")
-        if self.moments < 2:
+        if self.moments is not None and self.moments < 2:
             raise KPMError(f"moments must be >= 2 (the expansion needs T_0 and T_1), got "
                            f"{self.moments}; use e.g. moments = 1000")
         if self.probing not in PROBING:
             raise KPMError(f"probing must be one of {', '.join(map(repr, PROBING))}, got "
                            f"{self.probing!r}")
-        if self.probing == "colour" and self.probing_distance < 1:
+        if self.probing == "colour" and self.probing_distance is not None and \
+                self.probing_distance < 1:
             raise KPMError(
                 f"probing_distance must be >= 1: dH/dPhi_i acts on site i and H reaches one "
                 f"hop, so neighbours must differ in colour (got {self.probing_distance}); "
-                f"use probing_distance = 12 (the default) for 1% forces")
+                f"leave probing_distance out (the model's default) for 1% forces")
         if self.probing == "random" and self.vectors < 1:
             raise KPMError(f"vectors must be >= 1 random vectors, got {self.vectors}")
         if self.kernel not in KERNELS:
@@ -172,7 +209,8 @@ class KPMForces(ElectronicForces):
 
     Parameters (see `KPMSettings`): moments, probing ("colour" | "random"),
     probing_distance, vectors, kernel ("jackson" | "none"), dtype ("float64" | "float32"),
-    seed; `bounds=(lo, hi)` fixes the spectral window for every configuration (checked by
+    seed (moments and probing_distance: None for the model's defaults; `settings` holds the
+    values used); `bounds=(lo, hi)` fixes the spectral window for every configuration (checked by
     Lanczos); otherwise it is the Gershgorin interval of each configuration widened by MARGIN.
     The forces are the exact gradient of the estimated energy at a fixed window.
     `probe_block` columns are propagated at once (default: bounded by about 256 MiB).
@@ -185,9 +223,9 @@ class KPMForces(ElectronicForces):
         filling: float | None = None,
         mu: float | None = None,
         temperature: float | None = None,
-        moments: int = KPMSettings.moments,
+        moments: int | None = KPMSettings.moments,
         probing: str = KPMSettings.probing,
-        probing_distance: int = KPMSettings.probing_distance,
+        probing_distance: int | None = KPMSettings.probing_distance,
         vectors: int = KPMSettings.vectors,
         kernel: str = KPMSettings.kernel,
         dtype: str = KPMSettings.dtype,
@@ -203,8 +241,14 @@ class KPMForces(ElectronicForces):
                 f"{type(model).__name__} modulates the hoppings (its force needs the bond "
                 f"elements of the density matrix); use the exact solver (solver.name = "
                 f"'exact', the default)")
-        self.settings = KPMSettings(moments, probing, probing_distance, vectors, kernel,
-                                    dtype, seed)
+        settings = KPMSettings(moments, probing, probing_distance, vectors, kernel, dtype,
+                               seed)
+        self.settings = dataclasses.replace(
+            settings,
+            moments=default_moments(model) if moments is None else moments,
+            probing_distance=(default_probing_distance(model) if probing_distance is None
+                              else probing_distance))
+        probing_distance = self.settings.probing_distance
         self.ensemble = ensemble(model.n_states, filling, mu, temperature)
         self.model = model
         self.filling, self.mu, self.temperature = filling, mu, temperature

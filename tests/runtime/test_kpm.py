@@ -13,7 +13,15 @@ from runtime.app.cli import main
 from runtime.data.config import ConfigError, DatasetConfig, build
 from runtime.electrons import SD, Holstein, JahnTeller
 from runtime.electrons.forces import ExactForces
-from runtime.electrons.kpm import KPMError, KPMForces, jackson, step_coefficients
+from runtime.electrons.kpm import (
+    MOMENTS,
+    KPMError,
+    KPMForces,
+    default_moments,
+    default_probing_distance,
+    jackson,
+    step_coefficients,
+)
 from runtime.electrons.probing import check_colouring, distance_colouring
 from runtime.errors import LatticeffError
 from runtime.lattices import Lattice
@@ -124,16 +132,34 @@ def ordered_or_random(model, size: int, state: str) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("state", ["ordered", "random"])
-@pytest.mark.parametrize(("Model", "size"), [(Holstein, 16), (JahnTeller, 12), (SD, 12)])
+@pytest.mark.parametrize(("Model", "size"), [(Holstein, 16), (JahnTeller, 12), (SD, 12),
+                                             (SD, 16)])
 def test_default_parameters_reach_one_percent_at_zero_temperature(Model, size, state):
     # gapped ordered states and metallic random ones, half filling, T = 0; on 16 x 16 the
-    # default d = 12 colouring aliases sites (160 probes for 256 sites), on 12 x 12 it covers
-    # the cluster and only the truncation to M moments remains
+    # default colouring aliases sites (160 probes for 256 sites at d = 12), on 12 x 12 it
+    # covers the cluster and only the truncation to M moments remains. The random s-d state
+    # on 16 x 16 has a HOMO-LUMO gap of 0.13 mean level spacings: 1.18 % with M = 1000, below
+    # 1 % only with the small-cluster M = 6 x states of default_moments
     model = Model("square", size)
     field = ordered_or_random(model, size, state)
     kpm = KPMForces(model, filling=0.5).evaluate(field)
     ed = ExactForces(model, filling=0.5).evaluate(field)
     assert relative(kpm.forces, ed.forces) < 0.01
+
+
+def test_defaults_depend_on_the_model_and_are_recorded():
+    small, large = Holstein("square", 16), Holstein("square", 30)
+    assert default_moments(small) == 6 * small.n_states  # resolves the level spacing
+    assert default_moments(large) == MOMENTS
+    assert default_moments(JahnTeller("square", 8)) == MOMENTS  # 6 x 128 states < 1000
+    assert default_probing_distance(large) == 12 and default_probing_distance(SD("square", 30)) == 14
+    solver = KPMForces(SD("square", 12), filling=0.5)
+    assert (solver.settings.moments, solver.settings.probing_distance) == (6 * 288, 14)
+    assert solver.parameters["moments"] == 6 * 288
+    explicit = KPMForces(small, filling=0.5, moments=300, probing_distance=4)
+    assert (explicit.settings.moments, explicit.settings.probing_distance) == (300, 4)
+    record = DatasetConfig.from_dict(small_kpm()).parameters["solver"]
+    assert (record["moments"], record["probing_distance"]) == (MOMENTS, 12)  # 36 sites, 36 states
 
 
 def test_spin_torques_are_transverse():
