@@ -27,6 +27,8 @@ from runtime.electrons import SD, Holstein, JahnTeller
 from runtime.electrons.forces import ExactForces
 from runtime.electrons.kpm import KPMForces
 
+MODELS = {"holstein": Holstein, "jahn_teller": JahnTeller, "sd": SD}
+
 
 def relative(a, b) -> float:
     return float((a - b).square().mean().sqrt() / b.square().mean().sqrt())
@@ -56,7 +58,7 @@ def accuracy(args):
     header = " | ".join(f"d={d}" if d else "default d" for d in distances)
     print(f"| model | L | state | M | {header} |")
     print(f"| --- | ---: | --- | ---: | {' | '.join('---:' for _ in distances)} |")
-    for Model in (Holstein, JahnTeller, SD):
+    for Model in (MODELS[name] for name in args.models.split(",")):
         for size in [int(s) for s in args.sizes.split(",")]:
             model = Model("square", size)
             for name, field in states(model, size).items():
@@ -125,6 +127,7 @@ def main():
     parser.add_argument("--moments", default="250,500,1000", help='"default": the model\'s')
     parser.add_argument("--distances", default="6,10,12,14", help='"default": the model\'s')
     parser.add_argument("--kernel", default="none")
+    parser.add_argument("--models", default="holstein,jahn_teller,sd", help="accuracy")
     parser.add_argument("--ed-max", type=int, default=100)
     parser.add_argument("--dtype", default="float64,float32", help="KPM dtypes (cost)")
     args = parser.parse_args()
