@@ -3,7 +3,10 @@
     latticeff run configs/run_holstein_30.toml          # the ML model (30 x 30 ED data)
     OMP_NUM_THREADS=1 python benchmarks/ml_vs_kpm_dynamics.py --size 100 --seeds 1,2 \\
         --steps 200 --model runs/holstein-30/model.pt --output runs/ml-vs-kpm
-    python benchmarks/ml_vs_kpm_dynamics.py ... --plot docs/figures/ml_vs_kpm_L100.png
+    OMP_NUM_THREADS=1 python benchmarks/ml_vs_kpm_dynamics.py --size 100 --seeds 1,2 \\
+        --solvers ml --model ensemble.pt --ml-tags ml-al0     # another ML model, its own file
+    python benchmarks/ml_vs_kpm_dynamics.py ... --ml-tags ml-al0,ml \\
+        --plot docs/results/ml-vs-kpm-L100.png
 
 For every seed, the ML force field (plus the exact elastic force) and the KPM force
 (`runtime.electrons.kpm.KPMForces`, the linear-scaling reference) drive the same Langevin
@@ -12,8 +15,10 @@ the same noise sequence (one generator seed), so the runs differ only by their f
 CDW order parameter and the structure-factor peak S(Q)/N are measured every
 `--measure-every` steps. Each run checkpoints its Langevin state (field, momentum, force,
 generator) and its measurements atomically at every measurement into
-<output>/L<size>/seed<s>/<ml|kpm>.npz: rerunning the same command continues every run from
-its checkpoint (a larger --steps extends finished runs). --plot only reads the checkpoints.
+<output>/L<size>/seed<s>/<tag|kpm>.npz (tag: --ml-tags, default "ml"; the model file may
+be a ForceField or an Ensemble, which drives with its members' mean force): rerunning the
+same command continues every run from its checkpoint (a larger --steps extends finished
+runs). --plot only reads the checkpoints.
 """
 
 from __future__ import annotations
@@ -126,6 +131,7 @@ def plot(args) -> None:
                   f"| {last[3]:.4f} | {last[4]:.0f} | {last[4] / max(last[0], 1):.3g} |")
     axes[0].set_ylabel("CDW order parameter")
     axes[1].set_ylabel("S(Q)/N, Q = (π, π)")
+    axes[1].set_yscale("log")  # from the disordered ~1e-4 to the growing Bragg peak
     for ax in axes:
         ax.set_xlabel("time (1/t)")
         ax.legend(fontsize=7)
