@@ -131,9 +131,11 @@ def ordered_or_random(model, size: int, state: str) -> torch.Tensor:
     return torch.as_tensor(field)
 
 
-@pytest.mark.parametrize("state", ["ordered", "random"])
-@pytest.mark.parametrize(("Model", "size"), [(Holstein, 16), (JahnTeller, 12), (SD, 12),
-                                             (SD, 16)])
+@pytest.mark.parametrize(("Model", "size", "state"), [
+    *[(Model, size, state) for Model, size in ((Holstein, 16), (JahnTeller, 12), (SD, 12))
+      for state in ("ordered", "random")],
+    pytest.param(SD, 16, "random", marks=pytest.mark.slow),  # ~20 s: M = 3072, 288 probes
+])
 def test_default_parameters_reach_one_percent_at_zero_temperature(Model, size, state):
     # gapped ordered states and metallic random ones, half filling, T = 0; on 16 x 16 the
     # default colouring aliases sites (160 probes for 256 sites at d = 12), on 12 x 12 it
