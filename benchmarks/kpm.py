@@ -3,6 +3,7 @@
     python benchmarks/kpm.py accuracy            # force error vs M and probing distance
     python benchmarks/kpm.py accuracy --sizes 16,30 --moments default --distances default
     python benchmarks/kpm.py cost                # one force evaluation, 30^2 .. 400^2
+    python benchmarks/kpm.py scaling --dtype float32 --blocks 100   # interleaved, per site
 
 Accuracy: the RMS force error relative to the RMS ED force, on the same configurations:
 ordered states (Holstein checkerboard CDW, Jahn–Teller staggered orbital order, s-d spin
@@ -119,9 +120,37 @@ def cost(args):
     print(f"peak RSS of the process (ED included): {peak:.2f} GiB")
 
 
+def scaling(args):
+    """Per site and probe CPU time of one evaluate at each size, interleaved in one process
+    (rounds over the sizes, each a slightly scaled field: evaluate caches its last field), so
+    that the load on the machine is the same for every size; --blocks adds runs with that many
+    probe columns per block."""
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    blocks = [None] + ([int(b) for b in args.blocks.split(",")] if args.blocks else [])
+    cases = {f"{size}²" + (f", block {block}" if block else ""): (size, block)
+             for block in blocks for size in sizes}
+    solvers = {k: KPMForces(Holstein("square", size), filling=0.5, dtype=args.dtype,
+                            moments=args.scaling_moments, probe_block=block)
+               for k, (size, block) in cases.items()}
+    times = {k: [] for k in cases}
+    for r in range(args.rounds):
+        for k, solver in solvers.items():
+            field = solver.model.random_field(seed=1) * (1.0 + 1e-3 * r)
+            start = time.process_time()
+            solver.evaluate(field)
+            times[k].append((time.process_time() - start) / solver.model.n_sites
+                            / solver.n_probes)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    print(f"| case | probes | µs per site and probe (M = {args.scaling_moments}), min–max |")
+    print("| --- | ---: | ---: |")
+    for k, values in times.items():
+        print(f"| {k} | {solvers[k].n_probes} | {1e6 * min(values):.2f}–{1e6 * max(values):.2f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["accuracy", "cost"])
+    parser.add_argument("what", choices=["accuracy", "cost", "scaling"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sizes", default=None)
     parser.add_argument("--moments", default="250,500,1000", help='"default": the model\'s')
@@ -130,14 +159,20 @@ def main():
     parser.add_argument("--models", default="holstein,jahn_teller,sd", help="accuracy")
     parser.add_argument("--ed-max", type=int, default=100)
     parser.add_argument("--dtype", default="float64,float32", help="KPM dtypes (cost)")
+    parser.add_argument("--rounds", type=int, default=3, help="scaling")
+    parser.add_argument("--scaling-moments", type=int, default=200, help="scaling")
+    parser.add_argument("--blocks", default="", help="scaling: probe columns per block")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.what == "accuracy":
         args.sizes = args.sizes or "12,30"
         accuracy(args)
-    else:
+    elif args.what == "cost":
         args.sizes = args.sizes or "30,60,100,200,400"
         cost(args)
+    else:
+        args.sizes = args.sizes or "100,200,400"
+        scaling(args)
 
 
 if __name__ == "__main__":
