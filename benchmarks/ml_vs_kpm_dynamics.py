@@ -18,7 +18,8 @@ generator) and its measurements atomically at every measurement into
 <output>/L<size>/seed<s>/<tag|kpm>.npz (tag: --ml-tags, default "ml"; the model file may
 be a ForceField or an Ensemble, which drives with its members' mean force): rerunning the
 same command continues every run from its checkpoint (a larger --steps extends finished
-runs). --plot only reads the checkpoints.
+runs). --plot only reads the checkpoints; --forces-at kpm compares the ML and KPM forces on
+the last KPM field of each seed.
 """
 
 from __future__ import annotations
@@ -108,6 +109,37 @@ def run(solver: str, seed: int, args) -> None:
                   f"S(Q)/N {rows[-1][3]:.4f} ({seconds:.0f} s)", flush=True)
 
 
+def compare_forces(args) -> None:
+    """On the last checkpointed field of each seed's `--forces-at` run: the ML force, the
+    KPM force of the run's parameters and the KPM force of the solver's defaults, against
+    that KPM force, relative to the RMS electronic force and to the RMS total force (once the
+    field has relaxed, the electronic and elastic forces nearly cancel and the dynamics is
+    driven by the residual), and the net staggered force (the CDW drive)."""
+    ml, kpm = forces_of("ml", args), forces_of("kpm", args)
+    defaults = KPMForces(kpm.model, filling=0.5, dtype=args.dtype)
+    x, y = np.meshgrid(np.arange(args.size), np.arange(args.size), indexing="ij")
+    staggered = torch.as_tensor((-1.0) ** (x + y))[None, :, :, None, None]
+    print("| seed | state | t | RMS electronic | RMS total | ML − KPM (of electronic, of "
+          "total) | KPM defaults − KPM | staggered force KPM, defaults, ML |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for seed in args.seeds:
+        saved = np.load(Path(args.output) / f"L{args.size}" / f"seed{seed}" /
+                        f"{args.forces_at}.npz")
+        field = torch.as_tensor(saved["field"])
+        with torch.no_grad():
+            reference, default = kpm(field), defaults(field)
+            learned = ml.energy_and_forces(field)[1]
+        electronic = float(kpm.electronic(field)[1].square().mean().sqrt())
+        total = float(reference.square().mean().sqrt())
+        rms_ml, rms_default = (float((f - reference).square().mean().sqrt())
+                               for f in (learned, default))
+        drive = [float((f * staggered).mean()) for f in (reference, default, learned)]
+        print(f"| {seed} | {args.forces_at} | {saved['rows'][-1][1]:g} | {electronic:.3f} | "
+              f"{total:.3f} | {100 * rms_ml / electronic:.1f} %, {100 * rms_ml / total:.0f} % | "
+              f"{100 * rms_default / electronic:.2f} %, {100 * rms_default / total:.1f} % | "
+              f"{', '.join(f'{d:.5f}' for d in drive)} |", flush=True)
+
+
 def plot(args) -> None:
     import matplotlib
 
@@ -165,6 +197,8 @@ def main() -> None:
     parser.add_argument("--kernel", default=None)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--plot", default=None, help="write this PNG from the checkpoints")
+    parser.add_argument("--forces-at", default=None,
+                        help="compare the forces on the last field of this run (kpm or a tag)")
     args = parser.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.ml_tags = args.ml_tags.split(",")
@@ -174,6 +208,9 @@ def main() -> None:
         plot(args)
         return
     torch.set_num_threads(1)
+    if args.forces_at:
+        compare_forces(args)
+        return
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     for seed in args.seeds:
         for solver in args.solvers.split(","):
