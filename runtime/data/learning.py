@@ -414,15 +414,7 @@ class _Loop:
         pending = deque((w, explore_walker, self.job.parameters, ensemble, settings.drive,
                          walker_seeds(self.job.parameters["seed"], n, w), every,
                          place / f"walker{w}.npz", w) for w in todo)
-        bar = tqdm(total=settings.walkers, initial=settings.walkers - len(todo),
-                   desc=f"explore {n}", unit="walker", disable=not self.progress)
-        try:
-            with closing(completed(self.executor, self.parallel, pending)) as results:
-                for _ in results:
-                    bar.update()
-                    self.hook("walker", n)
-        finally:
-            bar.close()
+        self._run_tasks(pending, settings.walkers, f"explore {n}", "walker", n)
         parts = []
         for w in range(settings.walkers):
             with np.load(place / f"walker{w}.npz") as data:
@@ -430,6 +422,21 @@ class _Loop:
         return {k: np.concatenate([p[k] for p in parts]) for k in
                 ("fields", "deviation", "step", "temperature", "walker")} | {
                 "seeds": np.stack([p["seeds"] for p in parts])}
+
+    def _run_tasks(self, tasks: deque, total: int, desc: str, unit: str, n: int, *,
+                   bar: bool = True) -> None:
+        """Every task (key, fn, *args) of `tasks`, each writing its own file, `parallel` at
+        once, with a bar of `total` units (those done before counted) and the hook `unit`
+        after each."""
+        progress = tqdm(total=total, initial=total - len(tasks), desc=desc, unit=unit,
+                        disable=not (bar and self.progress))
+        try:
+            with closing(completed(self.executor, self.parallel, tasks)) as results:
+                for _ in results:
+                    progress.update()
+                    self.hook(unit, n)
+        finally:
+            progress.close()
 
     def select(self, n: int, frames: dict, lo: float, hi: float, every: int, cap: int):
         path = self.iteration_dir(n) / "selected.npz"
@@ -518,15 +525,8 @@ class _Loop:
                          place / f"member{k}.pt",
                          self.directory / "members" / f"member{k}.pt.checkpoint", metadata,
                          self.progress and inline) for k in todo)
-        bar = tqdm(total=job.settings.members, initial=job.settings.members - len(todo),
-                   desc=f"train {n}", unit="member", disable=inline or not self.progress)
-        try:
-            with closing(completed(self.executor, self.parallel, pending)) as results:
-                for _ in results:
-                    bar.update()
-                    self.hook("member", n)
-        finally:
-            bar.close()
+        self._run_tasks(pending, job.settings.members, f"train {n}", "member", n,
+                        bar=not inline)
         members = [ForceField.load(place / f"member{k}.pt", job.descriptor)
                    for k in range(job.settings.members)]
         ensemble = Ensemble(members, metadata={
