@@ -55,7 +55,6 @@ from runtime.electrons.ensembles import FixedFilling, GrandCanonical, ensemble
 from runtime.electrons.forces import ElectronicForces
 from runtime.electrons.model import ElectronicModel
 from runtime.electrons.probing import colour_vectors, distance_colouring, random_vectors
-from runtime.electrons.sd import SD
 from runtime.errors import LatticeffError
 
 KERNELS = ("jackson", "none")
@@ -68,10 +67,6 @@ MOMENTS = 1000
 """Default M: a step width a/M ~ 0.005-0.014 t for the half-widths a ~ 5-14 t of these models."""
 SMALL_CLUSTER = 400
 """Sites up to which the default M resolves the mean level spacing (`default_moments`)."""
-PROBING_DISTANCE = 12
-SD_PROBING_DISTANCE = 14
-"""The s-d model's default d: its spin spiral is probing-limited at d = 12 (1.01 % at 30 x 30,
-0.85 % at d = 14; docs/performance.md)."""
 _BLOCK_BYTES = 2**28  # probe columns per block: its working vectors stay below about this
 # (at fixed filling, two vectors per probe column are kept besides: O(N x probes) in all)
 
@@ -95,9 +90,8 @@ def default_moments(model: ElectronicModel) -> int:
 
 
 def default_probing_distance(model: ElectronicModel) -> int:
-    """d = 12 (100 colours on large square clusters); SD_PROBING_DISTANCE for the s-d model
-    (211 colours: twice the cost)."""
-    return SD_PROBING_DISTANCE if isinstance(model, SD) else PROBING_DISTANCE
+    """d = 12, or the model's own (`kpm_probing_distance`: 14 for the s-d model)."""
+    return model.kpm_probing_distance
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,9 @@ class ElectronicModel(ABC):
     field: str
     order_name: str = "order"
     """The name of the order parameter (`order_parameters`)."""
+    kpm_probing_distance: int = 12
+    """The KPM solver's default probing distance d for this model (`runtime.electrons.kpm`):
+    sites of one colour more than d hops apart, 100 colours on large square clusters."""
     learn_window: tuple[float, float] = (0.10, 0.80)
     """The default trust window (eps_lo, eps_hi) of `latticeff learn`, relative to the seed
     set's RMS force (`runtime.data.learning`). The frame deviation is the largest of the site

@@ -39,6 +39,9 @@ class SD(ElectronicModel):
     spiral and 120-degree order (triangular: Q = K with S(K) / N = 1/2 for unit spins, the
     other half at -K; kagome q = 0: Q = 0 with three 120-degree sublattices)."""
     order_centred = False
+    kpm_probing_distance = 14
+    """Its spin spiral is probing-limited at d = 12 (1.01 % at 30 x 30, 0.85 % at d = 14;
+    docs/performance.md): 211 colours, twice the cost."""
 
     parameters = MappingProxyType({"t": 1.0, "J": 1.0, "K0": 0.0, "K1": 0.0})
 
