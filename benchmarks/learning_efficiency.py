@@ -25,9 +25,9 @@ import torch
 from runtime.app.pipeline import run_job
 from runtime.data.config import MODELS, DatasetConfig, build
 from runtime.data.dataset import read_dataset
-from runtime.data.learning import learning_curve, read_log
+from runtime.data.learning import read_log
 from runtime.files import write_json
-from runtime.ml.evaluation import force_errors, plot_learning_curve
+from runtime.ml.evaluation import force_errors, plot_learning_curve, sigma_curves
 from runtime.ml.forcefield import ForceField
 from runtime.settings import read_toml
 
@@ -54,23 +54,23 @@ def trajectory_stages(model: str, stages: list[int], *, run: bool) -> list[dict]
     return [done[k] for k in sorted(done) if k in stages]
 
 
-def first_members(directory: Path, log: list[dict]) -> list[dict]:
-    """The log's records with the test summary of member 0 alone in place of the ensemble
-    mean (a single model, as the trajectory protocol trains), for the iterations whose
-    member0.pt is on disk."""
+def first_members(directory: Path, points: list[tuple]) -> list[tuple]:
+    """The learn `points` (label, ED calls, ensemble test summary, iteration) with the test
+    summary of member 0 alone (a single model, as the trajectory protocol trains), for the
+    iterations whose member0.pt is on disk."""
     test = read_dataset(directory / "test.h5")
     model = MODELS[test.parameters["model"]["name"]]
     scale = test.parameters["model"][model.coupling_name]
-    records = []
-    for record in log:
-        path = directory / "iterations" / f"{record['iteration']:03d}" / "member0.pt"
+    members = []
+    for label, calls, _, iteration in points:
+        path = directory / "iterations" / f"{iteration:03d}" / "member0.pt"
         if path.is_file():
             with torch.no_grad():
                 summary = force_errors(ForceField.load(path), test.fields, test.forces,
                                        component_names=model.force_names, scale=scale,
                                        scale_name=model.coupling_name).summary()
-            records.append({**record, "validation": summary})
-    return records
+            members.append((label, calls, summary, iteration))
+    return members
 
 
 def main() -> None:
@@ -86,16 +86,14 @@ def main() -> None:
     learn_dir = Path(read_toml(ROOT / "configs" / "paper" / f"learn_{args.model}.toml")[
         "directory"])
     log = read_log(learn_dir)
-    calls = np.cumsum([r["ed_calls"] for r in log]).tolist()
-    # per protocol: (row label, cumulative ED calls, test summary) of every point
+    # per protocol: (row label, cumulative ED calls, test summary, stage) of every point
+    learned = [(f"iteration {r['iteration']}", int(c), r["validation"], r["iteration"])
+               for r, c in zip(log, np.cumsum([r["ed_calls"] for r in log]))]
     series = {
         "trajectories": [(f"{r['trajectories']} trajectories", r["ed_calls"],
-                          r["validation"]) for r in stages],
-        "learn (ensemble mean)": [(f"iteration {r['iteration']}", c, r["validation"])
-                                  for r, c in zip(log, calls)],
-        "learn (member 0)": [(f"iteration {r['iteration']}", c, r["validation"])
-                             for r, c in zip(first_members(learn_dir, log) if log else [],
-                                             calls)]}
+                          r["validation"], r["trajectories"]) for r in stages],
+        "learn (ensemble mean)": learned,
+        "learn (member 0)": first_members(learn_dir, learned) if learned else []}
     points = [point for rows in series.values() for point in rows]
     if not points:
         raise SystemExit("nothing on disk yet: run without --plot-only, and `latticeff learn`")
@@ -104,14 +102,12 @@ def main() -> None:
           " ".join(f"{name:>10}" for name in components))
     curves, ylabel = {}, ""
     for protocol, rows in series.items():
-        for label, c, v in rows:
+        for label, c, v, _ in rows:
             scale = v["force_scale"] or 1.0
             print(f"{protocol + ', ' + label:<40} {c:>9} {v['normalized']['sigma']:>15.4g} " +
                   " ".join(f"{v['components'][n]['sigma'] / scale:>10.4g}" for n in components))
-        if rows:  # learning_curve sums the ED calls of its records: give it the increments
-            steps = np.diff([0] + [c for _, c, _ in rows])
-            lines, ylabel = learning_curve([{"ed_calls": int(c), "validation": v}
-                                            for c, (_, _, v) in zip(steps, rows)])
+        if rows:
+            lines, ylabel = sigma_curves([c for _, c, _, _ in rows], [v for _, _, v, _ in rows])
             curves.update({f"{protocol}, {name}" if len(lines) > 1 else protocol: line
                            for name, line in lines.items()})
     path = plot_learning_curve(curves, ROOT / "docs" / "results" /

@@ -63,7 +63,7 @@ from runtime.dynamics.forces import TotalForce
 from runtime.errors import ConfigError, DatasetError
 from runtime.files import check_output_directory, save_npz, write_json
 from runtime.ml.ensemble import DRIVES, Ensemble
-from runtime.ml.evaluation import force_errors, plot_learning_curve
+from runtime.ml.evaluation import force_errors, plot_learning_curve, sigma_curves
 from runtime.ml.forcefield import ForceField
 from runtime.ml.network import NetworkConfig
 from runtime.ml.training import TrainingData, TrainingOptions, train
@@ -240,15 +240,9 @@ def train_member(descriptor: str, network: NetworkConfig, options: TrainingOptio
 
 def learning_curve(log: list[dict]) -> tuple[dict, str]:
     """({label: (cumulative ED calls, sigma on the exact test set)}, the y label) of an
-    iterations log: sigma of the whole force and of each component, divided by the
-    coupling."""
-    calls = np.cumsum([r["ed_calls"] for r in log])
-    validation = [r["validation"] for r in log]
-    curves = {"all components": (calls, [v["normalized"]["sigma"] for v in validation])}
-    scale = validation[0]["force_scale"] or 1.0
-    for name in validation[0].get("components", {}):
-        curves[name] = (calls, [v["components"][name]["sigma"] / scale for v in validation])
-    return curves, f"σ / {validation[0]['force_scale_name'] or 'scale'} (exact test set)"
+    iterations log (`sigma_curves`)."""
+    return sigma_curves(np.cumsum([r["ed_calls"] for r in log]).tolist(),
+                        [r["validation"] for r in log])
 
 
 def read_log(directory: Path) -> list[dict]:

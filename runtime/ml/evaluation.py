@@ -127,6 +127,17 @@ def plot_histogram(errors: ForceErrors, path, title: str = "") -> Path:
     return _save(plt, figure, path)
 
 
+def sigma_curves(calls, summaries: list[dict]) -> tuple[dict, str]:
+    """({label: (calls, sigma)}, the y label) of test summaries (`ForceErrors.summary()`) at
+    the given ED calls: sigma of the whole force and of each component, divided by the
+    coupling, for `plot_learning_curve`."""
+    curves = {"all components": (calls, [v["normalized"]["sigma"] for v in summaries])}
+    scale = summaries[0]["force_scale"] or 1.0
+    for name in summaries[0].get("components", {}):
+        curves[name] = (calls, [v["components"][name]["sigma"] / scale for v in summaries])
+    return curves, f"σ / {summaries[0]['force_scale_name'] or 'scale'} (exact test set)"
+
+
 def plot_learning_curve(curves: dict, path, *, ylabel: str = "σ", title: str = "") -> Path:
     """Test error against ED calls (log-log), one line per entry of `curves`, {label: (ED
     calls, error)}: e.g. the iterations of `latticeff learn` against datasets of the
