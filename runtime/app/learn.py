@@ -4,7 +4,9 @@ command of its configuration.
 learn config:  directory (the work directory), descriptor, seed_trajectories,
                test_trajectories; [dataset] (a dataset config without output and
                trajectories: the model, electrons, integrator and protocol of every ED
-               label and of the exploration); [network]; [training] (every member, every
+               label, of the test trajectories and of the exploration); [seed_protocol]
+               (optional: protocol keys that differ for the seed trajectories, e.g. a
+               shorter sample_every); [network]; [training] (every member, every
                iteration); [learn] (`LearnSettings`)
 """
 
@@ -40,7 +42,8 @@ def learn_settings(table: dict) -> LearnJob:
     """The checked LearnJob of a learn config: every section read strictly, so that a typo
     fails before any ED time is spent."""
     table = dict(table)
-    sections = {key: table.pop(key, {}) for key in ("dataset", "network", "training", "learn")}
+    sections = {key: table.pop(key, {})
+                for key in ("dataset", "seed_protocol", "network", "training", "learn")}
     for key, section in sections.items():
         if not isinstance(section, dict):
             raise ConfigError(f"{key} must be a [{key}] table")
@@ -56,12 +59,23 @@ def learn_settings(table: dict) -> LearnJob:
                               f"and seed_trajectories); remove it")
     dataset = DatasetConfig.from_dict({**sections["dataset"], "output": "data.h5",
                                        "trajectories": top.seed_trajectories})
+    seed_dataset = None
+    if sections["seed_protocol"]:
+        protocol = {**sections["dataset"].get("protocol", {}), **sections["seed_protocol"]}
+        try:
+            seed_dataset = DatasetConfig.from_dict({**sections["dataset"], "protocol": protocol,
+                                                    "output": "data.h5",
+                                                    "trajectories": top.seed_trajectories})
+        except (ConfigError, ValueError, TypeError) as error:
+            raise ConfigError(f"seed_protocol: {error}") from None
     descriptor = _descriptor(top.descriptor, generate_missing=True)
     check_run_descriptors([descriptor], dataset.parameters["model"], None)
     record = {**as_table(top), "dataset": dataset.parameters, "network": network.as_dict(),
               "training": as_table(training), "learn": as_table(settings)}
+    if seed_dataset is not None:
+        record["seed_protocol"] = seed_dataset.parameters["protocol"]
     return LearnJob(Path(directory), descriptor, dataset, top.seed_trajectories,
-                    top.test_trajectories, network, training, settings, record)
+                    top.test_trajectories, network, training, settings, record, seed_dataset)
 
 
 def learn_job(table: dict, *, workers: int | None = 0, scheduler: str | None = None,

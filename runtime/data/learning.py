@@ -5,8 +5,8 @@ frames the ensemble is unsure of (DP-GEN, Zhang et al., Comput. Phys. Commun. 25
     settings = LearnSettings(members=4, walkers=4, ...)
     log = learn(LearnJob(directory, descriptor, dataset_parameters, ...), pool, parallel=2)
 
-Iteration 0: `seed_trajectories` exact trajectories of the dataset protocol (the seed set,
-`generation.generate`) and `test_trajectories` of another seed (the exact test set, never
+Iteration 0: `seed_trajectories` exact trajectories of the dataset protocol, or of a shorter
+one (`seed_protocol`; the seed set, `generation.generate`) and `test_trajectories` of another seed (the exact test set, never
 produced by the loop), and an ensemble of `members` models trained on the seed set (member k:
 training seed + k, so other initial weights, split and batch order).
 Iteration n: `walkers` ML trajectories under the dataset's own protocol (integrator, bath
@@ -139,10 +139,18 @@ class LearnJob:
     training: TrainingOptions
     settings: LearnSettings
     record: dict  # the resolved configuration, kept in learn.json
+    seed_dataset: DatasetConfig | None = None  # the seed trajectories' protocol, if shorter
 
     @property
     def parameters(self) -> dict:
         return self.dataset.parameters
+
+    @property
+    def seed_config(self) -> DatasetConfig:
+        """The dataset config of the seed trajectories: the dataset's own, or one whose
+        protocol is shortened (`seed_protocol` of the learn config); the test trajectories
+        and the exploration keep the dataset's protocol."""
+        return self.seed_dataset or self.dataset
 
     def window(self, force_rms: float) -> tuple[float, float]:
         """(eps_lo, eps_hi) in force units."""
@@ -350,11 +358,12 @@ class _Loop:
         self.hook("seed", 0)
         timing = self.directory / "seed_ed.json"  # wall time x tasks of the seed runs
         spent = json.loads(timing.read_text())["core_seconds"] if timing.is_file() else 0.0
-        for path, seed, count in ((self.data_path, job.dataset.seed, job.seed_trajectories),
-                                  (self.test_path, job.dataset.seed + 1_000_000,
-                                   job.test_trajectories)):
-            config = replace(job.dataset, output=path, trajectories=count, seed=seed,
-                             parameters={**job.parameters, "seed": seed})
+        for base, path, seed, count in (
+                (job.seed_config, self.data_path, job.dataset.seed, job.seed_trajectories),
+                (job.dataset, self.test_path, job.dataset.seed + 1_000_000,
+                 job.test_trajectories)):
+            config = replace(base, output=path, trajectories=count, seed=seed,
+                             parameters={**base.parameters, "seed": seed})
             start = time.monotonic()
             summary = generate(config, self.executor, parallel=self.parallel,
                                progress=self.progress)
@@ -365,7 +374,7 @@ class _Loop:
         force_rms = float(np.sqrt(np.mean(data.snapshots.forces ** 2)))
         lo, hi = job.window(force_rms)
         ensemble = self.train(0, lo, hi)
-        protocol = build(job.parameters).protocol
+        protocol = build(job.seed_config.parameters).protocol
         return {**self.record(0, ensemble, lo, hi, explored=0, fractions=(0.0, 0.0, 0.0),
                               added=0, total=0,
                               ed_calls=job.seed_trajectories * (protocol.steps + 1),
@@ -497,7 +506,10 @@ class _Loop:
                       for t, i in zip(trajectories, chosen)]
         run = {"trajectories": [first, first + len(chosen)], "finished": _now(),
                "code": code_version(), "learn": {"iteration": n, "frames": provenance}}
-        append(self.data_path, self.job.parameters, header.field_shape, [snapshots],
+        # a label is one ED of the dataset's model: the file's protocol record (the seed
+        # trajectories') stays, the walkers' protocol is in learn.json
+        parameters = {**self.job.parameters, "protocol": header.parameters["protocol"]}
+        append(self.data_path, parameters, header.field_shape, [snapshots],
                seeds.astype(np.uint64), run)
 
     def train(self, n: int, lo: float, hi: float) -> Ensemble:

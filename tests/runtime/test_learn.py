@@ -113,6 +113,25 @@ def test_two_workers_give_the_same_loop(finished, tmp_path):
         [r["validation"]["rmse"] for r in log], rel=1e-9)
 
 
+@pytest.mark.slow
+def test_a_shorter_seed_protocol_makes_the_seed_set_only(tmp_path):
+    """seed_protocol shortens the seed trajectories; the test trajectory and the walkers
+    keep the dataset's protocol, and the labels append to the seed set's file."""
+    table = small_table(tmp_path / "work")
+    table["seed_protocol"] = {"sample_every": 2, "burn_in": 2}
+    table["learn"]["iterations"] = 1
+    log = learn_job(table, progress=False)
+    data, test = (read_dataset(tmp_path / "work" / name) for name in ("data.h5", "test.h5"))
+    protocol = table["dataset"]["protocol"]
+    assert data.parameters["protocol"]["sample_every"] == 2
+    assert test.parameters["protocol"] == {**test.parameters["protocol"], **protocol}
+    seed_steps = 2 + 2 * (protocol["snapshots"] - 1)
+    assert log[0]["ed_calls"] == seed_steps + 1
+    assert list(data.snapshots.step[:protocol["snapshots"]]) == list(range(2, seed_steps + 1, 2))
+    assert log[1]["labels_added"] > 0
+    assert len(data) == protocol["snapshots"] + log[1]["labels_added"]
+
+
 STAGES = [("seed", 0), ("train", 0), ("member", 0), ("evaluate", 0), ("explore", 1),
           ("walker", 1), ("select", 1), ("label", 1), ("label_chunk", 1), ("append", 1),
           ("train", 1), ("member", 1), ("evaluate", 1), ("label_chunk", 2)]
@@ -208,6 +227,9 @@ def write(path: Path, table: dict) -> Path:
     (lambda t: t["learn"].update(drive="median"), "drive must be one of mean, first"),
     (lambda t: t["dataset"].update(output="x.h5"), "dataset.output is set by learn"),
     (lambda t: t.update(seed_trajectories=0), "seed_trajectories must be >= 1"),
+    (lambda t: t.update(seed_protocol={"sample_evry": 2}), "seed_protocol: "),
+    (lambda t: t.update(seed_protocol={"sample_every": -2}), "seed_protocol: "),
+    (lambda t: t.update(seed_protocol=3), "seed_protocol must be a [seed_protocol] table"),
     (lambda t: t.update(descriptor="square_spin_phase"), "choose a descriptor for that model"),
 ])
 def test_bad_learn_configs_give_one_line_errors(tmp_path, capsys, change, message):
