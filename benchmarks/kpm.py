@@ -4,6 +4,7 @@
     python benchmarks/kpm.py accuracy --sizes 16,30 --moments default --distances default
     python benchmarks/kpm.py cost                # one force evaluation, 30^2 .. 400^2
     python benchmarks/kpm.py scaling --dtype float32 --blocks 100   # interleaved, per site
+    python benchmarks/kpm.py product --dtype float32 # the sparse product alone, per site
 
 Accuracy: the RMS force error relative to the RMS ED force, on the same configurations:
 ordered states (Holstein checkerboard CDW, Jahn–Teller staggered orbital order, s-d spin
@@ -20,6 +21,7 @@ import argparse
 import os
 import resource
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -148,9 +150,38 @@ def scaling(args):
         print(f"| {k} | {solvers[k].n_probes} | {1e6 * min(values):.2f}–{1e6 * max(values):.2f} |")
 
 
+def product(args):
+    """The Chebyshev step's sparse product alone, out = 2 H x - previous (torch.addmm of the
+    CSR hopping, as in the solver), in ns per site and probe column, and the memory traffic
+    it implies: what the scaling of one evaluate comes down to."""
+    dtype = getattr(torch, args.dtype.split(",")[0])
+    columns = [int(c) for c in (args.blocks or "1,4,8,32").split(",")]
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print("| lattice | columns | ns per site and column | GB/s (x, previous, out, matrix) |")
+    print("| --- | ---: | ---: | ---: |")
+    for size in [int(s) for s in args.sizes.split(",")]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            hopping = Holstein("square", size).sparse_hopping(dtype)
+        n, nnz = hopping.shape[0], hopping.values().numel()
+        for cols in columns:
+            x, previous = torch.randn(n, cols, dtype=dtype), torch.randn(n, cols, dtype=dtype)
+            out = torch.empty_like(x)
+            repeats = max(3, int(2e7 // (n * cols)))
+            best = float("inf")
+            for _ in range(args.rounds):
+                start = time.process_time()
+                for _ in range(repeats):
+                    torch.addmm(previous, hopping, x, beta=-1.0, alpha=2.0, out=out)
+                best = min(best, (time.process_time() - start) / repeats)
+            moved = 3 * n * cols * x.element_size() + nnz * (8 + x.element_size())
+            print(f"| {size}² | {cols} | {1e9 * best / (n * cols):.2f} | {moved / best / 1e9:.1f} |")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["accuracy", "cost", "scaling"])
+    parser.add_argument("what", choices=["accuracy", "cost", "scaling", "product"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sizes", default=None)
     parser.add_argument("--moments", default="250,500,1000", help='"default": the model\'s')
@@ -161,7 +192,8 @@ def main():
     parser.add_argument("--dtype", default="float64,float32", help="KPM dtypes (cost)")
     parser.add_argument("--rounds", type=int, default=3, help="scaling")
     parser.add_argument("--scaling-moments", type=int, default=200, help="scaling")
-    parser.add_argument("--blocks", default="", help="scaling: probe columns per block")
+    parser.add_argument("--blocks", default="",
+                        help="scaling: probe columns per block; product: columns")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.what == "accuracy":
@@ -170,9 +202,12 @@ def main():
     elif args.what == "cost":
         args.sizes = args.sizes or "30,60,100,200,400"
         cost(args)
-    else:
+    elif args.what == "scaling":
         args.sizes = args.sizes or "100,200,400"
         scaling(args)
+    else:
+        args.sizes = args.sizes or "100,200,400"
+        product(args)
 
 
 if __name__ == "__main__":
