@@ -10,7 +10,9 @@ warm-starting the model (resumable: a finished stage is read back, not rerun). E
 costs k x (protocol steps + 1) ED calls, counted as `learn` counts its seed set. The loop: the
 iterations log of `latticeff learn configs/paper/learn_<model>.toml` as far as it has run (run
 it separately; it resumes). Prints one table of ED calls and sigma / coupling on the exact test
-trajectory (overall and per component) and writes docs/results/<model>-sigma-vs-ed-calls.png.
+trajectory (overall and per component) and writes docs/results/<model>-sigma-vs-ed-calls.png;
+the stages' test summaries are kept in docs/results/<model>-trajectory-stages.json (their
+models in the run directory).
 """
 
 from __future__ import annotations
@@ -38,8 +40,7 @@ def trajectory_stages(model: str, stages: list[int], *, run: bool) -> list[dict]
     """(ED calls, test summary) of every stage of the trajectory protocol; with `run`, the
     stages not yet on disk are run."""
     table = read_toml(ROOT / "configs" / "paper" / f"curve_{model}.toml")
-    directory = Path(table["directory"])
-    record_path = directory / "curve.json"
+    record_path = ROOT / "docs" / "results" / f"{model}-trajectory-stages.json"  # committed
     done = {r["trajectories"]: r for r in (json.loads(record_path.read_text())
                                            if record_path.is_file() else [])}
     dataset = DatasetConfig.from_dict({**table["dataset"], "output": "unused.h5"})
