@@ -550,7 +550,11 @@ class GeneratedDescriptor:
         for (key, _), (stencil_s, gu) in gus.items():
             g = stencil_s.col2im(gu, cells, batch)
             gch[key] = g if key not in gch else gch[key] + g
-        gx = torch.zeros_like(field).reshape(batch, -1, self.sublattices * self.components)
+        width = self.sublattices * self.components
+        every = [("field", b, c) for b in range(self.sublattices) for c in range(self.components)]
+        if len(gch) == 1 and [tuple(k) for k in next(iter(gch))] == every:
+            return next(iter(gch.values())).reshape(field.shape)  # the field's own channels
+        gx = torch.zeros_like(field).reshape(batch, -1, width)
         for key, g in gch.items():
             fields = [(c, k) for c, k in enumerate(key) if k[0] == "field"]
             if fields:
@@ -560,7 +564,7 @@ class GeneratedDescriptor:
             if len(fields) < len(key):
                 gs = spin_backward(field, g.reshape(batch, *cells, len(key)), key,
                                    self.dimension)
-                gx = gx + gs.reshape(batch, -1, self.sublattices * self.components)
+                gx = gx + gs.reshape(batch, -1, width)
         return gx.reshape(field.shape)
 
     def lean_forward(self, field: torch.Tensor):

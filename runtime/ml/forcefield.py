@@ -237,8 +237,8 @@ class ForceField(nn.Module):
         """(E (batch,) in float64, dE/dfield in self.dtype) by the lean path; `rows` = (lo,
         hi) counts only the local energies of those rows of the first cell axis."""
         x = field.to(self.dtype)
-        if x.dtype != field.dtype and bool(torch.isfinite(field).all()) and \
-                not bool(torch.isfinite(x).all()):  # finite, but beyond float32: NaN, as
+        if x.dtype != field.dtype and not bool(torch.isfinite(x).all()) and \
+                bool(torch.isfinite(field).all()):  # finite, but beyond float32: NaN, as
             nan = torch.full((x.shape[0],), math.nan, dtype=torch.float64)  # float64 gives
             return nan, torch.full_like(x, math.nan)
         try:
