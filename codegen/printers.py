@@ -70,6 +70,62 @@ class KernelPrinter(PythonCodePrinter):
         return text, "; ".join(self.notes)
 
 
+RSQRT = sp.Function("rsqrt")  # b^(-1/2), kept apart from b's integer powers by `with_rsqrt`
+
+
+def with_rsqrt(expr: sp.Expr) -> sp.Expr:
+    """`expr` with every b^(-p/2) written rsqrt(b)·b^(-(p-1)/2): common-subexpression
+    elimination then computes rsqrt(b) once for all the half-integer powers of b."""
+    return expr.replace(
+        lambda e: e.is_Pow and e.exp.is_Rational and e.exp < 0 and e.exp.q == 2,
+        lambda e: RSQRT(e.base) * e.base ** (e.exp + sp.Rational(1, 2)))
+
+
+class LeanPrinter(KernelPrinter):
+    """KernelPrinter for torch tensors only (the lean path): b^(-k/2) as `b.rsqrt()` over
+    the integer power, 1/b as `b.reciprocal()` — one op each where `1.0/b.sqrt()` takes
+    three (a Python number in an op costs a tensor of it)."""
+
+    def _print_Function(self, expr):
+        if expr.func != RSQRT:
+            return super()._print_Function(expr)
+        base = expr.args[0]
+        return f"{self._print(base) if base.is_Atom else f'({self._print(base)})'}.rsqrt()"
+
+    def _print_Pow(self, expr):
+        exp = expr.as_base_exp()[1]
+        if not (exp.is_Rational and exp < 0):
+            return super()._print_Pow(expr)
+        return self._quotient([], [expr])
+
+    def _print_Mul(self, expr):
+        coeff = sp.Mul(*[a for a in expr.args if a.is_number])
+        rest = [a for a in expr.args if not a.is_number]
+        up = [a for a in rest if not (a.as_base_exp()[1].is_Rational and
+                                      a.as_base_exp()[1] < 0)]
+        body = self._quotient(up, [a for a in rest if a not in up])
+        sign = "-" if coeff < 0 else ""
+        return f"{sign}{body}" if abs(coeff) == 1 else f"{sign}{self._print(abs(coeff))}*{body}"
+
+    def _quotient(self, up, down) -> str:
+        """The product of `up` divided by the positive powers of `down` (b^(-p/q))."""
+        factors = [self.parenthesize(a, 50) for a in up]
+        denominator = []
+        for a in down:
+            base, exp = a.as_base_exp()
+            if exp.q == 2:  # b^(-p/2) = rsqrt(b) / b^((p-1)/2)
+                b = self._print(base) if base.is_Atom else f"({self._print(base)})"
+                factors.append(f"{b}.rsqrt()")
+                exp += sp.Rational(1, 2)
+            if exp != 0:
+                denominator.append(self.parenthesize(sp.Pow(base, -exp, evaluate=False), 50))
+        top = "*".join(factors)
+        if not denominator:
+            return top
+        bottom = denominator[0] if len(denominator) == 1 else f"({'*'.join(denominator)})"
+        return f"{top}/{bottom}" if top else f"{bottom}.reciprocal()"
+
+
 def unwrap(text: str) -> str:
     """`text` without one pair of parentheses enclosing all of it."""
     while text.startswith("(") and text.endswith(")"):
@@ -87,9 +143,9 @@ def comment(*notes: str) -> str:
     return f"  # {text}" if text else ""
 
 
-def statements(exprs, prefix: str = "t", indent: str = "    "):
+def statements(exprs, prefix: str = "t", indent: str = "    ", printer=KernelPrinter):
     """Common-subexpression-eliminated assignments (with exact-form comments) and the
-    printed results as (source, comment) pairs."""
+    printed results as (source, comment) pairs, printed by `printer` (a class)."""
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(prefix), optimizations=None)
     # numbers stay inline: Triton types a bare Python float as fp32, but an inline literal
     # takes the dtype of the tensor it meets
@@ -100,7 +156,7 @@ def statements(exprs, prefix: str = "t", indent: str = "    "):
             constants[sym] = value
         else:
             kept.append((sym, value))
-    printer, lines = KernelPrinter(), []
+    printer, lines = printer(), []
     for sym, value in kept:
         text, note = printer.line(value)
         lines.append(f"{indent}{sym} = {text}{comment(note)}")

@@ -269,19 +269,22 @@ class LeanStencil:
                             (s[-1], *s[1:1 + dim], s[0], *s[1:1 + dim]))
         return view.reshape(-1, batch * math.prod(cells))
 
-    def forward(self, ch: torch.Tensor, cells, columns=None) -> torch.Tensor:
-        """Outputs (K, batch·N) from channels (batch, N, C) (or from their `columns`)."""
+    def forward(self, ch: torch.Tensor, cells, columns=None, out=None) -> torch.Tensor:
+        """Outputs (K, batch·N) from channels (batch, N, C) (or from their `columns`),
+        written into `out` when given (rows of the outputs of several parts)."""
         if self.conv:
             cols = self.columns(ch, cells) if columns is None else columns
             n = cols.shape[1]
-            y = cols.new_empty((self.n_outputs, n)) if self._covered else \
-                cols.new_zeros((self.n_outputs, n))
+            y = cols.new_empty((self.n_outputs, n)) if out is None else out
+            if not self._covered:
+                y.zero_()
             for outputs, rows, w in self.blocks(cols):
                 u = cols.index_select(0, rows).view(w.shape[0], w.shape[2], n)
                 y.index_copy_(0, outputs, torch.bmm(w, u).view(-1, n))
             return y
         u = ch.reshape(ch.shape[0], -1)[:, self.index(cells, ch.device, 1)]  # (B, N, T)
-        return self.weights(ch) @ u.reshape(-1, len(self.taps)).T
+        y = self.weights(ch) @ u.reshape(-1, len(self.taps)).T
+        return y if out is None else out.copy_(y)
 
     def transpose_columns(self, gy: torch.Tensor, gu: torch.Tensor) -> torch.Tensor:
         """gu (channels·box, batch·N) += ∂L/∂columns from ∂L/∂outputs gy (K, batch·N), in
@@ -487,7 +490,9 @@ class GeneratedDescriptor:
         sublattice, W's blocks on im2col columns shared by the parts with the same channels,
         or one GEMM of a gather: `LeanStencil`)."""
         batch, cells = field.shape[0], tuple(field.shape[1:1 + self.dimension])
-        ys = [[] for _ in self.centers]
+        k = sum(len(part.OUTPUTS) for part in self.stencils)
+        ys = [field.new_empty((k, batch * math.prod(cells))) for _ in self.centers]
+        start = 0  # the first row of the part's outputs
         shared: dict = {}  # im2col columns, one per channel list and kernel radius
         for part, lean in zip(self.stencils, self._lean_parts()):
             if all(k[0] == "field" for k in part.CHANNELS):
@@ -503,8 +508,9 @@ class GeneratedDescriptor:
                     if key not in shared:
                         shared[key] = stencil_s.columns(ch, cells)
                     columns = shared[key]
-                ys[s].append(stencil_s.forward(ch, cells, columns))
-        return field, [torch.cat(y) if len(y) > 1 else y[0] for y in ys]
+                stencil_s.forward(ch, cells, columns, ys[s][start:start + len(part.OUTPUTS)])
+            start += len(part.OUTPUTS)
+        return field, ys
 
     def lean_invariants(self, saved, columns=slice(None)) -> torch.Tensor:
         """Stage 3 (grouped, generated) of the cells `columns` of batch·N: (cells, S, F)."""
@@ -544,7 +550,11 @@ class GeneratedDescriptor:
         for (key, _), (stencil_s, gu) in gus.items():
             g = stencil_s.col2im(gu, cells, batch)
             gch[key] = g if key not in gch else gch[key] + g
-        gx = torch.zeros_like(field).reshape(batch, -1, self.sublattices * self.components)
+        width = self.sublattices * self.components
+        every = [("field", b, c) for b in range(self.sublattices) for c in range(self.components)]
+        if len(gch) == 1 and [tuple(k) for k in next(iter(gch))] == every:
+            return next(iter(gch.values())).reshape(field.shape)  # the field's own channels
+        gx = torch.zeros_like(field).reshape(batch, -1, width)
         for key, g in gch.items():
             fields = [(c, k) for c, k in enumerate(key) if k[0] == "field"]
             if fields:
@@ -554,7 +564,7 @@ class GeneratedDescriptor:
             if len(fields) < len(key):
                 gs = spin_backward(field, g.reshape(batch, *cells, len(key)), key,
                                    self.dimension)
-                gx = gx + gs.reshape(batch, -1, self.sublattices * self.components)
+                gx = gx + gs.reshape(batch, -1, width)
         return gx.reshape(field.shape)
 
     def lean_forward(self, field: torch.Tensor):

@@ -70,164 +70,128 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([0, 1, 2, 3, 4])
-_I1 = torch.tensor([5, 6])
-_I2 = torch.tensor([19])
-_I3 = torch.tensor([7, 9, 11, 13, 15, 17])
-_I4 = torch.tensor([8, 10, 12, 14, 16, 18])
-_I5 = torch.tensor([20])
-_I6 = torch.tensor([21])
-_I7 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 13, 8, 14, 9, 15, 10, 16, 11, 17, 12, 18, 19])
+_I0 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 19, 7, 9, 11, 13, 15, 17, 8, 10, 12, 14, 16, 18, 20, 21, 7, 9, 11, 13, 15, 17, 8, 10, 12, 14, 16, 18, 19, 20, 21, 20, 21])
 
 
 def lean_features(Y):
     """Stage 3 on the lean torch path: the features (F, N) of the outputs Y (K, N), grouped
     (codegen.lean): a few ops per group of features of the same form."""
+    out = Y.new_empty((20, Y.shape[1]))
     # group 0: 5 feature(s) g(A1,1), g(A1,2), g(A1,3), …
     a0 = Y[0:5]
-    r0 = a0
+    out[0:5] = a0
     # group 1: 2 feature(s) g(A2,1), g(A2,2)
     a0 = Y[5:7]
     a1 = Y[19:20]
-    b0 = a1/((a1*a1) + 0.01).sqrt()  # 0.01 = 1/100
-    r1 = a0*b0
+    b0 = a1*((a1*a1) + 0.01).rsqrt()  # 0.01 = 1/100
+    out[5:7] = a0*b0
     # group 2: 6 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
     a0 = Y[7:18:2]
     a1 = Y[8:19:2]
     a2 = Y[20:21]
     a3 = Y[21:22]
-    u0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
-    b0 = a2*u0
-    b1 = a3*u0
-    r2 = a0*b0 + a1*b1
+    u0 = ((a2*a2) + (a3*a3) + 0.01).rsqrt()  # 0.01 = 1/100
+    b0 = u0*a2
+    b1 = u0*a3
+    out[7:18:2] = a0*b0 + a1*b1
     # group 3: 6 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
     a0 = Y[7:18:2]
     a1 = Y[8:19:2]
     a2 = Y[19:20]
     a3 = Y[20:21]
     a4 = Y[21:22]
-    u0 = a2/(((a2*a2) + 0.01).sqrt()*((a3*a3) + (a4*a4) + 0.01).sqrt())  # 0.01 = 1/100
-    b0 = a4*u0
-    b1 = -a3*u0
-    r3 = a0*b0 + a1*b1
+    u0 = a2*((a2*a2) + 0.01).rsqrt()*((a3*a3) + (a4*a4) + 0.01).rsqrt()  # 0.01 = 1/100
+    b0 = u0*a4
+    b1 = -u0*a3
+    out[8:19:2] = a0*b0 + a1*b1
     # group 4: 1 feature(s) b*(E;E,E)
     a0 = Y[20:21]
     a1 = Y[21:22]
-    b0 = -1.4142135623730951  # -1.4142135623730951 = -sqrt(2)
     t0 = a0*a0
     t1 = a1*a1
-    t2 = t0 + t1 + 0.01  # 0.01 = 1/100
-    t3 = 1.4142135623730951*t0  # 1.4142135623730951 = sqrt(2)
-    t4 = 1.0/(2.0*t0 + 2.0*t1 + 0.02)  # 0.02 = 1/50
-    r4 = a1*(b0*t1*t4 + t3*t4)/t2.sqrt() + a1*t3/(t2*t2.sqrt())
-    return torch.cat((r0, r1, r2, r3, r4, ))[_I7]
+    t2 = 100.0*t0 + 100.0*t1 + 1.0
+    out[19:20] = 707.1067811865476*a1*(3.0*t0 - t1)*t2.rsqrt()/t2
+    return out
 
 
 def lean_dfeatures(Y, G):
     """The lean backward of stage 3: ∂L/∂Y (K, N) from ∂L/∂features G (F, N), by the
     groups' partial derivatives (sympy, as in dy_kernel)."""
-    dY = torch.zeros_like(Y)
     # group 0: 5 feature(s) g(A1,1), g(A1,2), g(A1,3), …
     g = G[0:5]
-    dY.index_add_(0, _I0, g)
+    d0 = g
     # group 1: 2 feature(s) g(A2,1), g(A2,2)
     a0 = Y[5:7]
     a1 = Y[19:20]
-    g = G[5:7]
     u0 = a1*a1
-    u1 = u0 + 0.01  # 0.01 = 1/100
-    b0 = a1/u1.sqrt()
-    b1 = -u0/(u1*u1.sqrt())
-    dY.index_add_(0, _I1, b0*g)
-    dY.index_add_(0, _I2, (g*(a0*b1 + a0/((a1*a1) + 0.01).sqrt())).sum(0, keepdim=True))
+    u1 = 100.0*u0 + 1.0
+    b0 = a1*(u0 + 0.01).rsqrt()  # 0.01 = 1/100
+    g = G[5:7]
+    R0 = (a0*g).sum(0, keepdim=True)
+    d1 = b0*g
+    d2 = R0*(10.0*u1.rsqrt()/u1)
     # group 2: 6 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
     a0 = Y[7:18:2]
     a1 = Y[8:19:2]
     a2 = Y[20:21]
     a3 = Y[21:22]
-    g = G[7:18:2]
     u0 = a2*a2
     u1 = a3*a3
     u2 = u0 + u1 + 0.01  # 0.01 = 1/100
-    u3 = 1.0/u2.sqrt()
-    u4 = 1.0/(u2*u2.sqrt())
-    b0 = a2*u3
-    b1 = a3*u3
-    b2 = -u0*u4
-    b3 = -a2*a3*u4
-    b4 = -u1*u4
-    t0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
-    dY.index_add_(0, _I3, b0*g)
-    dY.index_add_(0, _I4, b1*g)
-    dY.index_add_(0, _I5, (g*(a0*b2 + a0*t0 + a1*b3)).sum(0, keepdim=True))
-    dY.index_add_(0, _I6, (g*(a0*b3 + a1*b4 + a1*t0)).sum(0, keepdim=True))
+    u3 = u2.rsqrt()
+    u4 = u3*a2
+    u5 = u2.reciprocal()
+    u6 = -u4*u5*a3
+    b0 = u4
+    b1 = u3*a3
+    g = G[7:18:2]
+    R0 = (a0*g).sum(0, keepdim=True)
+    R1 = (a1*g).sum(0, keepdim=True)
+    d3 = b0*g
+    d4 = b1*g
+    d5 = R0*(u3*(-u0*u5 + 1.0)) + R1*(u6)
+    d6 = R0*(u6) + R1*(u3*(-u1*u5 + 1.0))
     # group 3: 6 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
     a0 = Y[7:18:2]
     a1 = Y[8:19:2]
     a2 = Y[19:20]
     a3 = Y[20:21]
     a4 = Y[21:22]
-    g = G[8:19:2]
     u0 = a2*a2
     u1 = u0 + 0.01  # 0.01 = 1/100
-    u2 = 1.0/u1.sqrt()
-    u3 = a3*a3
-    u4 = a4*a4
-    u5 = u3 + u4 + 0.01  # 0.01 = 1/100
-    u6 = 1.0/u5.sqrt()
-    u7 = u2*u6
-    u8 = a4*u7
-    u9 = a3*u7
-    u10 = u0*u6/(u1*u1.sqrt())
-    u11 = a2*u7
-    u12 = a2*u2/(u5*u5.sqrt())
-    u13 = a3*a4*u12
-    b0 = a2*u8
-    b1 = -a2*u9
-    b2 = u8
-    b3 = -u9
-    b4 = a3*u10
-    b5 = -a4*u10
-    b6 = -u11
-    b7 = u12*u3
-    b8 = -u13
-    b9 = u11
-    b10 = -u12*u4
-    b11 = u13
-    dY.index_add_(0, _I3, b0*g)
-    dY.index_add_(0, _I4, b1*g)
-    dY.index_add_(0, _I2, (g*(a0*b2 + a0*b5 + a1*b3 + a1*b4)).sum(0, keepdim=True))
-    dY.index_add_(0, _I5, (g*(a0*b8 + a1*b6 + a1*b7)).sum(0, keepdim=True))
-    dY.index_add_(0, _I6, (g*(a0*b10 + a0*b9 + a1*b11)).sum(0, keepdim=True))
+    u2 = a3*a3
+    u3 = a4*a4
+    u4 = u2 + u3 + 0.01  # 0.01 = 1/100
+    u5 = u1.rsqrt()*u4.rsqrt()
+    u6 = u5*a2
+    u7 = u6*a4
+    u8 = 100.0*u0 + 1.0
+    u9 = u4.reciprocal()
+    u10 = u7*u9*a3
+    b0 = u7
+    b1 = -u6*a3
+    g = G[8:19:2]
+    R0 = (a0*g).sum(0, keepdim=True)
+    R1 = (a1*g).sum(0, keepdim=True)
+    d7 = b0*g
+    d8 = b1*g
+    d9 = R0*(100.0*a4*u8.rsqrt()*(100.0*u2 + 100.0*u3 + 1.0).rsqrt()/u8) + R1*(u5*a3*(u0/u1 - 1.0))
+    d10 = R0*(-u10) + R1*(u6*(u2*u9 - 1.0))
+    d11 = R0*(u6*(-u3*u9 + 1.0)) + R1*(u10)
     # group 4: 1 feature(s) b*(E;E,E)
     a0 = Y[20:21]
     a1 = Y[21:22]
     g = G[19:20]
-    b0 = -5.656854249492381  # -5.656854249492381 = -4*sqrt(2)
-    b1 = 2.8284271247461903  # 2.8284271247461903 = 2*sqrt(2)
-    b2 = 5.656854249492381  # 5.656854249492381 = 4*sqrt(2)
-    b3 = -1.4142135623730951  # -1.4142135623730951 = -sqrt(2)
-    b4 = -4.242640687119285  # -4.242640687119285 = -3*sqrt(2)
-    b5 = -2.8284271247461903  # -2.8284271247461903 = -2*sqrt(2)
     t0 = a0*a0
     t1 = a1*a1
-    t2 = t0 + t1 + 0.01  # 0.01 = 1/100
-    t3 = 1.0/(t2*t2.sqrt())
-    t4 = a0*b1
-    t5 = a0*a0*a0
-    t6 = b4/(t2*t2*t2.sqrt())
-    t7 = 2.0*t0 + 2.0*t1 + 0.02  # 0.02 = 1/50
-    t8 = 1.0/t7
-    t9 = 1.4142135623730951*t0  # 1.4142135623730951 = sqrt(2)
-    t10 = b3*t1*t8 + t8*t9
-    t11 = t10*t3
-    t12 = 1.0/(t7*t7)
-    t13 = b0*t12
-    t14 = b2*t12
-    t15 = 1.0/t2.sqrt()
-    t16 = a1*t15
-    dY.index_add_(0, _I5, g*(-a0*a1*t11 + a1*t3*t4 + a1*t5*t6 + t16*(a0*t1*t14 + t13*t5 + t4*t8)))
-    dY.index_add_(0, _I6, g*(t0*t1*t6 - t1*t11 + t10*t15 + t16*((a1*a1*a1)*t14 + a1*b5*t8 + a1*t0*t13) + t3*t9))
+    t2 = 100.0*t1
+    t3 = 100.0*t0 + t2 + 1.0
+    t4 = 1.4142135623730951*g*t3.rsqrt()/(t3*t3)  # 1.4142135623730951 = sqrt(2)
+    t5 = t0 - t1
+    d12 = 3000.0*t4*a0*a1*(-50.0*t0 + 150.0*t1 + 1.0)
+    d13 = 500.0*t4*(-600.0*t0*t1 + 2.0*t0*t3 + 2.0*t1*(-200.0*t0 - 1.0) - t2*t5 + t3*t5)
+    dY = torch.zeros_like(Y)
+    dY.index_add_(0, _I0, torch.cat((d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, )))
     return dY
 
 

@@ -114,51 +114,52 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([0, 1, 2, 3, 4, 5])
-_I1 = torch.tensor([6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27])
-_I2 = torch.tensor([28, 28, 28, 28, 28, 28, 28, 28, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30])
-_I3 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 28, 7, 29, 8, 30, 9, 31, 10, 32, 11, 33, 12, 34, 13, 35, 14, 36, 15, 37, 16, 38, 17, 39, 18, 40, 19, 41, 20, 42, 21, 43, 22, 44, 23, 45, 24, 46, 25, 47, 26, 48, 27, 49])
+_I0 = torch.tensor([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2])
+_I1 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30])
 
 
 def lean_features(Y):
     """Stage 3 on the lean torch path: the features (F, N) of the outputs Y (K, N), grouped
     (codegen.lean): a few ops per group of features of the same form."""
+    out = Y.new_empty((50, Y.shape[1]))
     # group 0: 6 feature(s) f(A,1), f(A,2), f(A,3), …
     a0 = Y[0:6]
-    r0 = a0
+    out[0:6] = a0
     # group 1: 22 feature(s) p(B1,1), p(B1,2), p(B1,3), …
     a0 = Y[6:28]
-    r1 = a0*a0
+    out[6:49:2] = a0*a0
     # group 2: 22 feature(s) eta(B1,1), eta(B1,2), eta(B1,3), …
     a0 = Y[6:28]
-    a1 = Y[_I2]
-    r2 = a0*a1/(((a0*a0) + 0.01).sqrt()*((a1*a1) + 0.01).sqrt())
-    return torch.cat((r0, r1, r2, ))[_I3]
+    a1 = Y[28:31]
+    b0 = (a1*((a1*a1) + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
+    out[7:50:2] = a0*b0*((a0*a0) + 0.01).rsqrt()
+    return out
 
 
 def lean_dfeatures(Y, G):
     """The lean backward of stage 3: ∂L/∂Y (K, N) from ∂L/∂features G (F, N), by the
     groups' partial derivatives (sympy, as in dy_kernel)."""
-    dY = torch.zeros_like(Y)
     # group 0: 6 feature(s) f(A,1), f(A,2), f(A,3), …
     g = G[0:6]
-    dY.index_add_(0, _I0, g)
+    d0 = g
     # group 1: 22 feature(s) p(B1,1), p(B1,2), p(B1,3), …
     a0 = Y[6:28]
     g = G[6:49:2]
-    dY.index_add_(0, _I1, 2.0*a0*g)
+    d1 = 2.0*a0*g
     # group 2: 22 feature(s) eta(B1,1), eta(B1,2), eta(B1,3), …
     a0 = Y[6:28]
-    a1 = Y[_I2]
+    a1 = Y[28:31]
+    u0 = a1*a1
+    u1 = 100.0*u0 + 1.0
+    b0 = (a1*(u0 + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
     g = G[7:50:2]
     t0 = a0*a0
-    t1 = t0 + 0.01  # 0.01 = 1/100
-    t2 = 1.0/t1.sqrt()
-    t3 = a1*a1
-    t4 = t3 + 0.01  # 0.01 = 1/100
-    t5 = 1.0/t4.sqrt()
-    dY.index_add_(0, _I1, g*(-a1*t0*t5/(t1*t1.sqrt()) + a1*t2*t5))
-    dY.index_add_(0, _I2, g*(-a0*t2*t3/(t4*t4.sqrt()) + a0*t2*t5))
+    t1 = 100.0*t0 + 1.0
+    R0 = Y.new_zeros((3, Y.shape[1])).index_add_(0, _I0, a0*g*(t0 + 0.01).rsqrt())
+    d2 = 10.0*b0*g*t1.rsqrt()/t1
+    d3 = R0*(10.0*u1.rsqrt()/u1)
+    dY = torch.zeros_like(Y)
+    dY.index_add_(0, _I1, torch.cat((d0, d1, d2, d3, )))
     return dY
 
 

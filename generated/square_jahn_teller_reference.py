@@ -115,199 +115,173 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-_I1 = torch.tensor([58, 58, 58, 58, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 60, 60, 60, 60])
-_I2 = torch.tensor([11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29])
-_I3 = torch.tensor([30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56])
-_I4 = torch.tensor([31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57])
-_I5 = torch.tensor([61])
-_I6 = torch.tensor([62])
-_I7 = torch.tensor([58])
-_I8 = torch.tensor([59])
-_I9 = torch.tensor([60])
-_I10 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 44, 31, 45, 32, 46, 33, 47, 34, 48, 35, 49, 36, 50, 37, 51, 38, 52, 39, 53, 40, 54, 41, 55, 42, 56, 43, 57, 58, 59, 60])
+_I0 = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2])
+_I1 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 58, 59, 60, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 61, 62, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 58, 61, 62, 58, 59, 60, 59, 61, 62, 60, 61, 62])
 
 
 def lean_features(Y):
     """Stage 3 on the lean torch path: the features (F, N) of the outputs Y (K, N), grouped
     (codegen.lean): a few ops per group of features of the same form."""
+    out = Y.new_empty((61, Y.shape[1]))
     # group 0: 11 feature(s) g(A1,1), g(A1,2), g(A1,3), …
     a0 = Y[0:11]
-    r0 = a0
+    out[0:11] = a0
     # group 1: 19 feature(s) g(A2,1), g(A2,2), g(A2,3), …
     a0 = Y[11:30]
-    a1 = Y[_I1]
-    r1 = a0*a1/((a1*a1) + 0.01).sqrt()
+    a1 = Y[58:61]
+    b0 = (a1*((a1*a1) + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
+    out[11:30] = a0*b0
     # group 2: 14 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
     a0 = Y[30:57:2]
     a1 = Y[31:58:2]
     a2 = Y[61:62]
     a3 = Y[62:63]
-    u0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
-    b0 = a2*u0
-    b1 = a3*u0
-    r2 = a0*b0 + a1*b1
+    u0 = ((a2*a2) + (a3*a3) + 0.01).rsqrt()  # 0.01 = 1/100
+    b0 = u0*a2
+    b1 = u0*a3
+    out[30:57:2] = a0*b0 + a1*b1
     # group 3: 14 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
     a0 = Y[30:57:2]
     a1 = Y[31:58:2]
     a2 = Y[58:59]
     a3 = Y[61:62]
     a4 = Y[62:63]
-    u0 = a2/(((a2*a2) + 0.01).sqrt()*((a3*a3) + (a4*a4) + 0.01).sqrt())  # 0.01 = 1/100
-    b0 = a4*u0
-    b1 = -a3*u0
-    r3 = a0*b0 + a1*b1
+    u0 = a2*((a2*a2) + 0.01).rsqrt()*((a3*a3) + (a4*a4) + 0.01).rsqrt()  # 0.01 = 1/100
+    b0 = u0*a4
+    b1 = -u0*a3
+    out[31:58:2] = a0*b0 + a1*b1
     # group 4: 1 feature(s) b*(B2;A2,B1)
     a0 = Y[58:59]
     a1 = Y[59:60]
     a2 = Y[60:61]
-    r4 = a0*a1*a2/(((a0*a0) + 0.01).sqrt()*((a1*a1) + 0.01).sqrt()*((a2*a2) + 0.01).sqrt())
+    out[58:59] = a0*a1*a2*((a0*a0) + 0.01).rsqrt()*((a1*a1) + 0.01).rsqrt()*((a2*a2) + 0.01).rsqrt()
     # group 5: 1 feature(s) b*(E;B1,E)
     a0 = Y[59:60]
     a1 = Y[61:62]
     a2 = Y[62:63]
     t0 = a1*a1
     t1 = a2*a2
-    t2 = a0/(((a0*a0) + 0.01).sqrt()*(t0 + t1 + 0.01))  # 0.01 = 1/100
-    r5 = t0*t2 - t1*t2
+    out[59:60] = 100.0*a0*(t0 - t1)*((a0*a0) + 0.01).rsqrt()/(100.0*t0 + 100.0*t1 + 1.0)
     # group 6: 1 feature(s) b*(E;B2,E)
     a0 = Y[60:61]
     a1 = Y[61:62]
     a2 = Y[62:63]
-    r6 = 2.0*a0*a1*a2/(((a0*a0) + 0.01).sqrt()*((a1*a1) + (a2*a2) + 0.01))
-    return torch.cat((r0, r1, r2, r3, r4, r5, r6, ))[_I10]
+    out[60:61] = 2.0*a0*a1*a2*((a0*a0) + 0.01).rsqrt()/((a1*a1) + (a2*a2) + 0.01)
+    return out
 
 
 def lean_dfeatures(Y, G):
     """The lean backward of stage 3: ∂L/∂Y (K, N) from ∂L/∂features G (F, N), by the
     groups' partial derivatives (sympy, as in dy_kernel)."""
-    dY = torch.zeros_like(Y)
     # group 0: 11 feature(s) g(A1,1), g(A1,2), g(A1,3), …
     g = G[0:11]
-    dY.index_add_(0, _I0, g)
+    d0 = g
     # group 1: 19 feature(s) g(A2,1), g(A2,2), g(A2,3), …
     a0 = Y[11:30]
-    a1 = Y[_I1]
+    a1 = Y[58:61]
+    u0 = a1*a1
+    u1 = 100.0*u0 + 1.0
+    b0 = (a1*(u0 + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
     g = G[11:30]
-    t0 = a1*a1
-    t1 = t0 + 0.01  # 0.01 = 1/100
-    t2 = 1.0/t1.sqrt()
-    dY.index_add_(0, _I2, a1*g*t2)
-    dY.index_add_(0, _I1, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
+    R0 = Y.new_zeros((3, Y.shape[1])).index_add_(0, _I0, a0*g)
+    d1 = b0*g
+    d2 = R0*(10.0*u1.rsqrt()/u1)
     # group 2: 14 feature(s) g(E,1)_1, g(E,2)_1, g(E,3)_1, …
     a0 = Y[30:57:2]
     a1 = Y[31:58:2]
     a2 = Y[61:62]
     a3 = Y[62:63]
-    g = G[30:57:2]
     u0 = a2*a2
     u1 = a3*a3
     u2 = u0 + u1 + 0.01  # 0.01 = 1/100
-    u3 = 1.0/u2.sqrt()
-    u4 = 1.0/(u2*u2.sqrt())
-    b0 = a2*u3
-    b1 = a3*u3
-    b2 = -u0*u4
-    b3 = -a2*a3*u4
-    b4 = -u1*u4
-    t0 = 1.0/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
-    dY.index_add_(0, _I3, b0*g)
-    dY.index_add_(0, _I4, b1*g)
-    dY.index_add_(0, _I5, (g*(a0*b2 + a0*t0 + a1*b3)).sum(0, keepdim=True))
-    dY.index_add_(0, _I6, (g*(a0*b3 + a1*b4 + a1*t0)).sum(0, keepdim=True))
+    u3 = u2.rsqrt()
+    u4 = u3*a2
+    u5 = u2.reciprocal()
+    u6 = -u4*u5*a3
+    b0 = u4
+    b1 = u3*a3
+    g = G[30:57:2]
+    R0 = (a0*g).sum(0, keepdim=True)
+    R1 = (a1*g).sum(0, keepdim=True)
+    d3 = b0*g
+    d4 = b1*g
+    d5 = R0*(u3*(-u0*u5 + 1.0)) + R1*(u6)
+    d6 = R0*(u6) + R1*(u3*(-u1*u5 + 1.0))
     # group 3: 14 feature(s) g(E,1)_2, g(E,2)_2, g(E,3)_2, …
     a0 = Y[30:57:2]
     a1 = Y[31:58:2]
     a2 = Y[58:59]
     a3 = Y[61:62]
     a4 = Y[62:63]
-    g = G[31:58:2]
     u0 = a2*a2
     u1 = u0 + 0.01  # 0.01 = 1/100
-    u2 = 1.0/u1.sqrt()
-    u3 = a3*a3
-    u4 = a4*a4
-    u5 = u3 + u4 + 0.01  # 0.01 = 1/100
-    u6 = 1.0/u5.sqrt()
-    u7 = u2*u6
-    u8 = a4*u7
-    u9 = a3*u7
-    u10 = u0*u6/(u1*u1.sqrt())
-    u11 = a2*u7
-    u12 = a2*u2/(u5*u5.sqrt())
-    u13 = a3*a4*u12
-    b0 = a2*u8
-    b1 = -a2*u9
-    b2 = u8
-    b3 = -u9
-    b4 = a3*u10
-    b5 = -a4*u10
-    b6 = -u11
-    b7 = u12*u3
-    b8 = -u13
-    b9 = u11
-    b10 = -u12*u4
-    b11 = u13
-    dY.index_add_(0, _I3, b0*g)
-    dY.index_add_(0, _I4, b1*g)
-    dY.index_add_(0, _I7, (g*(a0*b2 + a0*b5 + a1*b3 + a1*b4)).sum(0, keepdim=True))
-    dY.index_add_(0, _I5, (g*(a0*b8 + a1*b6 + a1*b7)).sum(0, keepdim=True))
-    dY.index_add_(0, _I6, (g*(a0*b10 + a0*b9 + a1*b11)).sum(0, keepdim=True))
+    u2 = a3*a3
+    u3 = a4*a4
+    u4 = u2 + u3 + 0.01  # 0.01 = 1/100
+    u5 = u1.rsqrt()*u4.rsqrt()
+    u6 = u5*a2
+    u7 = u6*a4
+    u8 = 100.0*u0 + 1.0
+    u9 = u4.reciprocal()
+    u10 = u7*u9*a3
+    b0 = u7
+    b1 = -u6*a3
+    g = G[31:58:2]
+    R0 = (a0*g).sum(0, keepdim=True)
+    R1 = (a1*g).sum(0, keepdim=True)
+    d7 = b0*g
+    d8 = b1*g
+    d9 = R0*(100.0*a4*u8.rsqrt()*(100.0*u2 + 100.0*u3 + 1.0).rsqrt()/u8) + R1*(u5*a3*(u0/u1 - 1.0))
+    d10 = R0*(-u10) + R1*(u6*(u2*u9 - 1.0))
+    d11 = R0*(u6*(-u3*u9 + 1.0)) + R1*(u10)
     # group 4: 1 feature(s) b*(B2;A2,B1)
     a0 = Y[58:59]
     a1 = Y[59:60]
     a2 = Y[60:61]
     g = G[58:59]
-    t0 = a0*a0
-    t1 = t0 + 0.01  # 0.01 = 1/100
-    t2 = 1.0/t1.sqrt()
-    t3 = a1*a1
-    t4 = t3 + 0.01  # 0.01 = 1/100
-    t5 = 1.0/t4.sqrt()
-    t6 = a2*a2
-    t7 = t6 + 0.01  # 0.01 = 1/100
-    t8 = 1.0/t7.sqrt()
-    t9 = a1*t5
-    dY.index_add_(0, _I7, g*(a1*a2*t2*t5*t8 - a2*t0*t8*t9/(t1*t1.sqrt())))
-    dY.index_add_(0, _I8, g*(-a0*a2*t2*t3*t8/(t4*t4.sqrt()) + a0*a2*t2*t5*t8))
-    dY.index_add_(0, _I9, g*(a0*a1*t2*t5*t8 - a0*t2*t6*t9/(t7*t7.sqrt())))
+    t0 = 100.0*(a0*a0) + 1.0
+    t1 = t0.rsqrt()
+    t2 = 100.0*(a1*a1) + 1.0
+    t3 = t2.rsqrt()
+    t4 = 100.0*(a2*a2) + 1.0
+    t5 = t4.rsqrt()
+    t6 = 1000.0*t1*t3*t5*a2*g
+    d12 = t6*a1/t0
+    d13 = t6*a0/t2
+    d14 = 1000.0*t1*t3*t5*a0*a1*g/t4
     # group 5: 1 feature(s) b*(E;B1,E)
     a0 = Y[59:60]
     a1 = Y[61:62]
     a2 = Y[62:63]
     g = G[59:60]
-    t0 = a2*a2
-    t1 = a0*a0
-    t2 = t1 + 0.01  # 0.01 = 1/100
-    t3 = 1.0/t2.sqrt()
-    t4 = a1*a1
-    t5 = t0 + t4 + 0.01  # 0.01 = 1/100
-    t6 = 1.0/t5
-    t7 = t3*t6
-    t8 = 1.0/(t2*t2.sqrt())
-    t9 = 2.0*a0
-    t10 = t7*t9
-    t11 = 1.0/(t5*t5)
-    t12 = t11*t3*t9
-    dY.index_add_(0, _I8, g*(t0*t1*t6*t8 - t0*t7 - t1*t4*t6*t8 + t3*t4*t6))
-    dY.index_add_(0, _I5, g*(-(a1*a1*a1)*t12 + a1*t0*t12 + a1*t10))
-    dY.index_add_(0, _I6, g*(2.0*a0*(a2*a2*a2)*t11*t3 - a2*t10 - a2*t12*t4))
+    t0 = a0*a0
+    t1 = t0 + 0.01  # 0.01 = 1/100
+    t2 = a1*a1
+    t3 = a2*a2
+    t4 = 100.0*t2 + 100.0*t3 + 1.0
+    t5 = t1.reciprocal()
+    t6 = 2000.0*a0*g*(100.0*t0 + 1.0).rsqrt()/(t4*t4)
+    d15 = 100.0*g*(-t0*t2*t5 + t0*t3*t5 + t2 - t3)*t1.rsqrt()/t4
+    d16 = t6*a1*(200.0*t3 + 1.0)
+    d17 = t6*a2*(-200.0*t2 - 1.0)
     # group 6: 1 feature(s) b*(E;B2,E)
     a0 = Y[60:61]
     a1 = Y[61:62]
     a2 = Y[62:63]
     g = G[60:61]
-    t0 = a0*a0
-    t1 = t0 + 0.01  # 0.01 = 1/100
-    t2 = 1.0/t1.sqrt()
-    t3 = a1*a1
-    t4 = a2*a2
-    t5 = t3 + t4 + 0.01  # 0.01 = 1/100
-    t6 = 1.0/t5
-    t7 = 4.0*(1.0/(t5*t5))
-    dY.index_add_(0, _I9, g*(-2.0*a1*a2*t0*t6/(t1*t1.sqrt()) + 2.0*a1*a2*t2*t6))
-    dY.index_add_(0, _I5, g*(-a0*a2*t2*t3*t7 + 2.0*a0*a2*t2*t6))
-    dY.index_add_(0, _I6, g*(-a0*a1*t2*t4*t7 + 2.0*a0*a1*t2*t6))
+    t0 = 100.0*(a0*a0) + 1.0
+    t1 = 100.0*(a1*a1)
+    t2 = 100.0*(a2*a2)
+    t3 = t2 + 1.0
+    t4 = t1 + t3
+    t5 = t0.rsqrt()
+    t6 = 2000.0*t5*a2*g
+    t7 = a0/(t4*t4)
+    d18 = t6*a1/(t0*t4)
+    d19 = t6*t7*(-t1 + t3)
+    d20 = 2000.0*t5*t7*a1*g*(t1 - t2 + 1.0)
+    dY = torch.zeros_like(Y)
+    dY.index_add_(0, _I1, torch.cat((d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15, d16, d17, d18, d19, d20, )))
     return dY
 
 

@@ -169,96 +169,101 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-_I1 = torch.tensor([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31])
-_I2 = torch.tensor([64, 64, 64, 64, 64, 64, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 66, 66, 66, 66, 66, 66])
-_I3 = torch.tensor([32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62])
-_I4 = torch.tensor([33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63])
-_I5 = torch.tensor([67])
-_I6 = torch.tensor([68])
-_I7 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 32, 11, 33, 12, 34, 13, 35, 14, 36, 15, 37, 16, 38, 17, 39, 18, 40, 19, 41, 20, 42, 21, 43, 22, 44, 23, 45, 24, 46, 25, 47, 26, 48, 27, 49, 28, 50, 29, 51, 30, 52, 31, 53, 54, 70, 55, 71, 56, 72, 57, 73, 58, 74, 59, 75, 60, 76, 61, 77, 62, 78, 63, 79, 64, 80, 65, 81, 66, 82, 67, 83, 68, 84, 69, 85])
+_I0 = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2])
+_I1 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 64, 65, 66, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 67, 68])
 
 
 def lean_features(Y):
     """Stage 3 on the lean torch path: the features (F, N) of the outputs Y (K, N), grouped
     (codegen.lean): a few ops per group of features of the same form."""
+    out = Y.new_empty((86, Y.shape[1]))
     # group 0: 10 feature(s) f(A1,1), f(A1,2), f(A1,3), …
     a0 = Y[0:10]
-    r0 = a0
+    out[0:10] = a0
     # group 1: 22 feature(s) p(A2,1), p(A2,2), p(A2,3), …
     a0 = Y[10:32]
-    r1 = a0*a0
+    out[10:53:2] = a0*a0
     # group 2: 22 feature(s) eta(A2,1), eta(A2,2), eta(A2,3), …
     a0 = Y[10:32]
-    a1 = Y[_I2]
-    r2 = a0*a1/(((a0*a0) + 0.01).sqrt()*((a1*a1) + 0.01).sqrt())
+    a1 = Y[64:67]
+    b0 = (a1*((a1*a1) + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
+    out[11:54:2] = a0*b0*((a0*a0) + 0.01).rsqrt()
     # group 3: 16 feature(s) p(E,1), p(E,2), p(E,3), …
     a0 = Y[32:63:2]
     a1 = Y[33:64:2]
-    r3 = (a0*a0) + (a1*a1)
+    out[54:85:2] = (a0*a0) + (a1*a1)
     # group 4: 16 feature(s) eta(E,1), eta(E,2), eta(E,3), …
     a0 = Y[32:63:2]
     a1 = Y[33:64:2]
     a2 = Y[67:68]
     a3 = Y[68:69]
-    r4 = (a0*a2 + a1*a3)/(((a0*a0) + (a1*a1) + 0.01).sqrt()*((a2*a2) + (a3*a3) + 0.01).sqrt())
-    return torch.cat((r0, r1, r2, r3, r4, ))[_I7]
+    u0 = ((a2*a2) + (a3*a3) + 0.01).rsqrt()  # 0.01 = 1/100
+    b0 = u0*a2
+    b1 = u0*a3
+    out[55:86:2] = (a0*b0 + a1*b1)*((a0*a0) + (a1*a1) + 0.01).rsqrt()
+    return out
 
 
 def lean_dfeatures(Y, G):
     """The lean backward of stage 3: ∂L/∂Y (K, N) from ∂L/∂features G (F, N), by the
     groups' partial derivatives (sympy, as in dy_kernel)."""
-    dY = torch.zeros_like(Y)
     # group 0: 10 feature(s) f(A1,1), f(A1,2), f(A1,3), …
     g = G[0:10]
-    dY.index_add_(0, _I0, g)
+    d0 = g
     # group 1: 22 feature(s) p(A2,1), p(A2,2), p(A2,3), …
     a0 = Y[10:32]
     g = G[10:53:2]
-    dY.index_add_(0, _I1, 2.0*a0*g)
+    d1 = 2.0*a0*g
     # group 2: 22 feature(s) eta(A2,1), eta(A2,2), eta(A2,3), …
     a0 = Y[10:32]
-    a1 = Y[_I2]
+    a1 = Y[64:67]
+    u0 = a1*a1
+    u1 = 100.0*u0 + 1.0
+    b0 = (a1*(u0 + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
     g = G[11:54:2]
     t0 = a0*a0
-    t1 = t0 + 0.01  # 0.01 = 1/100
-    t2 = 1.0/t1.sqrt()
-    t3 = a1*a1
-    t4 = t3 + 0.01  # 0.01 = 1/100
-    t5 = 1.0/t4.sqrt()
-    dY.index_add_(0, _I1, g*(-a1*t0*t5/(t1*t1.sqrt()) + a1*t2*t5))
-    dY.index_add_(0, _I2, g*(-a0*t2*t3/(t4*t4.sqrt()) + a0*t2*t5))
+    t1 = 100.0*t0 + 1.0
+    R0 = Y.new_zeros((3, Y.shape[1])).index_add_(0, _I0, a0*g*(t0 + 0.01).rsqrt())
+    d2 = 10.0*b0*g*t1.rsqrt()/t1
+    d3 = R0*(10.0*u1.rsqrt()/u1)
     # group 3: 16 feature(s) p(E,1), p(E,2), p(E,3), …
     a0 = Y[32:63:2]
     a1 = Y[33:64:2]
     g = G[54:85:2]
     t0 = 2.0*g
-    dY.index_add_(0, _I3, a0*t0)
-    dY.index_add_(0, _I4, a1*t0)
+    d4 = t0*a0
+    d5 = t0*a1
     # group 4: 16 feature(s) eta(E,1), eta(E,2), eta(E,3), …
     a0 = Y[32:63:2]
     a1 = Y[33:64:2]
     a2 = Y[67:68]
     a3 = Y[68:69]
+    u0 = a2*a2
+    u1 = a3*a3
+    u2 = u0 + u1 + 0.01  # 0.01 = 1/100
+    u3 = u2.rsqrt()
+    u4 = u3*a2
+    u5 = u2.reciprocal()
+    u6 = -u4*u5*a3
+    b0 = u4
+    b1 = u3*a3
     g = G[55:86:2]
-    u0 = (a2*a2) + (a3*a3) + 0.01  # 0.01 = 1/100
-    u1 = 1.0/u0.sqrt()
-    u2 = 1.0/(u0*u0.sqrt())
-    b0 = a2*u1
-    b1 = -u1
-    b2 = a3*u1
-    b3 = -a2*u2
-    b4 = -a3*u2
-    t0 = (a0*a0) + (a1*a1) + 0.01  # 0.01 = 1/100
-    t1 = 1.0/t0.sqrt()
-    t2 = a0*a2 + a1*a3
-    t3 = b1*t2/(t0*t0.sqrt())
-    t4 = t1*t2
-    t5 = t1/((a2*a2) + (a3*a3) + 0.01).sqrt()  # 0.01 = 1/100
-    dY.index_add_(0, _I3, g*(a0*t3 + b0*t1))
-    dY.index_add_(0, _I4, g*(a1*t3 + b2*t1))
-    dY.index_add_(0, _I5, (g*(a0*t5 + b3*t4)).sum(0, keepdim=True))
-    dY.index_add_(0, _I6, (g*(a1*t5 + b4*t4)).sum(0, keepdim=True))
+    t0 = a0*a0
+    t1 = a1*a1
+    t2 = t0 + t1 + 0.01  # 0.01 = 1/100
+    t3 = t2.reciprocal()
+    t4 = t3*b1
+    t5 = a0*a1
+    t6 = t3*b0
+    t7 = g*t2.rsqrt()
+    R0 = (t7*a0).sum(0, keepdim=True)
+    R1 = (t7*a1).sum(0, keepdim=True)
+    d6 = t7*(b0 - t0*t6 - t4*t5)
+    d7 = t7*(b1 - t1*t4 - t5*t6)
+    d8 = R0*(u3*(-u0*u5 + 1.0)) + R1*(u6)
+    d9 = R0*(u6) + R1*(u3*(-u1*u5 + 1.0))
+    dY = torch.zeros_like(Y)
+    dY.index_add_(0, _I1, torch.cat((d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, )))
     return dY
 
 

@@ -200,90 +200,102 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7])
-_I1 = torch.tensor([8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27])
-_I2 = torch.tensor([84, 84, 84, 84, 84, 84, 85, 85, 85, 85, 85, 85, 85, 86, 86, 86, 86, 86, 86, 86])
-_I3 = torch.tensor([28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82])
-_I4 = torch.tensor([29, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83])
-_I5 = torch.tensor([87, 87, 87, 87, 87, 87, 87, 87, 87, 87, 87, 87, 87, 87, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89])
-_I6 = torch.tensor([88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90, 90])
-_I7 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 28, 9, 29, 10, 30, 11, 31, 12, 32, 13, 33, 14, 34, 15, 35, 16, 36, 17, 37, 18, 38, 19, 39, 20, 40, 21, 41, 22, 42, 23, 43, 24, 44, 25, 45, 26, 46, 27, 47, 48, 76, 49, 77, 50, 78, 51, 79, 52, 80, 53, 81, 54, 82, 55, 83, 56, 84, 57, 85, 58, 86, 59, 87, 60, 88, 61, 89, 62, 90, 63, 91, 64, 92, 65, 93, 66, 94, 67, 95, 68, 96, 69, 97, 70, 98, 71, 99, 72, 100, 73, 101, 74, 102, 75, 103])
+_I0 = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2])
+_I1 = torch.tensor([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+_I2 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 84, 85, 86, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 29, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 29, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 87, 89, 88, 90])
 
 
 def lean_features(Y):
     """Stage 3 on the lean torch path: the features (F, N) of the outputs Y (K, N), grouped
     (codegen.lean): a few ops per group of features of the same form."""
+    out = Y.new_empty((104, Y.shape[1]))
     # group 0: 8 feature(s) f(A1,1), f(A1,2), f(A1,3), …
     a0 = Y[0:8]
-    r0 = a0
+    out[0:8] = a0
     # group 1: 20 feature(s) p(A2,1), p(A2,2), p(A2,3), …
     a0 = Y[8:28]
-    r1 = a0*a0
+    out[8:47:2] = a0*a0
     # group 2: 20 feature(s) eta(A2,1), eta(A2,2), eta(A2,3), …
     a0 = Y[8:28]
-    a1 = Y[_I2]
-    r2 = a0*a1/(((a0*a0) + 0.01).sqrt()*((a1*a1) + 0.01).sqrt())
+    a1 = Y[84:87]
+    b0 = (a1*((a1*a1) + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
+    out[9:48:2] = a0*b0*((a0*a0) + 0.01).rsqrt()
     # group 3: 28 feature(s) p(E1,1), p(E1,2), p(E1,3), …
     a0 = Y[28:83:2]
     a1 = Y[29:84:2]
-    r3 = (a0*a0) + (a1*a1)
+    out[48:103:2] = (a0*a0) + (a1*a1)
     # group 4: 28 feature(s) eta(E1,1), eta(E1,2), eta(E1,3), …
     a0 = Y[28:83:2]
     a1 = Y[29:84:2]
-    a2 = Y[_I5]
-    a3 = Y[_I6]
-    r4 = (a0*a2 + a1*a3)/(((a0*a0) + (a1*a1) + 0.01).sqrt()*((a2*a2) + (a3*a3) + 0.01).sqrt())
-    return torch.cat((r0, r1, r2, r3, r4, ))[_I7]
+    a2 = Y[87:90:2]
+    a3 = Y[88:91:2]
+    u0 = ((a2*a2) + (a3*a3) + 0.01).rsqrt()  # 0.01 = 1/100
+    b0 = (u0*a2).index_select(0, _I1)
+    b1 = (u0*a3).index_select(0, _I1)
+    out[49:104:2] = (a0*b0 + a1*b1)*((a0*a0) + (a1*a1) + 0.01).rsqrt()
+    return out
 
 
 def lean_dfeatures(Y, G):
     """The lean backward of stage 3: ∂L/∂Y (K, N) from ∂L/∂features G (F, N), by the
     groups' partial derivatives (sympy, as in dy_kernel)."""
-    dY = torch.zeros_like(Y)
     # group 0: 8 feature(s) f(A1,1), f(A1,2), f(A1,3), …
     g = G[0:8]
-    dY.index_add_(0, _I0, g)
+    d0 = g
     # group 1: 20 feature(s) p(A2,1), p(A2,2), p(A2,3), …
     a0 = Y[8:28]
     g = G[8:47:2]
-    dY.index_add_(0, _I1, 2.0*a0*g)
+    d1 = 2.0*a0*g
     # group 2: 20 feature(s) eta(A2,1), eta(A2,2), eta(A2,3), …
     a0 = Y[8:28]
-    a1 = Y[_I2]
+    a1 = Y[84:87]
+    u0 = a1*a1
+    u1 = 100.0*u0 + 1.0
+    b0 = (a1*(u0 + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
     g = G[9:48:2]
     t0 = a0*a0
-    t1 = t0 + 0.01  # 0.01 = 1/100
-    t2 = 1.0/t1.sqrt()
-    t3 = a1*a1
-    t4 = t3 + 0.01  # 0.01 = 1/100
-    t5 = 1.0/t4.sqrt()
-    dY.index_add_(0, _I1, g*(-a1*t0*t5/(t1*t1.sqrt()) + a1*t2*t5))
-    dY.index_add_(0, _I2, g*(-a0*t2*t3/(t4*t4.sqrt()) + a0*t2*t5))
+    t1 = 100.0*t0 + 1.0
+    R0 = Y.new_zeros((3, Y.shape[1])).index_add_(0, _I0, a0*g*(t0 + 0.01).rsqrt())
+    d2 = 10.0*b0*g*t1.rsqrt()/t1
+    d3 = R0*(10.0*u1.rsqrt()/u1)
     # group 3: 28 feature(s) p(E1,1), p(E1,2), p(E1,3), …
     a0 = Y[28:83:2]
     a1 = Y[29:84:2]
     g = G[48:103:2]
     t0 = 2.0*g
-    dY.index_add_(0, _I3, a0*t0)
-    dY.index_add_(0, _I4, a1*t0)
+    d4 = t0*a0
+    d5 = t0*a1
     # group 4: 28 feature(s) eta(E1,1), eta(E1,2), eta(E1,3), …
     a0 = Y[28:83:2]
     a1 = Y[29:84:2]
-    a2 = Y[_I5]
-    a3 = Y[_I6]
+    a2 = Y[87:90:2]
+    a3 = Y[88:91:2]
+    u0 = a2*a2
+    u1 = a3*a3
+    u2 = u0 + u1 + 0.01  # 0.01 = 1/100
+    u3 = u2.rsqrt()
+    u4 = u3*a2
+    u5 = u2.reciprocal()
+    u6 = -u4*u5*a3
+    b0 = (u4).index_select(0, _I1)
+    b1 = (u3*a3).index_select(0, _I1)
     g = G[49:104:2]
-    t0 = (a0*a0) + (a1*a1) + 0.01  # 0.01 = 1/100
-    t1 = 1.0/t0.sqrt()
-    t2 = (a2*a2) + (a3*a3) + 0.01  # 0.01 = 1/100
-    t3 = 1.0/t2.sqrt()
-    t4 = a0*a2 + a1*a3
-    t5 = t3*t4/(t0*t0.sqrt())
-    t6 = t1*t3
-    t7 = t1*t4/(t2*t2.sqrt())
-    dY.index_add_(0, _I3, g*(-a0*t5 + a2*t1*t3))
-    dY.index_add_(0, _I4, g*(-a1*t5 + a3*t1*t3))
-    dY.index_add_(0, _I5, g*(a0*t6 - a2*t7))
-    dY.index_add_(0, _I6, g*(a1*t6 - a3*t7))
+    t0 = a0*a0
+    t1 = a1*a1
+    t2 = t0 + t1 + 0.01  # 0.01 = 1/100
+    t3 = t2.reciprocal()
+    t4 = t3*b1
+    t5 = a0*a1
+    t6 = t3*b0
+    t7 = g*t2.rsqrt()
+    R0 = Y.new_zeros((2, Y.shape[1])).index_add_(0, _I1, t7*a0)
+    R1 = Y.new_zeros((2, Y.shape[1])).index_add_(0, _I1, t7*a1)
+    d6 = t7*(b0 - t0*t6 - t4*t5)
+    d7 = t7*(b1 - t1*t4 - t5*t6)
+    d8 = R0*(u3*(-u0*u5 + 1.0)) + R1*(u6)
+    d9 = R0*(u6) + R1*(u3*(-u1*u5 + 1.0))
+    dY = torch.zeros_like(Y)
+    dY.index_add_(0, _I2, torch.cat((d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, )))
     return dY
 
 

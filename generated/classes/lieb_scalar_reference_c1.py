@@ -57,66 +57,63 @@ def features(y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y1
 features_triton = triton.jit(features)
 
 
-_I0 = torch.tensor([0, 1, 2, 3, 4, 5])
-_I1 = torch.tensor([15, 15, 16, 16, 16, 17, 17, 17, 17])
-_I2 = torch.tensor([6, 7, 8, 9, 10, 11, 12, 13, 14])
-_I3 = torch.tensor([15])
-_I4 = torch.tensor([16])
-_I5 = torch.tensor([17])
+_I0 = torch.tensor([0, 0, 1, 1, 1, 2, 2, 2, 2])
+_I1 = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 15, 16, 17])
 
 
 def lean_features(Y):
     """Stage 3 on the lean torch path: the features (F, N) of the outputs Y (K, N), grouped
     (codegen.lean): a few ops per group of features of the same form."""
+    out = Y.new_empty((16, Y.shape[1]))
     # group 0: 6 feature(s) g(A,1), g(A,2), g(A,3), …
     a0 = Y[0:6]
-    r0 = a0
+    out[0:6] = a0
     # group 1: 9 feature(s) g(B1,1), g(B1,2), g(B2,1), …
     a0 = Y[6:15]
-    a1 = Y[_I1]
-    r1 = a0*a1/((a1*a1) + 0.01).sqrt()
+    a1 = Y[15:18]
+    b0 = (a1*((a1*a1) + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
+    out[6:15] = a0*b0
     # group 2: 1 feature(s) b*(B3;B1,B2)
     a0 = Y[15:16]
     a1 = Y[16:17]
     a2 = Y[17:18]
-    r2 = a0*a1*a2/(((a0*a0) + 0.01).sqrt()*((a1*a1) + 0.01).sqrt()*((a2*a2) + 0.01).sqrt())
-    return torch.cat((r0, r1, r2, ))
+    out[15:16] = a0*a1*a2*((a0*a0) + 0.01).rsqrt()*((a1*a1) + 0.01).rsqrt()*((a2*a2) + 0.01).rsqrt()
+    return out
 
 
 def lean_dfeatures(Y, G):
     """The lean backward of stage 3: ∂L/∂Y (K, N) from ∂L/∂features G (F, N), by the
     groups' partial derivatives (sympy, as in dy_kernel)."""
-    dY = torch.zeros_like(Y)
     # group 0: 6 feature(s) g(A,1), g(A,2), g(A,3), …
     g = G[0:6]
-    dY.index_add_(0, _I0, g)
+    d0 = g
     # group 1: 9 feature(s) g(B1,1), g(B1,2), g(B2,1), …
     a0 = Y[6:15]
-    a1 = Y[_I1]
+    a1 = Y[15:18]
+    u0 = a1*a1
+    u1 = 100.0*u0 + 1.0
+    b0 = (a1*(u0 + 0.01).rsqrt()).index_select(0, _I0)  # 0.01 = 1/100
     g = G[6:15]
-    t0 = a1*a1
-    t1 = t0 + 0.01  # 0.01 = 1/100
-    t2 = 1.0/t1.sqrt()
-    dY.index_add_(0, _I2, a1*g*t2)
-    dY.index_add_(0, _I1, g*(-a0*t0/(t1*t1.sqrt()) + a0*t2))
+    R0 = Y.new_zeros((3, Y.shape[1])).index_add_(0, _I0, a0*g)
+    d1 = b0*g
+    d2 = R0*(10.0*u1.rsqrt()/u1)
     # group 2: 1 feature(s) b*(B3;B1,B2)
     a0 = Y[15:16]
     a1 = Y[16:17]
     a2 = Y[17:18]
     g = G[15:16]
-    t0 = a0*a0
-    t1 = t0 + 0.01  # 0.01 = 1/100
-    t2 = 1.0/t1.sqrt()
-    t3 = a1*a1
-    t4 = t3 + 0.01  # 0.01 = 1/100
-    t5 = 1.0/t4.sqrt()
-    t6 = a2*a2
-    t7 = t6 + 0.01  # 0.01 = 1/100
-    t8 = 1.0/t7.sqrt()
-    t9 = a1*t5
-    dY.index_add_(0, _I3, g*(a1*a2*t2*t5*t8 - a2*t0*t8*t9/(t1*t1.sqrt())))
-    dY.index_add_(0, _I4, g*(-a0*a2*t2*t3*t8/(t4*t4.sqrt()) + a0*a2*t2*t5*t8))
-    dY.index_add_(0, _I5, g*(a0*a1*t2*t5*t8 - a0*t2*t6*t9/(t7*t7.sqrt())))
+    t0 = 100.0*(a0*a0) + 1.0
+    t1 = t0.rsqrt()
+    t2 = 100.0*(a1*a1) + 1.0
+    t3 = t2.rsqrt()
+    t4 = 100.0*(a2*a2) + 1.0
+    t5 = t4.rsqrt()
+    t6 = 1000.0*t1*t3*t5*a2*g
+    d3 = t6*a1/t0
+    d4 = t6*a0/t2
+    d5 = 1000.0*t1*t3*t5*a0*a1*g/t4
+    dY = torch.zeros_like(Y)
+    dY.index_add_(0, _I1, torch.cat((d0, d1, d2, d3, d4, d5, )))
     return dY
 
 

@@ -237,8 +237,8 @@ class ForceField(nn.Module):
         """(E (batch,) in float64, dE/dfield in self.dtype) by the lean path; `rows` = (lo,
         hi) counts only the local energies of those rows of the first cell axis."""
         x = field.to(self.dtype)
-        if x.dtype != field.dtype and bool(torch.isfinite(field).all()) and \
-                not bool(torch.isfinite(x).all()):  # finite, but beyond float32: NaN, as
+        if x.dtype != field.dtype and not bool(torch.isfinite(x).all()) and \
+                bool(torch.isfinite(field).all()):  # finite, but beyond float32: NaN, as
             nan = torch.full((x.shape[0],), math.nan, dtype=torch.float64)  # float64 gives
             return nan, torch.full_like(x, math.nan)
         try:
@@ -257,7 +257,8 @@ class ForceField(nn.Module):
         with context:
             with torch.no_grad():
                 saved = d.lean_outputs(x)
-            layers = folded_layers(self.network, self.standardizer, self.dtype)
+            layers = (folded_layers(self.network, self.standardizer, self.dtype)
+                      if create_graph else self._inference_layers())
             scale = self.scale.to(self.dtype)
             outs, gys = [], []
             # stage 3, the network (CHUNK cells at a time) and their backward, STAGE3 cells
@@ -281,6 +282,18 @@ class ForceField(nn.Module):
                       out.reshape(x.shape[0], -1).sum(1, dtype=torch.float64))
             gradient = d.lean_transpose(saved, gys)
         return energy, gradient
+
+    def _inference_layers(self):
+        """`folded_layers` in self.dtype without a graph, kept until a weight, the
+        standardizer or the dtype changes (in-place updates bump a tensor's `_version`)."""
+        tensors = [*self.network.parameters(), *self.standardizer.buffers()]
+        key = (self.dtype, *[(t.data_ptr(), t._version) for t in tensors])
+        cached = self.__dict__.get("_folded")
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                cached = key, folded_layers(self.network, self.standardizer, self.dtype)
+            self.__dict__["_folded"] = cached
+        return cached[1]
 
     def _lean_blockwise(self, field: torch.Tensor):
         """The lean path over blocks of `block_rows` rows with their halos (as _blockwise)."""

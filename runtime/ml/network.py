@@ -91,12 +91,13 @@ class Standardizer(nn.Module):
 def _activation_and_slope(name: str, z: torch.Tensor, inplace: bool = False):
     """(act(z), act'(z)) for the activations of ACTIVATIONS with their torch defaults;
     `inplace` (no graph) may overwrite z."""
-    if name == "silu":  # a = z·s, a' = s·(1 + z − a) with s = sigmoid(z)
+    if name == "silu":  # a = z·s, a' = s + a·(1 − s) = lerp(s, 1, a) with s = sigmoid(z)
         s = torch.sigmoid(z)
+        if inplace:  # three passes, z's buffer reused for a
+            a = z.mul_(s)
+            return a, s.lerp_(torch.ones((), dtype=s.dtype, device=s.device), a)
         a = z * s
-        if inplace:
-            return a, s.addcmul_(s, z.sub_(a))
-        return a, torch.addcmul(s, s, z - a)
+        return a, torch.lerp(s, torch.ones((), dtype=s.dtype, device=s.device), a)
     if name == "tanh":
         a = torch.tanh(z)
         return a, 1.0 - a * a

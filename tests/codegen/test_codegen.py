@@ -12,7 +12,8 @@ import sympy as sp
 import generated
 from codegen import catalog
 from codegen.generate import GenerateError, check_name, render, write
-from codegen.printers import KernelPrinter, statements, weight_groups
+from codegen.lean import classes, split
+from codegen.printers import KernelPrinter, LeanPrinter, statements, weight_groups, with_rsqrt
 from generated._spec import content_hash
 from grouptheory import build_descriptor
 from runtime.app.cli import main
@@ -39,6 +40,29 @@ def test_printers_fold_constants_and_avoid_pow():
     assert "**" not in p.doprint((x + 1) ** sp.Rational(-3, 2))
     lines, _ = statements([sp.sqrt(2) * x + sp.sqrt(2) * y, sp.sqrt(2) * x * y])
     assert not any(re.fullmatch(r"\s*t\d+ = [0-9.e-]+", line) for line in lines)
+
+
+def test_lean_printer_shares_one_rsqrt_per_base():
+    x, y = sp.symbols("x y", real=True)
+    p = LeanPrinter()
+    assert p.line(x / sp.sqrt(x**2 + 1))[0] == "x*((x*x) + 1.0).rsqrt()"
+    assert p.line(1 / (x + y))[0] == "(x + y).reciprocal()"
+    lines, results = statements([with_rsqrt(x / sp.sqrt(y + 1)),
+                                 with_rsqrt(x / (y + 1) ** sp.Rational(3, 2))],
+                                printer=LeanPrinter)
+    assert sum(line.count("rsqrt") for line in lines + [t for t, _ in results]) == 1
+
+
+def test_lean_groups_split_narrow_slots_into_classes():
+    """A slot reading one output per class of members (a reference IR shared by the copies
+    r) is narrow; the expression splits into wide × narrow factors unless one mixes them."""
+    assert classes([[16, 17, 18, 19], [89, 89, 90, 90]]) == ({1}, [0, 0, 1, 1])
+    assert classes([[16, 17], [92, 92], [93, 93]]) == ({1, 2}, [0, 0])
+    assert classes([[16, 17], [18, 19]]) == (set(), [0, 1])
+    a0, a1 = sp.symbols("a0 a1", real=True)
+    c = sp.Rational(1, 100)
+    assert split(a0 * a1 / sp.sqrt(a1**2 + c), {a1}) == {a0: a1 / sp.sqrt(a1**2 + c)}
+    assert split(a0 / sp.sqrt(a0**2 + a1**2), {a1}) is None
 
 
 def test_weights_are_grouped_by_exact_magnitude():

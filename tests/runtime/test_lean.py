@@ -150,3 +150,22 @@ def test_lean_training_gradients_equal_autograd(name):
     model.dtype = torch.float32  # the float32 training batches
     for a, b in zip(gradients(), reference):
         assert _relative(a, b) < 1e-4
+
+
+def test_lean_forces_follow_weight_updates():
+    """The folded layers kept between calls are refolded when a weight, the standardizer
+    or the dtype changes."""
+    d = generated.load("square_scalar_reference")
+    model, x = _model(d), _field(d)
+    model.path = "lean"
+    model.energy_and_forces(x)
+    with torch.no_grad():
+        model.network.layers[0].weight.mul_(1.5)
+        model.standardizer.mean.add_(0.25)
+    _, forces = model.energy_and_forces(x)
+    model.dtype = torch.float32
+    _, forces32 = model.energy_and_forces(x)
+    model.path, model.dtype = "autograd", torch.float64
+    _, reference = model.energy_and_forces(x)
+    assert _relative(forces, reference) < 1e-12
+    assert _relative(forces32, reference) < 1e-5
