@@ -39,12 +39,11 @@ from runtime.ml.extrapolation import union
 from runtime.ml.forcefield import (
     ForceField,
     check_block_rows,
-    folded_layers,
+    lean_heads,
     precision_dtype,
     read_model,
     save_model,
 )
-from runtime.ml.network import CHUNK, _activation_and_slope
 
 
 @dataclass(frozen=True)
@@ -118,57 +117,39 @@ class Ensemble(nn.Module):
     def features(self, field: torch.Tensor) -> torch.Tensor:
         return self.members[0].features(field)
 
-    def _stacked(self):
-        """The members' folded layers (standardizer in the first) in self.dtype: the first
-        layers stacked into one (K·H, F) matrix and bias, the others per member; the
-        members' scales and shifts."""
-        layers = [folded_layers(m.network, m.standardizer, self.dtype) for m in self.members]
-        first_w = torch.cat([member[0][0] for member in layers])
-        first_b = torch.cat([member[0][1] for member in layers])
-        scales = torch.stack([m.scale for m in self.members]).to(self.dtype)
-        shifts = torch.stack([m.shift for m in self.members])
-        return first_w, first_b, [member[1:] for member in layers], scales, shifts
+    def _heads(self, each: bool) -> list:
+        """The `lean_heads` of the members (`each`), or one head of their mean: features ->
+        (scaled outputs, gradient of the scaled outputs), in self.dtype."""
+        members = []
+        for m in self.members:
+            m.dtype = self.dtype
+            members.append((m.head(m._inference_layers()), m.scale.to(self.dtype)))
 
-    def _networks(self, stacked, x: torch.Tensor, each: bool):
-        """(outputs (K, N), feature gradients): the members' scaled gradients (K, N, F) with
-        `each`, else their mean (N, F), for raw features x (N, F), CHUNK sites at a time
-        (as runtime.ml.network.lean_energy_and_gradient, the first layers of all members
-        one GEMM forward and, for the mean, one backward)."""
-        first_w, first_b, rest, scales, _ = stacked
-        k = len(self.members)
-        activation = self.members[0].network.config.activation
-        weights = scales if each else scales / k
-        outs, grads = [], []
-        for part in x.split(CHUNK):
-            h_all, slope_all = _activation_and_slope(activation,
-                                                     torch.addmm(first_b, part, first_w.T))
-            out, g_first = [], []
-            for member, h, slope in zip(rest, h_all.chunk(k, 1), slope_all.chunk(k, 1)):
-                slopes = [slope]
-                for w, b in member[:-1]:
-                    h, slope = _activation_and_slope(activation, torch.addmm(b, h, w.T))
-                    slopes.append(slope)
-                w_out, b_out = member[-1]
-                out.append(torch.addmm(b_out, h, w_out.T)[:, 0])
-                g = slopes[-1] * w_out
-                for (w, _), slope in zip(reversed(member[:-1]), reversed(slopes[:-1])):
-                    g = (g @ w) * slope
-                g_first.append(g)
-            outs.append(torch.stack(out))
-            g = torch.cat(g_first, 1) * weights.repeat_interleave(first_w.shape[0] // k)
-            if each:  # g_k W1_k of every member
-                grads.append(torch.stack([gk @ wk for gk, wk in zip(
-                    g.chunk(k, 1), first_w.chunk(k, 0))]))
-            else:  # sum_k g_k W1_k: one GEMM over the stacked first layer
-                grads.append(g @ first_w)
-        return torch.cat(outs, 1), torch.cat(grads, -2)
+        def member(head, scale):
+            def evaluate(features):
+                out, g = head(features)
+                return out * scale, g
+            return evaluate
+
+        heads = [member(head, scale) for head, scale in members]
+        if each:
+            return heads
+
+        def mean(features):
+            out, g = heads[0](features)
+            for head in heads[1:]:
+                more, more_g = head(features)
+                out, g = out.add_(more), g.add_(more_g)
+            return out.div_(len(heads)), g.div_(len(heads))
+        return [mean]
 
     def _evaluate(self, field: torch.Tensor, each: bool):
         """(mean energy (batch,) float64, gradient of the mean energy, or each member's
         (K, ...) with `each`, in self.dtype), over blocks of `block_rows` rows with halos
-        (the local energies of a block's rows need the field `radius` rows beyond it)."""
+        (the local energies of a block's rows need the field `radius` rows beyond it): the
+        descriptor once per block, every member's network on its features (`lean_heads`)."""
         self.check_field(field)
-        d, k = self.descriptor, len(self.members)
+        d = self.descriptor
         try:
             x, _ = d.check(field.detach().to(self.dtype))
         except DescriptorInputError as error:
@@ -176,29 +157,21 @@ class Ensemble(nn.Module):
         rows = x.shape[1]
         block = self.block_rows if 0 < self.block_rows < rows else rows
         halo = d.radius[0] if block < rows else 0
-        stacked = self._stacked()
-        _, _, _, scales, shifts = stacked
-        lead = (k,) if each else ()
+        shift = float(torch.stack([m.shift for m in self.members]).double().mean())
         with torch.inference_mode():
+            heads = self._heads(each)
             energy = torch.zeros(x.shape[0], dtype=torch.float64)
-            gradient = torch.zeros(lead + x.shape, dtype=self.dtype)
+            gradient = torch.zeros(((len(heads),) if each else ()) + x.shape, dtype=self.dtype)
             for start in range(0, rows, block):
                 stop = min(start + block, rows)
                 index = torch.arange(start - halo, stop + halo) % rows
-                features, saved = d.lean_forward(x[:, index])
-                inner = features[:, halo:halo + stop - start]
-                outs, g = self._networks(stacked, inner.reshape(-1, d.n_features), each)
-                per = outs.double().reshape(k, x.shape[0], -1)  # (K, batch, sites of block)
-                energy += (shifts[:, None] * per.shape[2] +
-                           scales.double()[:, None] * per.sum(2)).mean(0)
-                full = torch.zeros(lead + features.shape, dtype=self.dtype)
-                full[(slice(None),) * len(lead) + (slice(None), slice(halo, halo + stop - start))] = \
-                    g.reshape(lead + inner.shape)
-                if each:
-                    gradient.index_add_(2, index, torch.stack([d.lean_backward(saved, f)
-                                                               for f in full]))
-                else:
-                    gradient.index_add_(1, index, d.lean_backward(saved, full))
+                outs, gradients = lean_heads(d, x[:, index], heads,
+                                             rows=(halo, halo + stop - start) if halo else None)
+                for out in outs:
+                    energy += out.reshape(x.shape[0], -1).sum(1, dtype=torch.float64) / len(outs)
+                energy += shift * outs[0].numel() / x.shape[0]
+                gradient.index_add_(int(each) + 1, index,
+                                    torch.stack(gradients) if each else gradients[0])
         return energy, gradient
 
     def energy_and_forces(self, field: torch.Tensor, *, create_graph: bool = False):

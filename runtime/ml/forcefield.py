@@ -81,6 +81,42 @@ def _scatter_columns(gy: torch.Tensor, ranges, total: int) -> torch.Tensor:
     return full
 
 
+def lean_heads(descriptor, x: torch.Tensor, heads, *, rows=None):
+    """Stage 1 and 2 of the lean path once, then stage 3 STAGE3 cells at a time (its tensors
+    stay in cache on large lattices, few ops on small ones) with every head on the same
+    features: ([outputs (cells,)], [∂(head's weighted sum)/∂x like x]), one of each per head.
+    A head maps features (n, F) to (outputs (n,), their weighted gradient (n, F)): the
+    network of a model, or of every member of an ensemble. `rows` = (lo, hi) evaluates only
+    the cells of those rows of the first cell axis (their energies are the ones that count)."""
+    d, sites = descriptor, math.prod(x.shape[1:1 + descriptor.dimension])
+    total = x.shape[0] * sites
+    if rows is None:
+        ranges = [(0, total)]
+    else:
+        width = sites // x.shape[1]
+        ranges = [(k * sites + rows[0] * width, k * sites + rows[1] * width)
+                  for k in range(x.shape[0])]
+    with torch.no_grad():
+        saved = d.lean_outputs(x)
+    outs, gys = [[] for _ in heads], [[] for _ in heads]
+    for lo, hi in ranges:
+        for start in range(lo, hi, STAGE3):
+            columns = slice(start, min(start + STAGE3, hi))
+            with torch.no_grad():  # the features do not depend on the weights
+                features = d.lean_invariants(saved, columns)
+            for k, head in enumerate(heads):
+                out, g = head(features.reshape(-1, d.n_features))
+                outs[k].append(out)
+                gys[k].append(d.lean_dinvariants(saved, g.reshape(features.shape), columns))
+    gradients = []
+    for parts in gys:
+        parts = [torch.cat(p, 1) if len(p) > 1 else p[0] for p in zip(*parts)]
+        if rows is not None:  # zero gradient of the cells whose energies do not count
+            parts = [_scatter_columns(gy, ranges, total) for gy in parts]
+        gradients.append(d.lean_transpose(saved, parts))
+    return [torch.cat(o) if len(o) > 1 else o[0] for o in outs], gradients
+
+
 def check_block_rows(value) -> int:
     """`block_rows` as an int >= 0 (0: the whole lattice at once), else ForceFieldError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -246,42 +282,25 @@ class ForceField(nn.Module):
         except DescriptorInputError as error:
             raise ForceFieldError(str(error)) from None
         context = nullcontext() if create_graph else torch.inference_mode()
-        d, sites = self.descriptor, math.prod(x.shape[1:1 + self.descriptor.dimension])
-        total = x.shape[0] * sites
-        if rows is None:
-            ranges = [(0, total)]
-        else:  # the cells (batch·N, row-major) whose energies count: only they are evaluated
-            width = sites // x.shape[1]
-            ranges = [(k * sites + rows[0] * width, k * sites + rows[1] * width)
-                      for k in range(x.shape[0])]
         with context:
-            with torch.no_grad():
-                saved = d.lean_outputs(x)
             layers = (folded_layers(self.network, self.standardizer, self.dtype)
                       if create_graph else self._inference_layers())
-            scale = self.scale.to(self.dtype)
-            outs, gys = [], []
-            # stage 3, the network (CHUNK cells at a time) and their backward, STAGE3 cells
-            # at a time: their tensors stay in cache on large lattices, few ops on small ones
-            for lo, hi in ranges:
-                for start in range(lo, hi, STAGE3):
-                    columns = slice(start, min(start + STAGE3, hi))
-                    with torch.no_grad():  # the features do not depend on the weights
-                        features = d.lean_invariants(saved, columns)
-                    out, g = lean_energy_and_gradient(layers, self.network.config.activation,
-                                                      features.reshape(-1, d.n_features))
-                    g = g.reshape(features.shape)
-                    outs.append(out)
-                    gys.append(d.lean_dinvariants(
-                        saved, scale * g if create_graph else g.mul_(scale), columns))
-            gys = [torch.cat(parts, 1) if len(parts) > 1 else parts[0] for parts in zip(*gys)]
-            if rows is not None:  # zero gradient of the cells whose energies do not count
-                gys = [_scatter_columns(gy, ranges, total) for gy in gys]
-            out = torch.cat(outs) if len(outs) > 1 else outs[0]
-            energy = (self.shift * out.numel() / x.shape[0] + self.scale *
-                      out.reshape(x.shape[0], -1).sum(1, dtype=torch.float64))
-            gradient = d.lean_transpose(saved, gys)
+            (out,), (gradient,) = lean_heads(self.descriptor, x, [self.head(layers, create_graph)],
+                                             rows=rows)
+            count = out.numel() / x.shape[0]
+            energy = self.shift * count + self.scale * out.reshape(x.shape[0], -1).sum(
+                1, dtype=torch.float64)
         return energy, gradient
+
+    def head(self, layers, create_graph: bool = False):
+        """The network as a head of `lean_heads`: features (n, F) -> (outputs (n,), scale ×
+        ∂outputs/∂features), through the folded `layers`."""
+        activation, scale = self.network.config.activation, self.scale.to(self.dtype)
+
+        def evaluate(features):
+            out, g = lean_energy_and_gradient(layers, activation, features)
+            return out, scale * g if create_graph else g.mul_(scale)
+        return evaluate
 
     def _inference_layers(self):
         """`folded_layers` in self.dtype without a graph, kept until a weight, the
