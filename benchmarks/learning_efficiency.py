@@ -7,7 +7,7 @@
 The trajectory protocol: `latticeff run configs/paper/curve_<model>.toml --trajectories k`
 for each k of --stages, every stage appending ED trajectories to its train.h5 and
 warm-starting the model (resumable: a finished stage is read back, not rerun). Each stage
-costs k x (protocol steps + 1) ED calls, counted as `learn` counts its seed set. The loop: the
+costs k x `trajectory_ed_calls` ED calls, counted as `learn` counts its seed set. The loop: the
 iterations log of `latticeff learn configs/paper/learn_<model>.toml` as far as it has run (run
 it separately; it resumes). Prints one table of ED calls and sigma / coupling on the exact test
 trajectory (overall and per component) and writes docs/results/<model>-sigma-vs-ed-calls.png;
@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from runtime.app.pipeline import run_job
-from runtime.data.config import MODELS, DatasetConfig, build
+from runtime.data.config import MODELS, DatasetConfig
 from runtime.data.dataset import read_dataset
-from runtime.data.learning import read_log
+from runtime.data.learning import read_log, trajectory_ed_calls
 from runtime.files import write_json
 from runtime.ml.evaluation import force_errors, plot_learning_curve, sigma_curves
 from runtime.ml.forcefield import ForceField
@@ -44,7 +44,7 @@ def trajectory_stages(model: str, stages: list[int], *, run: bool) -> list[dict]
     done = {r["trajectories"]: r for r in (json.loads(record_path.read_text())
                                            if record_path.is_file() else [])}
     dataset = DatasetConfig.from_dict({**table["dataset"], "output": "unused.h5"})
-    per_trajectory = build(dataset.parameters).protocol.steps + 1
+    per_trajectory = trajectory_ed_calls(dataset.parameters)
     for k in stages:
         if k in done or not run:
             continue

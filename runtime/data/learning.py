@@ -160,6 +160,14 @@ class LearnJob:
         return lo * force_rms, hi * force_rms
 
 
+def trajectory_ed_calls(parameters: dict) -> int:
+    """Diagonalizations of one ED trajectory of a dataset parameter record: the initial field
+    and every force evaluation of every integrator step (two per step for the spin
+    integrators' midpoint scheme)."""
+    setup = build(parameters)
+    return 1 + setup.protocol.steps * setup.integrator_type.force_calls_per_step
+
+
 def select_frames(walker: np.ndarray, step: np.ndarray, deviation: np.ndarray, *, lo: float,
                   hi: float, gap: int, cap: int, seed: int) -> np.ndarray:
     """Indices of the frames to label, sorted: lo <= deviation < hi, at least `gap` steps
@@ -374,10 +382,10 @@ class _Loop:
         force_rms = float(np.sqrt(np.mean(data.snapshots.forces ** 2)))
         lo, hi = job.window(force_rms)
         ensemble = self.train(0, lo, hi)
-        protocol = build(job.seed_config.parameters).protocol
         return {**self.record(0, ensemble, lo, hi, explored=0, fractions=(0.0, 0.0, 0.0),
                               added=0, total=0,
-                              ed_calls=job.seed_trajectories * (protocol.steps + 1),
+                              ed_calls=job.seed_trajectories * trajectory_ed_calls(
+                                  job.seed_config.parameters),
                               ed_seconds=spent),
                 "seed_force_rms": force_rms, "seed_snapshots": len(data)}
 

@@ -91,12 +91,14 @@ class _Integrator:
     """Validation of the dataclass parameters (`_positive` must be > 0, the rest >= 0);
     `state_type` is the class of the states `init` and `step` return; `components` the field
     components it evolves (None: any), `unit_spins` whether it conserves each |S_i| (its
-    initial field is then normalised)."""
+    initial field is then normalised), `force_calls_per_step` the force evaluations of one
+    step (an ED trajectory of n steps costs 1 + n x that many diagonalizations)."""
 
     _positive: tuple[str, ...] = ("dt",)
     state_type: ClassVar[type[State]] = State
     components: ClassVar[int | None] = None
     unit_spins: ClassVar[bool] = False
+    force_calls_per_step: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -257,6 +259,8 @@ class StochasticLLG(_Integrator):
     solution, as the fluctuation–dissipation relation above requires).
     """
 
+    force_calls_per_step: ClassVar[int] = 2  # the midpoint's and the new field's
+
     dt: float
     gamma: float = 1.0
     alpha: float = 0.1
@@ -300,6 +304,8 @@ class SpinLangevin(_Integrator):
     at the midpoint field (see `_semi_implicit_midpoint`); with damping = 0 the precession
     keeps every |S_i| to rounding.
     """
+
+    force_calls_per_step: ClassVar[int] = 2  # the midpoint's and the new field's
 
     dt: float
     gamma: float = 1.0

@@ -148,6 +148,13 @@ def plot_learning_curve(curves: dict, path, *, ylabel: str = "σ", title: str = 
         ax.plot(calls, error, "o-", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    lo, hi = ax.get_xlim()
+    if hi < 10 * lo:  # less than a decade: a few plain labels, not one per minor tick
+        from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
+
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("ED calls (cumulative)")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)

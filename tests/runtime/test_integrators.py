@@ -289,3 +289,26 @@ def test_parameters_are_checked_with_clear_errors():
         SpinLangevin(dt=0.1).init(torch.zeros(2, 2), lambda s: s, seed=0)
     with pytest.raises(ValueError, match="State checkpoint lacks field, forces, generator"):
         State.from_arrays({})
+
+
+@pytest.mark.parametrize("integrator", [
+    Langevin(dt=0.05, mass=1.0, damping=0.5, temperature=0.1),
+    TDGL(dt=0.05, damping=1.0, temperature=0.1),
+    StochasticLLG(dt=0.02, gamma=1.0, alpha=0.1, temperature=0.1),
+    SpinLangevin(dt=0.02, gamma=1.0, damping=0.1, temperature=0.1),
+], ids=type)
+def test_force_calls_per_step_counts_the_force_evaluations(integrator):
+    """What learn and the learning-curve benchmark count as ED calls per step."""
+    calls = []
+
+    def forces(field):
+        calls.append(1)
+        return -field
+
+    field = torch.randn(4, 4, 1, 3 if integrator.components == 3 else 1,
+                        generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    state = integrator.init(field, forces, seed=0)
+    assert len(calls) == 1
+    for _ in range(3):
+        state = integrator.step(state, forces)
+    assert len(calls) == 1 + 3 * integrator.force_calls_per_step

@@ -253,3 +253,17 @@ def test_a_work_directory_that_is_a_file_or_holds_another_loop_is_refused(tmp_pa
     assert main(["learn", str(write(tmp_path / "b.toml", table)), "--quiet", "--workers", "0"]) == 2
     err = capsys.readouterr().err
     assert "holds a learning loop with other settings" in err and err.count("\n") == 1
+
+
+def test_a_seed_trajectory_counts_every_force_evaluation_as_an_ed_call(tmp_path):
+    """Langevin steps diagonalize once, the spin integrators' midpoint scheme twice."""
+    from runtime.app.learn import learn_settings
+
+    paper = CONFIG.parents[1] / "paper"
+    for name, per_step in (("learn_holstein", 1), ("learn_sd", 2)):
+        table = tomllib.loads((paper / f"{name}.toml").read_text())
+        table["directory"] = str(tmp_path / name)
+        job = learn_settings(table)
+        protocol = job.seed_config.parameters["protocol"]
+        steps = protocol["burn_in"] + (protocol["snapshots"] - 1) * protocol["sample_every"]
+        assert learning.trajectory_ed_calls(job.seed_config.parameters) == 1 + per_step * steps
