@@ -202,12 +202,9 @@ def main():
     elif args.what == "cost":
         args.sizes = args.sizes or "30,60,100,200,400"
         cost(args)
-    elif args.what == "scaling":
-        args.sizes = args.sizes or "100,200,400"
-        scaling(args)
     else:
         args.sizes = args.sizes or "100,200,400"
-        product(args)
+        (scaling if args.what == "scaling" else product)(args)
 
 
 if __name__ == "__main__":

@@ -57,15 +57,17 @@ def learn_settings(table: dict) -> LearnJob:
         if key in sections["dataset"]:
             raise ConfigError(f"dataset.{key} is set by learn (the work directory's data.h5 "
                               f"and seed_trajectories); remove it")
-    dataset = DatasetConfig.from_dict({**sections["dataset"], "output": "data.h5",
-                                       "trajectories": top.seed_trajectories})
+
+    def seed_set(section: dict) -> DatasetConfig:
+        return DatasetConfig.from_dict({**section, "output": "data.h5",
+                                        "trajectories": top.seed_trajectories})
+
+    dataset = seed_set(sections["dataset"])
     seed_dataset = None
     if sections["seed_protocol"]:
         protocol = {**sections["dataset"].get("protocol", {}), **sections["seed_protocol"]}
         try:
-            seed_dataset = DatasetConfig.from_dict({**sections["dataset"], "protocol": protocol,
-                                                    "output": "data.h5",
-                                                    "trajectories": top.seed_trajectories})
+            seed_dataset = seed_set({**sections["dataset"], "protocol": protocol})
         except (ConfigError, ValueError, TypeError) as error:
             raise ConfigError(f"seed_protocol: {error}") from None
     descriptor = _descriptor(top.descriptor, generate_missing=True)

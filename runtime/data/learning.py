@@ -6,9 +6,10 @@ frames the ensemble is unsure of (DP-GEN, Zhang et al., Comput. Phys. Commun. 25
     log = learn(LearnJob(directory, descriptor, dataset_parameters, ...), pool, parallel=2)
 
 Iteration 0: `seed_trajectories` exact trajectories of the dataset protocol, or of a shorter
-one (`seed_protocol`; the seed set, `generation.generate`) and `test_trajectories` of another seed (the exact test set, never
-produced by the loop), and an ensemble of `members` models trained on the seed set (member k:
-training seed + k, so other initial weights, split and batch order).
+one (`seed_protocol`; the seed set, `generation.generate`) and `test_trajectories` of another
+seed (the exact test set, never produced by the loop), and an ensemble of `members` models
+trained on the seed set (member k: training seed + k, so other initial weights, split and
+batch order).
 Iteration n: `walkers` ML trajectories under the dataset's own protocol (integrator, bath
 temperatures, initial field; walker seeds of their own) driven by the mean force of the
 ensemble of iteration n - 1; a frame every `explore_every` steps with its deviation
