@@ -3,7 +3,7 @@
     python benchmarks/kpm.py accuracy            # force error vs M and probing distance
     python benchmarks/kpm.py accuracy --sizes 16,30 --moments default --distances default
     python benchmarks/kpm.py cost                # one force evaluation, 30^2 .. 400^2
-    python benchmarks/kpm.py scaling --dtype float32 --blocks 100   # interleaved, per site
+    python benchmarks/kpm.py scaling --dtype float32 --untiled   # interleaved, per site
     python benchmarks/kpm.py product --dtype float32 # the sparse product alone, per site
 
 Accuracy: the RMS force error relative to the RMS ED force, on the same configurations:
@@ -126,15 +126,17 @@ def scaling(args):
     """Per site and probe CPU time of one evaluate at each size, interleaved in one process
     (rounds over the sizes, each a slightly scaled field: evaluate caches its last field), so
     that the load on the machine is the same for every size; --blocks adds runs with that many
-    probe columns per block."""
+    probe columns per block, --untiled the default blocks without tiles (tile = 0)."""
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     sizes = [int(s) for s in args.sizes.split(",")]
     blocks = [None] + ([int(b) for b in args.blocks.split(",")] if args.blocks else [])
-    cases = {f"{size}²" + (f", block {block}" if block else ""): (size, block)
+    cases = {f"{size}²" + (f", block {block}" if block else ""): (size, block, None)
              for block in blocks for size in sizes}
+    if args.untiled:
+        cases.update({f"{size}², untiled": (size, None, 0) for size in sizes})
     solvers = {k: KPMForces(Holstein("square", size), filling=0.5, dtype=args.dtype,
-                            moments=args.scaling_moments, probe_block=block)
-               for k, (size, block) in cases.items()}
+                            moments=args.scaling_moments, probe_block=block, tile=tile)
+               for k, (size, block, tile) in cases.items()}
     times = {k: [] for k in cases}
     for r in range(args.rounds):
         for k, solver in solvers.items():
@@ -144,10 +146,14 @@ def scaling(args):
             times[k].append((time.process_time() - start) / solver.model.n_sites
                             / solver.n_probes)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
-    print(f"| case | probes | µs per site and probe (M = {args.scaling_moments}), min–max |")
-    print("| --- | ---: | ---: |")
+    print(f"| case | probes | tiles (halo) | µs per site and probe (M = "
+          f"{args.scaling_moments}), min–max |")
+    print("| --- | ---: | ---: | ---: |")
     for k, values in times.items():
-        print(f"| {k} | {solvers[k].n_probes} | {1e6 * min(values):.2f}–{1e6 * max(values):.2f} |")
+        tiling = next(iter(solvers[k]._tilings.values()))
+        print(f"| {k} | {solvers[k].n_probes} | {len(tiling.domains)} "
+              f"(+{100 * tiling.halo_fraction:.0f} %) | "
+              f"{1e6 * min(values):.2f}–{1e6 * max(values):.2f} |")
 
 
 def product(args):
@@ -192,6 +198,7 @@ def main():
     parser.add_argument("--dtype", default="float64,float32", help="KPM dtypes (cost)")
     parser.add_argument("--rounds", type=int, default=3, help="scaling")
     parser.add_argument("--scaling-moments", type=int, default=200, help="scaling")
+    parser.add_argument("--untiled", action="store_true", help="scaling: also tile = 0")
     parser.add_argument("--blocks", default="",
                         help="scaling: probe columns per block; product: columns")
     args = parser.parse_args()

@@ -55,6 +55,7 @@ from runtime.electrons.ensembles import FixedFilling, GrandCanonical, ensemble
 from runtime.electrons.forces import ElectronicForces
 from runtime.electrons.model import ElectronicModel
 from runtime.electrons.probing import colour_vectors, distance_colouring, random_vectors
+from runtime.electrons.tiling import Tiling
 from runtime.errors import LatticeffError
 
 KERNELS = ("jackson", "none")
@@ -67,7 +68,17 @@ MOMENTS = 1000
 """Default M: a step width a/M ~ 0.005-0.014 t for the half-widths a ~ 5-14 t of these models."""
 SMALL_CLUSTER = 400
 """Sites up to which the default M resolves the mean level spacing (`default_moments`)."""
-_BLOCK_BYTES = 2**28  # probe columns per block: its working vectors stay below about this
+TILE_BYTES = 24 * 2**20
+"""Bytes of live vectors (a block's or one tile domain's) up to which the sweeps run over the
+whole cluster at once; beyond, over tiles whose domains fit (docs/performance.md)."""
+TILE_DEPTH = 6
+"""Chebyshev steps per visit of a tile: the halo's width in hops."""
+BLOCK_COLUMNS = 32
+"""Vector columns (probes x configurations) per block by default: wide enough to amortize the
+CSR product's per-row cost, narrow enough for a lattice of 100 x 100 to stay in the L3 cache,
+and a multiple of the 16 float32 lanes of the product's vector loop (25 columns cost 30 % more
+per column than 32; docs/performance.md)."""
+_BLOCK_BYTES = 2**28  # and its working vectors stay below about this
 # (at fixed filling, two vectors per probe column are kept besides: O(N x probes) in all)
 
 
@@ -207,7 +218,11 @@ class KPMForces(ElectronicForces):
     values used); `bounds=(lo, hi)` fixes the spectral window for every configuration (checked by
     Lanczos); otherwise it is the Gershgorin interval of each configuration widened by MARGIN.
     The forces are the exact gradient of the estimated energy at a fixed window.
-    `probe_block` columns are propagated at once (default: bounded by about 256 MiB).
+    `probe_block` columns are propagated at once (default: BLOCK_COLUMNS / configurations,
+    bounded by about 256 MiB).
+    `tile` cells per lattice direction form a tile of the temporally blocked sweeps
+    (`runtime.electrons.tiling`, halos of `tile_depth` hops; None: tiles when a block's
+    vectors outgrow the cache, `TILE_BYTES`; 0: never); the results do not depend on it.
     """
 
     def __init__(
@@ -226,6 +241,8 @@ class KPMForces(ElectronicForces):
         seed: int = KPMSettings.seed,
         bounds: tuple[float, float] | None = None,
         probe_block: int | None = None,
+        tile: int | None = None,
+        tile_depth: int = TILE_DEPTH,
     ):
         if not isinstance(model, ElectronicModel):
             raise TypeError(f"model must be a runtime.electrons.ElectronicModel, got {model!r}")
@@ -237,6 +254,11 @@ class KPMForces(ElectronicForces):
                 f"'exact', the default)")
         settings = KPMSettings(moments, probing, probing_distance, vectors, kernel, dtype,
                                seed)
+        for name, value, least in (("tile", tile, 0), ("tile_depth", tile_depth, 1)):
+            if (value is not None or name == "tile_depth") and (
+                    not isinstance(value, (int, np.integer)) or isinstance(value, bool)
+                    or value < least):
+                raise KPMError(f"{name} must be an integer >= {least}, got {value!r}")
         self.settings = dataclasses.replace(
             settings,
             moments=default_moments(model) if moments is None else moments,
@@ -275,6 +297,7 @@ class KPMForces(ElectronicForces):
         self.n_probes = probes.shape[1]
         self._probes = torch.as_tensor(probes).to(self.vector_dtype)  # (n_states, P)
         self._probe_block = probe_block
+        self._tile, self._tile_depth, self._tilings = tile, int(tile_depth), {}
         # random vectors: E[v v^dag] = identity, so Tr X ~ (1/R) sum_r <r|X|r>
         self._trace_scale = 1.0 / vectors if probing == "random" else 1.0
 
@@ -429,10 +452,15 @@ class KPMForces(ElectronicForces):
             / half[:, None, None, None].to(onsite.dtype)
         scaled = scaled.permute(1, 2, 3, 0).contiguous().to(self.vector_dtype)
         inv_half = 1.0 / half
-        op = _Operator(self._hopping, scaled, inv_half, self.complex)
+        blocks = self._blocks(batch)
+        tiling = self._tiling(batch * blocks[0].shape[1])
+        if not tiling.whole:
+            scaled = scaled[tiling.order]
+            blocks = [probes[tiling.state_order] for probes in blocks]
+        ops = [_Operator(domain.hopping, scaled.index_select(0, domain.sites), inv_half,
+                         self.complex) for domain in tiling.domains]
         kernel = jackson(m_moments) if settings.kernel == "jackson" else np.ones(m_moments)
 
-        blocks = self._blocks(batch)
         states: list = [None] * len(blocks)
         moments = None
         if isinstance(self.ensemble, FixedFilling):
@@ -441,7 +469,7 @@ class KPMForces(ElectronicForces):
             # sweep per block: that would cost 4M instead of 3M products)
             moments = torch.zeros(batch, m_moments, dtype=torch.float64)
             for k, probes in enumerate(blocks):
-                part, states[k] = self._forward(probes, op)
+                part, states[k] = self._forward(probes, ops, tiling)
                 moments += part
             x_mu = self._find_mu(moments.numpy() * kernel * self._trace_scale,
                                  self.ensemble.electrons)
@@ -462,13 +490,15 @@ class KPMForces(ElectronicForces):
                                dtype=torch.complex128 if self.complex else torch.float64)
         for k, probes in enumerate(blocks):
             part, state = (None, states[k]) if states[k] is not None else \
-                self._forward(probes, op)
+                self._forward(probes, ops, tiling)
             if part is not None:
                 total_moments += part
             states[k] = None
-            gradient += self._backward(probes, state, coefficients, op)
+            gradient += self._backward(probes, state, coefficients, ops, tiling)
         if moments is not None:
             total_moments = moments
+        if not tiling.whole:
+            gradient = gradient[torch.argsort(tiling.order)]
         energy = (coefficients * total_moments).sum(1)
         if isinstance(self.ensemble, FixedFilling):
             mu = centre + half * torch.as_tensor(x_mu)
@@ -485,24 +515,53 @@ class KPMForces(ElectronicForces):
         size = self._probe_block
         if size is None:
             itemsize = torch.empty((), dtype=self.vector_dtype).element_size()
-            size = max(1, _BLOCK_BYTES // (7 * n * batch * itemsize))
+            size = max(1, min(BLOCK_COLUMNS // batch,
+                              _BLOCK_BYTES // (7 * n * batch * itemsize)))
         return list(self._probes.split(max(1, int(size)), dim=1))
 
-    def _forward(self, probes, op):
-        """Chebyshev vectors t_n = T_n(A) p in three rotating buffers; returns the moments
-        (batch, M) (float64 sums of Re <p|t_n>) and (t_{M-2}, t_{M-1}) for the backward
-        sweep."""
+    def _tiling(self, columns: int):
+        """The tiling of the sweeps for blocks of `columns` vector columns: one tile of the
+        whole cluster when a block's live vectors fit in TILE_BYTES (or tile = 0), else
+        tiles whose domains' vectors do (or of `tile` cells)."""
+        model = self.model
+        row = columns * torch.empty((), dtype=self.vector_dtype).element_size()
+        live = 7 + model.orbitals  # the backward sweep's vectors and gradient blocks
+        if self._tile is not None:
+            extent = self._tile or max(model.size)
+        elif model.n_states * row * live <= TILE_BYTES:
+            extent = max(model.size)
+        else:
+            cells = TILE_BYTES / (row * live * model.n_states / math.prod(model.size))
+            extent = max(self._tile_depth,
+                         int(cells ** (1 / len(model.size))) - 2 * self._tile_depth)
+        if extent not in self._tilings:
+            self._tilings[extent] = Tiling(model.size, model.orbitals, self._hopping, extent,
+                                           self._tile_depth)
+        return self._tilings[extent]
+
+    def _forward(self, probes, ops, tiling):
+        """Chebyshev vectors t_n = T_n(A) p in three rotating buffers per domain; returns the
+        moments (batch, M) (float64 sums of Re <p|t_n>) and (t_{M-2}, t_{M-1}) for the
+        backward sweep."""
         m_moments = self.settings.moments
-        v = op.probes(probes)
-        moments = torch.zeros(op.batch, m_moments, dtype=torch.float64)
+        v = ops[0].probes(probes)
+        moments = torch.zeros(ops[0].batch, m_moments, dtype=torch.float64)
         moments[:, 0] = _dots_columns(probes, v)
-        previous, current, spare = v.clone(), torch.empty_like(v), torch.empty_like(v)
-        op.chebyshev(previous, None, current, alpha=1.0)
-        moments[:, 1] = _dots_columns(probes, current)
-        for n in range(2, m_moments):
-            op.chebyshev(current, previous, spare)
-            moments[:, n] = _dots_columns(probes, spare)
-            previous, current, spare = current, spare, previous
+        cores = [probes[domain.core] for domain in tiling.domains]
+
+        def step(k, n, vectors):
+            previous, current, spare = vectors
+            rows = tiling.domains[k].core_states
+            if n == 1:
+                ops[k].chebyshev(previous, None, current, alpha=1.0)
+                moments[:, 1] += _dots_columns(cores[k], current[:rows])
+                return vectors
+            ops[k].chebyshev(current, previous, spare)
+            moments[:, n] += _dots_columns(cores[k], spare[:rows])
+            return [current, spare, previous]
+
+        previous, current = tiling.run([v.clone(), torch.empty_like(v)], 1,
+                                       list(range(1, m_moments)), step)
         self._check_growth(current, probes)
         return moments, (previous, current)
 
@@ -515,41 +574,48 @@ class KPMForces(ElectronicForces):
                 "the Chebyshev recursion diverged: the spectrum is not inside the window "
                 "(bounds too narrow); leave bounds out (Gershgorin) or widen them")
 
-    def _backward(self, probes, state, coefficients, op):
+    def _backward(self, probes, state, coefficients, ops, tiling):
         """Gradient blocks sum_n w_n sum_p conj(s_{n+1}[i a]) t_n[i b] arranged
-        D[i, a, b, batch] (F needs Re sum_ab Gamma[a, b] D[i, a, b]), float64."""
+        D[i, a, b, batch] (F needs Re sum_ab Gamma[a, b] D[i, a, b]), float64; the t_n are
+        recomputed downwards from (t_{M-2}, t_{M-1}) (`state`, overwritten)."""
         m_moments = self.settings.moments
-        n_sites, d, batch = self.model.n_sites, self.model.orbitals, op.batch
+        n_sites, d, batch = self.model.n_sites, self.model.orbitals, ops[0].batch
         c = coefficients.to(self.dtype)  # (batch, M)
-        v = op.probes(probes)
-        t_down, t_up = state  # t_{M-2}, t_{M-1}
-        t_spare = torch.empty_like(t_up)
-        s_up2, s_up, s_spare = torch.zeros_like(t_up), torch.empty_like(t_up), \
-            torch.empty_like(t_up)
-        torch.mul(v, c[:, m_moments - 1][None, :, None], out=s_up)  # s_{M-1}
+        v = ops[0].probes(probes)
         cols = v.shape[-1]
+        s_up = v * c[:, m_moments - 1][None, :, None]  # s_{M-1}
         blocks = torch.zeros(n_sites, d, d, batch, cols, dtype=v.dtype)
-        for n in range(m_moments - 2, -1, -1):
+        sources = [v.index_select(0, domain.states) if not tiling.whole else v
+                   for domain in tiling.domains]
+
+        def step(k, n, vectors):
+            t_down, t_up, s_up, s_up2, t_spare, s_spare = vectors
+            domain, op, source = tiling.domains[k], ops[k], sources[k]
+            rows = domain.core_states
+            ss = s_up[:rows].view(rows // d, d, batch, cols)
+            tt = t_down[:rows].view(rows // d, d, batch, cols)
+            core = blocks[domain.core_sites]
             weight = 2.0 if n >= 1 else 1.0
-            ss = s_up.view(n_sites, d, batch, cols)
-            tt = t_down.view(n_sites, d, batch, cols)
             for a in range(d):
                 left = ss[:, a].conj() if self.complex else ss[:, a]
                 for b in range(d):
-                    blocks[:, a, b].addcmul_(left, tt[:, b], value=weight)
+                    core[:, a, b].addcmul_(left, tt[:, b], value=weight)
             if n == 0:
-                break
+                return vectors
             op.chebyshev(s_up, s_up2, s_spare)
             if batch == 1:
-                s_spare.add_(v, alpha=float(c[0, n]))
+                s_spare.add_(source, alpha=float(c[0, n]))
             else:
-                s_spare.addcmul_(v, c[:, n][None, :, None])
-            s_up2, s_up, s_spare = s_up, s_spare, s_up2
+                s_spare.addcmul_(source, c[:, n][None, :, None])
             if n >= 2:
                 op.chebyshev(t_down, t_up, t_spare)
             else:
-                t_spare.copy_(v)
-            t_up, t_down, t_spare = t_down, t_spare, t_up
+                t_spare.copy_(source)
+            return [t_spare, t_down, s_spare, s_up, t_up, s_up2]
+
+        t_down, t_up = state  # t_{M-2}, t_{M-1}
+        tiling.run([t_down, t_up, s_up, torch.zeros_like(s_up)], 2,
+                   list(range(m_moments - 2, -1, -1)), step)
         total = blocks.sum(-1)
         return total.to(torch.complex128 if total.is_complex() else torch.float64)
 
