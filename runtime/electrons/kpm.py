@@ -78,6 +78,9 @@ BLOCK_COLUMNS = 32
 CSR product's per-row cost, narrow enough for a lattice of 100 x 100 to stay in the L3 cache,
 and a multiple of the 16 float32 lanes of the product's vector loop (25 columns cost 30 % more
 per column than 32; docs/performance.md)."""
+_PRODUCT_ENTRIES = 2**18  # on small clusters blocks widen (in steps of 16 columns) to this
+# many vector entries: below it the per-call cost of the products dominates (30 x 30: 158
+# probes in blocks of 32 cost 2x one block)
 _BLOCK_BYTES = 2**28  # and its working vectors stay below about this
 # (at fixed filling, two vectors per probe column are kept besides: O(N x probes) in all)
 
@@ -515,8 +518,8 @@ class KPMForces(ElectronicForces):
         size = self._probe_block
         if size is None:
             itemsize = torch.empty((), dtype=self.vector_dtype).element_size()
-            size = max(1, min(BLOCK_COLUMNS // batch,
-                              _BLOCK_BYTES // (7 * n * batch * itemsize)))
+            columns = max(BLOCK_COLUMNS, 16 * math.ceil(_PRODUCT_ENTRIES / (16 * n)))
+            size = max(1, min(columns // batch, _BLOCK_BYTES // (7 * n * batch * itemsize)))
         return list(self._probes.split(max(1, int(size)), dim=1))
 
     def _tiling(self, columns: int):
