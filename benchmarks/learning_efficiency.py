@@ -109,6 +109,8 @@ def main() -> None:
                   " ".join(f"{v['components'][n]['sigma'] / scale:>10.4g}" for n in components))
         if rows:
             lines, ylabel = sigma_curves([c for _, c, _, _ in rows], [v for _, _, v, _ in rows])
+            if len(components) > 2:  # the spin field's three (alike by symmetry): the table
+                lines = {"all components": lines["all components"]}
             curves.update({f"{protocol}, {name}" if len(lines) > 1 else protocol: line
                            for name, line in lines.items()})
     path = plot_learning_curve(curves, ROOT / "docs" / "results" /

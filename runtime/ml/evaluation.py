@@ -158,7 +158,7 @@ def plot_learning_curve(curves: dict, path, *, ylabel: str = "σ", title: str = 
     ax.set_xlabel("ED calls (cumulative)")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize="small")
     figure.suptitle(title)
     return _save(plt, figure, path)
 
