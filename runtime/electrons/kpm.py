@@ -73,6 +73,9 @@ TILE_BYTES = 24 * 2**20
 whole cluster at once; beyond, over tiles whose domains fit (docs/performance.md)."""
 TILE_DEPTH = 6
 """Chebyshev steps per visit of a tile: the halo's width in hops."""
+MAX_HALO = 0.4
+"""Largest fraction of extra states the halos may add for tiles to be chosen by default (2D
+lattices past the cache: +18-25 %; 3D ones would need +300 % and more, slower than none)."""
 BLOCK_COLUMNS = 32
 """Vector columns (probes x configurations) per block by default: wide enough to amortize the
 CSR product's per-row cost, narrow enough for a lattice of 100 x 100 to stay in the L3 cache,
@@ -225,7 +228,8 @@ class KPMForces(ElectronicForces):
     bounded by about 256 MiB).
     `tile` cells per lattice direction form a tile of the temporally blocked sweeps
     (`runtime.electrons.tiling`, halos of `tile_depth` hops; None: tiles when a block's
-    vectors outgrow the cache, `TILE_BYTES`; 0: never); the results do not depend on it.
+    vectors outgrow the cache, `TILE_BYTES`; 0: never); the results depend on it only
+    by rounding (the order of the sums).
     """
 
     def __init__(
@@ -257,11 +261,11 @@ class KPMForces(ElectronicForces):
                 f"'exact', the default)")
         settings = KPMSettings(moments, probing, probing_distance, vectors, kernel, dtype,
                                seed)
-        for name, value, least in (("tile", tile, 0), ("tile_depth", tile_depth, 1)):
-            if (value is not None or name == "tile_depth") and (
-                    not isinstance(value, (int, np.integer)) or isinstance(value, bool)
-                    or value < least):
-                raise KPMError(f"{name} must be an integer >= {least}, got {value!r}")
+        if tile is not None and not _is_integer(tile, least=0):
+            raise KPMError(f"tile must be an integer >= 0 (cells per tile edge; 0: no tiles), "
+                           f"got {tile!r}")
+        if not _is_integer(tile_depth, least=1):
+            raise KPMError(f"tile_depth must be an integer >= 1, got {tile_depth!r}")
         self.settings = dataclasses.replace(
             settings,
             moments=default_moments(model) if moments is None else moments,
@@ -301,6 +305,7 @@ class KPMForces(ElectronicForces):
         self._probes = torch.as_tensor(probes).to(self.vector_dtype)  # (n_states, P)
         self._probe_block = probe_block
         self._tile, self._tile_depth, self._tilings = tile, int(tile_depth), {}
+        self.tiling: Tiling | None = None  # of the last evaluation
         # random vectors: E[v v^dag] = identity, so Tr X ~ (1/R) sum_r <r|X|r>
         self._trace_scale = 1.0 / vectors if probing == "random" else 1.0
 
@@ -456,7 +461,7 @@ class KPMForces(ElectronicForces):
         scaled = scaled.permute(1, 2, 3, 0).contiguous().to(self.vector_dtype)
         inv_half = 1.0 / half
         blocks = self._blocks(batch)
-        tiling = self._tiling(batch * blocks[0].shape[1])
+        tiling = self.tiling = self._tiling(batch * blocks[0].shape[1])
         if not tiling.whole:
             scaled = scaled[tiling.order]
             blocks = [probes[tiling.state_order] for probes in blocks]
@@ -522,25 +527,29 @@ class KPMForces(ElectronicForces):
             size = max(1, min(columns // batch, _BLOCK_BYTES // (7 * n * batch * itemsize)))
         return list(self._probes.split(max(1, int(size)), dim=1))
 
-    def _tiling(self, columns: int):
+    def _tiling(self, columns: int) -> Tiling:
         """The tiling of the sweeps for blocks of `columns` vector columns: one tile of the
-        whole cluster when a block's live vectors fit in TILE_BYTES (or tile = 0), else
-        tiles whose domains' vectors do (or of `tile` cells)."""
-        model = self.model
+        whole cluster when a block's live vectors fit in TILE_BYTES, when tiles that fit would
+        add more than MAX_HALO in halos (small tiles in 3D), or when tile = 0; else tiles
+        whose domains' vectors fit (or of `tile` cells)."""
+        model, depth = self.model, self._tile_depth
         row = columns * torch.empty((), dtype=self.vector_dtype).element_size()
         live = 7 + model.orbitals  # the backward sweep's vectors and gradient blocks
+        whole = max(model.size)
         if self._tile is not None:
-            extent = self._tile or max(model.size)
+            extent = self._tile or whole
         elif model.n_states * row * live <= TILE_BYTES:
-            extent = max(model.size)
+            extent = whole
         else:
             cells = TILE_BYTES / (row * live * model.n_states / math.prod(model.size))
-            extent = max(self._tile_depth,
-                         int(cells ** (1 / len(model.size))) - 2 * self._tile_depth)
-        if extent not in self._tilings:
-            self._tilings[extent] = Tiling(model.size, model.orbitals, self._hopping, extent,
-                                           self._tile_depth)
-        return self._tilings[extent]
+            extent = max(1, int(cells ** (1 / len(model.size))) - 2 * depth)
+            if ((extent + 2 * depth) / extent) ** len(model.size) - 1 > MAX_HALO:
+                extent = whole
+        grid = tuple(math.ceil(s / extent) for s in model.size)
+        if grid not in self._tilings:
+            self._tilings[grid] = Tiling(model.size, model.orbitals, self._hopping, extent,
+                                         depth)
+        return self._tilings[grid]
 
     def _forward(self, probes, ops, tiling):
         """Chebyshev vectors t_n = T_n(A) p in three rotating buffers per domain; returns the
@@ -634,6 +643,11 @@ class KPMForces(ElectronicForces):
             below = count < electrons
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         return 0.5 * (lo + hi)
+
+
+def _is_integer(value, least: int) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and \
+        value >= least
 
 
 def _norms(v: torch.Tensor) -> torch.Tensor:

@@ -88,16 +88,19 @@ class Tiling:
         boundaries = np.searchsorted(tile_of_site[self.order.numpy()],
                                      np.arange(math.prod(tiles_per_axis) + 1))
         graph = _site_graph(csr, orbitals)
-        self.domains = [self._domain(csr, graph, int(a), int(b), hopping)
-                        for a, b in itertools.pairwise(boundaries) if b > a]
+        self.domains = [self._domain(csr, graph, int(a), int(b), hopping.dtype)
+                        for a, b in itertools.pairwise(boundaries)]
 
-    def _domain(self, csr, graph, first: int, stop: int, hopping) -> Domain:
+    def _domain(self, csr, graph, first: int, stop: int, dtype: torch.dtype) -> Domain:
         """The domain of the tile of sites first..stop-1: the tile, then its halo."""
         d = self.orbitals
         inside = np.zeros(graph.shape[0], dtype=bool)
         inside[first:stop] = True
         for _ in range(self.depth):
-            inside |= (graph @ inside.astype(np.int8)) > 0
+            grown = inside | (graph @ inside)
+            if grown.sum() == inside.sum():  # the halo holds the whole (connected) cluster
+                break
+            inside = grown
         inside[first:stop] = False
         sites = np.concatenate([np.arange(first, stop), np.flatnonzero(inside)])
         states = (sites[:, None] * d + np.arange(d)).reshape(-1)
@@ -108,7 +111,7 @@ class Tiling:
             matrix = torch.sparse_csr_tensor(
                 torch.as_tensor(local.indptr, dtype=torch.int64),
                 torch.as_tensor(local.indices, dtype=torch.int64),
-                torch.as_tensor(local.data).to(hopping.dtype), size=local.shape)
+                torch.as_tensor(local.data).to(dtype), size=local.shape)
         return Domain(slice(first * d, stop * d), torch.as_tensor(states), matrix, d)
 
     @property
@@ -124,7 +127,8 @@ class Tiling:
         vectors) by one iteration, one hop of dependence, and returns them in their new
         roles. `carried` are the full vectors (tiled numbering) before the first iteration;
         returns them after the last. With halos, `depth` iterations run per domain on copies
-        of its states (kept between chunks), whose core rows are then written back."""
+        of its states (in work vectors of the largest domain's size), whose core rows are
+        then written back."""
         if self.whole:
             vectors = list(carried) + [torch.empty_like(carried[0]) for _ in range(scratch)]
             for label in iterations:
@@ -132,27 +136,25 @@ class Tiling:
             return vectors[:len(carried)]
         written = [torch.empty_like(x) for x in carried]
         shape = carried[0].shape[1:]
-        local = [[torch.empty(len(d.states), *shape, dtype=carried[0].dtype)
-                  for _ in range(len(carried) + scratch)] for d in self.domains]
+        largest = max(len(d.states) for d in self.domains)
+        pool = [torch.empty(largest, *shape, dtype=carried[0].dtype)
+                for _ in range(len(carried) + scratch)]
         for start in range(0, len(iterations), self.depth):
             for k, domain in enumerate(self.domains):
-                vectors = local[k]
+                vectors = [x[:len(domain.states)] for x in pool]
                 for source, target in zip(carried, vectors):
                     torch.index_select(source, 0, domain.states, out=target)
                 for label in iterations[start:start + self.depth]:
                     vectors = step(k, label, vectors)
                 for target, source in zip(written, vectors):
                     target[domain.core].copy_(source[:domain.core_states])
-                local[k] = vectors
             carried, written = written, carried
         return carried
 
 
 def _site_graph(csr: sp.csr_matrix, orbitals: int) -> sp.csr_matrix:
-    """The sites joined by a hopping (any orbital pair), as a 0/1 int8 CSR matrix."""
+    """The sites joined by a hopping (any orbital pair), as a boolean CSR matrix."""
     coo = csr.tocoo()
     n = csr.shape[0] // orbitals
-    ones = np.ones(coo.nnz, dtype=np.int8)
-    graph = sp.csr_matrix((ones, (coo.row // orbitals, coo.col // orbitals)), shape=(n, n))
-    graph.data[:] = 1
-    return graph
+    ones = np.ones(coo.nnz, dtype=bool)
+    return sp.csr_matrix((ones, (coo.row // orbitals, coo.col // orbitals)), shape=(n, n))

@@ -49,23 +49,31 @@ def test_one_tile_of_the_whole_cluster_keeps_its_numbering():
 
 
 @pytest.mark.parametrize(("Model", "lattice", "size", "electrons"), [
-    (Holstein, "triangular", 10, {"filling": 0.5}),
-    (JahnTeller, "square", 10, {"filling": 0.5}),
-    (JahnTeller, "cubic", 6, {"mu": 0.3, "temperature": 0.1}),
-    (SD, "square", 10, {"filling": 0.5}),
-    (SD, "kagome", 8, {"mu": 0.0, "temperature": 0.0}),
+    (Holstein, "triangular", 12, {"filling": 0.5}),
+    (JahnTeller, "square", 12, {"filling": 0.5}),
+    (JahnTeller, "cubic", 8, {"mu": 0.3, "temperature": 0.1}),
+    (SD, "square", 12, {"filling": 0.5}),
+    (SD, "kagome", 10, {"mu": 0.0, "temperature": 0.0}),
 ])
-def test_tiled_sweeps_give_the_untiled_forces(Model, lattice, size, electrons):
+@pytest.mark.parametrize(("batch", "probe_block", "dtype"), [
+    (2, None, "float64"), (1, 3, "float64"), (1, None, "float32")])
+def test_tiled_sweeps_give_the_untiled_forces(Model, lattice, size, electrons, batch,
+                                              probe_block, dtype):
     model = Model(lattice, size)
-    fields = model.random_field(2, seed=3)
-    options = dict(moments=40, probing_distance=3, **electrons)
+    fields = model.random_field(batch, seed=3)
+    options = dict(moments=40, probing_distance=3, probe_block=probe_block, dtype=dtype,
+                   **electrons)
     whole = KPMForces(model, tile=0, **options).evaluate(fields)
-    for extent, depth in ((3, 2), (4, 7)):
+    tolerance = 1e-12 if dtype == "float64" else 1e-5 * float(whole.forces.abs().max())
+    energy_rtol = 1e-13 if dtype == "float64" else 1e-5
+    for extent, depth in ((3, 2), (4, 1)):
         tiled = KPMForces(model, tile=extent, tile_depth=depth, **options)
         result = tiled.evaluate(fields)
-        assert len(next(iter(tiled._tilings.values())).domains) > 1
-        torch.testing.assert_close(result.forces, whole.forces, rtol=0, atol=1e-12)
-        torch.testing.assert_close(result.energy, whole.energy, rtol=1e-13, atol=0)
+        states = model.n_states
+        assert len(tiled.tiling.domains) > 1
+        assert all(len(d.states) < states for d in tiled.tiling.domains)  # hoppings cut
+        torch.testing.assert_close(result.forces, whole.forces, rtol=0, atol=tolerance)
+        torch.testing.assert_close(result.energy, whole.energy, rtol=energy_rtol, atol=0)
 
 
 def test_large_blocks_are_tiled_by_default_and_small_ones_are_not():
@@ -75,6 +83,11 @@ def test_large_blocks_are_tiled_by_default_and_small_ones_are_not():
     large = KPMForces(Holstein("square", 200), filling=0.5, moments=4, dtype="float32",
                       probing_distance=2)
     assert not large._tiling(32).whole
+    assert large._tiling(32) is large._tiling(33)  # one tiling per grid of tiles
+    # in 3D, tiles whose domains fit the cache would be mostly halo: none
+    cubic = KPMForces(Holstein("cubic", 40), filling=0.5, moments=4, dtype="float32",
+                      probing_distance=2)
+    assert cubic.model.n_states * 32 * 4 * 8 > 24 * 2**20 and cubic._tiling(32).whole
 
 
 @pytest.mark.parametrize(("options", "message"), [
