@@ -21,7 +21,6 @@ import argparse
 import os
 import resource
 import time
-import warnings
 
 import numpy as np
 import torch
@@ -166,9 +165,7 @@ def product(args):
     print("| lattice | columns | ns per site and column | GB/s (x, previous, out, matrix) |")
     print("| --- | ---: | ---: | ---: |")
     for size in [int(s) for s in args.sizes.split(",")]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-            hopping = Holstein("square", size).sparse_hopping(dtype)
+        hopping = Holstein("square", size).sparse_hopping(dtype)
         n, nnz = hopping.shape[0], hopping.values().numel()
         for cols in columns:
             x, previous = torch.randn(n, cols, dtype=dtype), torch.randn(n, cols, dtype=dtype)

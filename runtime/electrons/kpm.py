@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -280,9 +279,7 @@ class KPMForces(ElectronicForces):
         self.complex = model.dtype.is_complex
         self.vector_dtype = ({torch.float64: torch.complex128, torch.float32: torch.complex64}
                              [self.dtype] if self.complex else self.dtype)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-            self._hopping = model.sparse_hopping(self.dtype)
+        self._hopping = model.sparse_hopping(self.dtype)
         self._hopping_complex = self._hopping.dtype.is_complex
         d = model.orbitals
         row_sums = torch.zeros(model.n_states, dtype=torch.float64)

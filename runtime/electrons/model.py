@@ -3,6 +3,7 @@ classical field, its exact-diagonalization solution, and the harmonic classical 
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -204,8 +205,11 @@ class ElectronicModel(ABC):
                 else torch.complex128
         index = torch.as_tensor(np.stack([rows, cols]))
         matrix = torch.sparse_coo_tensor(index, torch.as_tensor(values).to(dtype),
-                                         (self.n_states, self.n_states)).coalesce()
-        return matrix.to_sparse_csr()
+                                         (self.n_states, self.n_states),
+                                         check_invariants=False).coalesce()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+            return matrix.to_sparse_csr()
 
     def __repr__(self) -> str:
         onsite = f", onsite={self.onsite.tolist()}" if self.onsite.any() else ""

@@ -107,11 +107,12 @@ class Tiling:
         local = csr[states][:, states].tocsr()
         local.sort_indices()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
             matrix = torch.sparse_csr_tensor(
                 torch.as_tensor(local.indptr, dtype=torch.int64),
                 torch.as_tensor(local.indices, dtype=torch.int64),
-                torch.as_tensor(local.data).to(dtype), size=local.shape)
+                torch.as_tensor(local.data).to(dtype), size=local.shape,
+                check_invariants=False)
         return Domain(slice(first * d, stop * d), torch.as_tensor(states), matrix, d)
 
     @property

@@ -2,8 +2,6 @@
 hold every site within `depth` hops, and tiled sweeps that give the untiled forces and
 energies to rounding on every kind of lattice, model and ensemble."""
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
@@ -15,9 +13,7 @@ from runtime.electrons.tiling import Tiling
 
 
 def hopping_of(model):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        return model.sparse_hopping()
+    return model.sparse_hopping()
 
 
 @pytest.mark.parametrize(("lattice", "size", "extent", "depth"), [
