@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
+
+
+def integer(name: str, value, minimum: int, error: type[Exception] = ValueError) -> int:
+    """`value` as an int >= `minimum` (Python or numpy integers, not bool), else `error`."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise error(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def real_number(name: str, value) -> float:

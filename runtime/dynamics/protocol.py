@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from runtime.checks import integer
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class Protocol:
 
     def __post_init__(self) -> None:
         for name in ("snapshots", "sample_every"):
-            _integer(name, getattr(self, name), minimum=1)
-        _integer("burn_in", self.burn_in, minimum=0)
+            integer(name, getattr(self, name), minimum=1)
+        integer("burn_in", self.burn_in, minimum=0)
         for name in ("temperature_start", "temperature_end"):
             if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be a number >= 0 (in units of t), got "
@@ -64,8 +64,3 @@ class Protocol:
         if self.schedule == "geometric":
             return a * (b / a) ** x
         return a + (b - a) * x
-
-
-def _integer(name: str, value, minimum: int) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -49,7 +49,7 @@ import numpy as np
 import scipy.fft
 import torch
 
-from runtime.checks import real_number
+from runtime.checks import integer, real_number
 from runtime.electrons.ensembles import FixedFilling, GrandCanonical, ensemble
 from runtime.electrons.forces import ElectronicForces
 from runtime.electrons.model import ElectronicModel
@@ -260,11 +260,9 @@ class KPMForces(ElectronicForces):
                 f"'exact', the default)")
         settings = KPMSettings(moments, probing, probing_distance, vectors, kernel, dtype,
                                seed)
-        if tile is not None and not _is_integer(tile, least=0):
-            raise KPMError(f"tile must be an integer >= 0 (cells per tile edge; 0: no tiles), "
-                           f"got {tile!r}")
-        if not _is_integer(tile_depth, least=1):
-            raise KPMError(f"tile_depth must be an integer >= 1, got {tile_depth!r}")
+        if tile is not None:
+            integer("tile", tile, minimum=0, error=KPMError)
+        integer("tile_depth", tile_depth, minimum=1, error=KPMError)
         self.settings = dataclasses.replace(
             settings,
             moments=default_moments(model) if moments is None else moments,
@@ -640,11 +638,6 @@ class KPMForces(ElectronicForces):
             below = count < electrons
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         return 0.5 * (lo + hi)
-
-
-def _is_integer(value, least: int) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and \
-        value >= least
 
 
 def _norms(v: torch.Tensor) -> torch.Tensor:
