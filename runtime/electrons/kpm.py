@@ -500,8 +500,8 @@ class KPMForces(ElectronicForces):
             gradient += self._backward(probes, state, coefficients, ops, tiling)
         if moments is not None:
             total_moments = moments
-        if not tiling.whole:
-            gradient = gradient[torch.argsort(tiling.order)]
+        if not tiling.whole:  # back to the site numbering
+            gradient = torch.empty_like(gradient).index_copy_(0, tiling.order, gradient)
         energy = (coefficients * total_moments).sum(1)
         if isinstance(self.ensemble, FixedFilling):
             mu = centre + half * torch.as_tensor(x_mu)

@@ -65,7 +65,7 @@ class Tiling:
                  extent: int, depth: int):
         if extent < 1 or depth < 1:
             raise ValueError(f"extent and depth must be >= 1, got {extent}, {depth}")
-        self.extent, self.depth, self.orbitals = extent, depth, orbitals
+        self.depth, self.orbitals = depth, orbitals
         n_states = hopping.shape[0]
         n_cells = math.prod(size)
         n_sites = n_states // orbitals
