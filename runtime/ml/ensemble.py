@@ -101,6 +101,9 @@ class Ensemble(nn.Module):
     def __setattr__(self, name, value) -> None:
         if name == "block_rows":  # set after construction too (simulate_job does)
             value = check_block_rows(value)
+        if name in ("dtype", "block_rows") and "members" in self._modules:
+            for member in self.members:  # their lean heads and drive = "first" use them
+                setattr(member, name, value)
         super().__setattr__(name, value)
 
     @property
@@ -120,10 +123,8 @@ class Ensemble(nn.Module):
     def _heads(self, each: bool) -> list:
         """The `lean_heads` of the members (`each`), or one head of their mean: features ->
         (scaled outputs, gradient of the scaled outputs), in self.dtype."""
-        members = []
-        for m in self.members:
-            m.dtype = self.dtype
-            members.append((m.head(m._inference_layers()), m.scale.to(self.dtype)))
+        members = [(m.head(m._inference_layers()), m.scale.to(self.dtype))
+                   for m in self.members]
 
         def member(head, scale):
             def evaluate(features):
@@ -179,9 +180,7 @@ class Ensemble(nn.Module):
         if create_graph:
             raise ForceFieldError("an ensemble is not trained as one: train its members")
         if self.drive == "first":
-            first = self.members[0]
-            first.dtype, first.block_rows = self.dtype, self.block_rows
-            return first.energy_and_forces(field)
+            return self.members[0].energy_and_forces(field)
         energy, gradient = self._evaluate(field, each=False)
         return energy, -gradient.to(torch.float64)
 
